@@ -1,0 +1,13 @@
+import ArgumentParser
+import GIGTrace
+
+/// The `gigtrace` executable: one subcommand type per file in this folder.
+@main
+struct GIGTraceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gigtrace",
+        abstract: "Mechanistic concept tracing in CNNs with Generalized Integrated Gradients (GIG).",
+        subcommands: [
+        ]
+    )
+}

@@ -4,27 +4,12 @@ import Testing
 
 /// `.npy` files written by NumPy itself (via python3) are the independent reference here.
 @Suite struct NpyTests {
-    let dir: String = {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("npy-tests-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }()
+    let dir: String
 
-    /// Runs a python3 snippet (numpy is part of the project's tool chain for fixtures).
-    func python(_ code: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", code]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    }
+    init() throws { dir = try makeTemporaryFolder("npy-tests") }
 
     @Test func readsArraysNumPyWrote() throws {
-        _ = try python("""
+        _ = try runPython("""
         import numpy as np
         np.save('\(dir)/f.npy', np.arange(24, dtype=np.float32).reshape(2,3,4) / 7)
         np.save('\(dir)/d.npy', np.array([1.5, -2.25]))
@@ -44,7 +29,7 @@ import Testing
     @Test func numPyReadsWhatWeWrite() throws {
         try Npy.write(Tensor(shape: [2, 2], data: [1, 2, 3, 0.5]), to: "\(dir)/w.npy")
         try Npy.write(int64: [7, -8, 9], shape: [3], to: "\(dir)/wi.npy")
-        let out = try python("""
+        let out = try runPython("""
         import numpy as np
         a = np.load('\(dir)/w.npy'); b = np.load('\(dir)/wi.npy')
         print(a.dtype, a.shape, a.ravel().tolist(), b.dtype, b.shape, b.tolist())

@@ -19,6 +19,9 @@ struct BenchEngineCommand: ParsableCommand {
     @Option(help: "Total CPU threads (BLAS threads × engine threads).")
     var threads: Int = 2
 
+    @Option(help: "Also time one forward tape plus a backward of this many cotangents per image (the GIG pattern); 0 to skip.")
+    var targets: Int = 8
+
     @Option(help: "Timed repetitions (after one warm-up).")
     var iterations: Int = 3
 
@@ -39,6 +42,15 @@ struct BenchEngineCommand: ParsableCommand {
             let classes = (0..<batchSize).map { $0 % 10 }
             let g = try rate { _ = try m.gradient(x, classes: classes) }
             print(String(format: "forward %.2f img/s, forward+input-gradient %.2f img/s (batch %d, %d threads)", f, g, batchSize, threads))
+            if targets > 0 {
+                let sub = try m.subnetwork(from: m.inputName, to: m.outputNames.first ?? "")
+                let outShape = try sub.forward(x.slice(batch: 0..<1)).output.shape
+                var cot = Tensor(shape: [batchSize * targets] + Array(outShape.dropFirst()))
+                let classes = cot.count / (batchSize * targets)
+                for row in 0..<(batchSize * targets) { cot.data[row * classes + row % classes] = 1 }
+                let r = try rate { _ = try sub.backward(try sub.forward(x), cotangent: cot) }
+                print(String(format: "forward tape + backward of %d targets/image: %.2f img/s = %.2f target-gradients/s", targets, r, r * Double(targets)))
+            }
             // Conv FLOPs per image (2·M·K·P per conv) against a large square sgemm.
             var convFlops = 0.0
             for node in m.nodes {

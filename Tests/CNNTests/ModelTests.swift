@@ -32,6 +32,8 @@ import Testing
             try model.forward(Tensor(shape: [2, 3, 5, 6]))
         }
         #expect(throws: CNNError.self) { try model.gradient(Tensor(shape: [1, 3, 6, 6]), classes: [9]) }
+        #expect(throws: CNNError.self) { try model.forward(Tensor(shape: [0, 3, 6, 6])) }
+        #expect(throws: CNNError.self) { try model.subnetwork(from: "x", to: "y").forward(Tensor(shape: [0, 3, 6, 6])) }
     }
 
     @Test func shapesOpCountsAndTraceLayers() throws {

@@ -61,6 +61,7 @@ public struct Subnetwork: Sendable {
         if let per = model.tensorShapes[from], Array(x.shape.dropFirst()) != per || x.rank != per.count + 1 {
             throw CNNError.shapeMismatch("'\(from)' expects [N, \(per.map(String.init).joined(separator: ", "))], got \(x.shape)")
         }
+        guard x.count > 0 else { throw CNNError.invalidInput("input for '\(from)' is empty (shape \(x.shape))") }
         var values: [String: Tensor] = [from: x]
         var argmax = [Int: [Int32]]()
         openblas_set_num_threads(Int32(model.threads))

@@ -41,7 +41,8 @@ enum Convolution {
         let colSize = batched ? (g.k + g.mg) * sub * g.p : (g.isPointwise ? 0 : g.k * g.p)
         let workers = max(1, min(threads, n))
         var workspace = [Float](repeating: 0, count: max(1, colSize * workers))
-        var out = [Float](repeating: 0, count: outCount)
+        // Every element is written: by the bias fill or a beta-0 GEMM (per image), or the scatter.
+        var out = [Float](unsafeUninitializedCapacity: outCount) { _, n in n = outCount }
         let bias = conv.bias
         x.data.withUnsafeBufferPointer { xs in
             conv.weight.data.withUnsafeBufferPointer { ws in

@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "CNN", dependencies: ["COpenBLAS", "CImageCodecs"]),
         .target(name: "PFV", dependencies: ["CNN"]),
         .target(name: "Concepts", dependencies: ["PFV", "COpenBLAS"]),
-        .target(name: "GIGTrace", dependencies: ["Concepts"]),
+        .target(name: "GIGTrace", dependencies: ["Concepts", "COpenBLAS"]),
         .executableTarget(
             name: "CLI",
             dependencies: [
@@ -30,6 +30,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),
+        .testTarget(name: "GIGTraceTests", dependencies: ["GIGTrace"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,39 @@
+import Foundation
+
+/// Writes files so that an interrupted run never leaves a half-written output: the bytes go to a
+/// temporary file beside the destination, which is then renamed over it (atomic on POSIX).
+public enum AtomicFile {
+    /// Writes `data` to `path` via a temporary sibling and a rename. Throws `CNNError.invalidInput`
+    /// naming the path when the folder does not exist or is not writable.
+    public static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+            throw CNNError.invalidInput("cannot write \(path): folder \(folder) does not exist")
+        }
+        let temp = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        do {
+            try data.write(to: temp)
+            if FileManager.default.fileExists(atPath: path) {
+                _ = try FileManager.default.replaceItemAt(url, withItemAt: temp)
+            } else {
+                try FileManager.default.moveItem(at: temp, to: url)
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: temp)
+            throw CNNError.invalidInput("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Reads a whole file; throws `CNNError.fileNotFound` or `.corruptFile` naming the path.
+    public static func read(_ path: String) throws -> Data {
+        guard FileManager.default.fileExists(atPath: path) else { throw CNNError.fileNotFound(path) }
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+        } catch {
+            throw CNNError.corruptFile(path: path, reason: "cannot be read (\(error.localizedDescription))")
+        }
+    }
+}

@@ -33,6 +33,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CNNTests", dependencies: ["CNN", "CZlib", "CImageCodecs"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "CZlib"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,7 +5,8 @@ import Foundation
 /// images are decoded batch by batch.
 ///
 /// All images of a run must preprocess to one shape (use resize/crop for folders of mixed sizes);
-/// a differing image is an error naming it. With `skipBad`, images that cannot be read or decoded
+/// a differing image is an error naming it. Without `preprocessing.channels` the dataset's channel
+/// count is used (RGBA → 3), and 3 for image folders (torchvision's loader converts to RGB). With `skipBad`, images that cannot be read or decoded
 /// are left out (the batch gets shorter) and reported in `DataBatch.skipped`.
 public struct DatasetLoader: Sendable {
     public let dataset: any ImageDataset
@@ -20,7 +21,13 @@ public struct DatasetLoader: Sendable {
         guard batchSize > 0 else { throw CNNError.invalidInput("--batch-size must be positive, got \(batchSize)") }
         try preprocessing.validate()
         self.dataset = dataset
-        self.preprocessing = preprocessing
+        var p = preprocessing
+        if p.channels == nil {
+            // The dataset's channels (RGBA → RGB); folders get RGB like torchvision's default loader.
+            let c = dataset.imageShape?.first ?? 3
+            p.channels = c == 4 ? 3 : c
+        }
+        self.preprocessing = p
         self.indices = try selection.indices(in: dataset)
         self.batchSize = batchSize
         self.skipBad = skipBad

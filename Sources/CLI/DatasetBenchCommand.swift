@@ -16,17 +16,25 @@ struct DatasetBenchCommand: ParsableCommand {
     @Option(help: "Passes over the selected images; the best pass is reported.")
     var repeats: Int = 3
 
+    @Flag(help: "Only decode the images (no preprocessing, one thread): the decoder's share of the time.")
+    var decodeOnly = false
+
     func run() throws {
         let loader = try dataset.makeLoader()
         var best = 0.0
         for _ in 0..<max(1, repeats) {
             let start = Date()
             var images = 0
-            let stream = loader.stream(prefetchThreads: dataset.prefetchThreads)
-            while let batch = try stream.next() { images += batch.indices.count }
+            if decodeOnly {
+                for index in loader.indices { _ = try loader.dataset.image(at: index); images += 1 }
+            } else {
+                let stream = loader.stream(prefetchThreads: dataset.prefetchThreads)
+                while let batch = try stream.next() { images += batch.indices.count }
+            }
             let rate = Double(images) / Date().timeIntervalSince(start)
             best = max(best, rate)
         }
-        print(String(format: "images=%d prefetch_threads=%d images_per_s=%.1f", loader.indices.count, dataset.prefetchThreads, best))
+        print(String(format: "images=%d prefetch_threads=%d decode_only=%d images_per_s=%.1f",
+                     loader.indices.count, decodeOnly ? 0 : dataset.prefetchThreads, decodeOnly ? 1 : 0, best))
     }
 }

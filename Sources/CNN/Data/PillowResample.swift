@@ -102,22 +102,23 @@ enum PillowResample {
         }
         guard let v = vAxis else { return tmp }
         var out = [UInt8](repeating: 0, count: rows.count * tmpWidth * channels)
+        let rowLength = tmpWidth * channels
+        var acc = [Int32](repeating: 0, count: rowLength)
         tmp.withUnsafeBufferPointer { t in
             out.withUnsafeMutableBufferPointer { o in
-                v.fixed.withUnsafeBufferPointer { k in
-                    let rowLength = tmpWidth * channels
-                    let half = Int32(1 << (precisionBits - 1))
-                    for (oy, y) in rows.enumerated() {
-                        let y0 = v.start[y] - firstRow, n = v.length[y]
-                        let kk = k.baseAddress! + y * v.taps
-                        for i in 0..<rowLength {
-                            var ss = half
-                            var p = y0 * rowLength + i
-                            for j in 0..<n {
-                                ss &+= Int32(t[p]) &* kk[j]
-                                p += rowLength
+                acc.withUnsafeMutableBufferPointer { a in
+                    v.fixed.withUnsafeBufferPointer { k in
+                        let half = Int32(1 << (precisionBits - 1))
+                        for (oy, y) in rows.enumerated() {
+                            // Taps outer, pixels inner (vectorisable); same sums as Pillow's loop order,
+                            // integer addition being associative.
+                            for i in 0..<rowLength { a[i] = half }
+                            for j in 0..<v.length[y] {
+                                let w = k[y * v.taps + j]
+                                let src = (v.start[y] - firstRow + j) * rowLength
+                                for i in 0..<rowLength { a[i] &+= Int32(t[src + i]) &* w }
                             }
-                            o[oy * rowLength + i] = clip8(ss)
+                            for i in 0..<rowLength { o[oy * rowLength + i] = clip8(a[i]) }
                         }
                     }
                 }

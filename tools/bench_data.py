@@ -77,8 +77,8 @@ class PeerFolder(torch.utils.data.Dataset):
         return t.sub_(self.mean).div_(self.std), label
 
 
-def bench_peer(folder, repeats):
-    torch.set_num_threads(2)
+def bench_peer(folder, repeats, threads):
+    torch.set_num_threads(threads)
     loader = torch.utils.data.DataLoader(PeerFolder(folder), batch_size=32, num_workers=0, shuffle=False)
     best = 0.0
     for _ in range(repeats):
@@ -89,10 +89,11 @@ def bench_peer(folder, repeats):
     return best
 
 
-def bench_ours(gigtrace, folder, threads, repeats):
+def bench_ours(gigtrace, folder, threads, repeats, decode_only=False):
     out = subprocess.run([gigtrace, "dataset", "bench", "--data", folder, "--resize", "224", "--crop", "224",
                           "--mean", ",".join(map(str, MEAN)), "--std", ",".join(map(str, STD)),
-                          "--batch-size", "32", "--prefetch-threads", str(threads), "--repeats", str(repeats)],
+                          "--batch-size", "32", "--prefetch-threads", str(threads), "--repeats", str(repeats)]
+                         + (["--decode-only"] if decode_only else []),
                          check=True, capture_output=True, text=True).stdout
     return float(out.split("images_per_s=")[1])
 
@@ -117,11 +118,17 @@ def main():
     make_jpegs(args.folder, args.images)
     print(f"images: {args.images} JPEGs (500x375 / 375x500) in {args.folder}")
     print(f"max |ours - peer| on 16 images: {check_equal(args.gigtrace, args.folder):.3g}")
-    peer = bench_peer(args.folder, args.repeats)
+    peer = bench_peer(args.folder, args.repeats, 2)
     print(f"peer  PIL + torch DataLoader(num_workers=0), torch threads 2: {peer:.1f} images/s")
     for threads in (0, 1):
         ours = bench_ours(args.gigtrace, args.folder, threads, args.repeats)
         print(f"ours  gigtrace dataset bench --prefetch-threads {threads}: {ours:.1f} images/s  ratio {ours / peer:.2f}x")
+    # Sanity figures: the peer with one torch thread (torch's 2-thread elementwise ops are slow on a
+    # loaded 2-core machine), and our decoder alone.
+    peer1 = bench_peer(args.folder, args.repeats, 1)
+    ours0 = bench_ours(args.gigtrace, args.folder, 0, args.repeats)
+    print(f"peer  same, torch threads 1: {peer1:.1f} images/s; ours --prefetch-threads 0 again: {ours0:.1f} images/s  ratio {ours0 / peer1:.2f}x")
+    print(f"ours  decode only (libjpeg-turbo): {bench_ours(args.gigtrace, args.folder, 0, args.repeats, True):.1f} images/s")
 
 
 if __name__ == "__main__":

@@ -76,3 +76,14 @@ import Testing
         #expect(crop.height == 21 && crop.width == 27)
     }
 }
+
+extension DatasetCommandTests {
+    @Test func exportReplacesAnExistingOutput() throws {
+        for limit in ["3", "5", "2"] {
+            var command = try DatasetExportCommand.parse(["--data", Self.images, "--limit", limit, "--out", "\(dir)/r.npy",
+                                                          "--labels-out", "\(dir)/rl.npy", "--quiet"])
+            try command.run()
+            #expect(try readFloats("\(dir)/r.npy").header.contains("'shape': (\(limit), 1, 28, 28)"))
+        }
+    }
+}

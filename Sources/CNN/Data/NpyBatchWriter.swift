@@ -58,10 +58,9 @@ public final class NpyBatchWriter {
             while let chunk = try input.read(upToCount: 1 << 22), !chunk.isEmpty { try out.write(contentsOf: chunk) }
             try input.close()
             try out.close()
-            if FileManager.default.fileExists(atPath: path) {
-                _ = try FileManager.default.replaceItemAt(url, withItemAt: temp)
-            } else {
-                try FileManager.default.moveItem(at: temp, to: url)
+            // POSIX rename replaces atomically (Foundation's replaceItemAt fails every other time on Linux).
+            guard rename(temp.path, path) == 0 else {
+                throw CNNError.invalidInput("cannot write \(path): rename failed (\(String(cString: strerror(errno))))")
             }
         } catch {
             try? FileManager.default.removeItem(at: temp)

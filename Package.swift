@@ -16,8 +16,11 @@ let package = Package(
         // C libraries from Debian, reached through module maps.
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // libjpeg decoding behind a setjmp/longjmp error manager (libjpeg's default one calls exit()).
+        .target(name: "CJpegDecoder", linkerSettings: [.linkedLibrary("jpeg")]),
 
-        .target(name: "CNN", dependencies: ["COpenBLAS", "CImageCodecs"]),
+        .target(name: "CNN", dependencies: ["COpenBLAS", "CImageCodecs", "CZlib", "CJpegDecoder"]),
         .target(name: "PFV", dependencies: ["CNN"]),
         .target(name: "Concepts", dependencies: ["PFV", "COpenBLAS"]),
         .target(name: "GIGTrace", dependencies: ["Concepts", "COpenBLAS"]),
@@ -29,8 +32,9 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "CNNTests", dependencies: ["CNN"]),
+        .testTarget(name: "CNNTests", dependencies: ["CNN", "CZlib", "CImageCodecs"]),
         .testTarget(name: "GIGTraceTests", dependencies: ["GIGTrace"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "CZlib"]),
     ],
     swiftLanguageModes: [.v6]
 )

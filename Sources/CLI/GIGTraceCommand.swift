@@ -11,6 +11,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             InspectCommand.self,
             ForwardCommand.self,
             GradientCommand.self,
+            DatasetCommand.self,
         ]
     )
 }

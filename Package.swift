@@ -30,6 +30,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),
+        .testTarget(name: "ConceptsTests", dependencies: ["Concepts"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -35,6 +35,7 @@ let package = Package(
         .testTarget(name: "CNNTests", dependencies: ["CNN", "CZlib", "CImageCodecs"]),
         .testTarget(name: "GIGTraceTests", dependencies: ["GIGTrace"]),
         .testTarget(name: "CLITests", dependencies: ["CLI", "CZlib"]),
+        .testTarget(name: "ConceptsTests", dependencies: ["Concepts"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C libraries from Debian, reached through module maps.
@@ -20,7 +21,10 @@ let package = Package(
         .target(name: "CNN", dependencies: ["COpenBLAS", "CImageCodecs"]),
         .target(name: "PFV", dependencies: ["CNN"]),
         .target(name: "Concepts", dependencies: ["PFV", "COpenBLAS"]),
-        .target(name: "GIGTrace", dependencies: ["Concepts"]),
+        .target(
+            name: "GIGTrace",
+            dependencies: ["Concepts", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .executableTarget(
             name: "CLI",
             dependencies: [
@@ -30,6 +34,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),
+        .testTarget(name: "GIGTraceTests", dependencies: ["GIGTrace"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -56,6 +56,7 @@ public struct EdgeBlock: Sendable, Equatable {
 }
 
 /// Mean, spread and a 95 % confidence interval of one edge over the images of a group.
+/// With fewer than two images the interval collapses to the mean and is not significant.
 ///
 /// Images where the edge is inactive count as A = 0. The interval is mean ± t₀.₉₇₅(n−1)·s/√n with
 /// the sample standard deviation s; an edge is significant when the interval excludes 0.
@@ -86,13 +87,13 @@ public struct EdgeStatistics: Sendable, Equatable, Codable {
             ciHigh = mean + half
         } else {
             std = 0
-            ciLow = -.infinity
-            ciHigh = .infinity
+            ciLow = mean
+            ciHigh = mean
         }
     }
 
-    /// The interval excludes zero.
-    public var isSignificant: Bool { ciLow > 0 || ciHigh < 0 }
+    /// The interval excludes zero (never with fewer than two images: no interval exists then).
+    public var isSignificant: Bool { images > 1 && (ciLow > 0 || ciHigh < 0) }
 
     /// Student t quantile at 0.975: exact table for 1…30 degrees of freedom, the Cornish–Fisher
     /// expansion around the normal 1.959964 above (error < 1e-4 there).

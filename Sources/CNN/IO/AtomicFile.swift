@@ -16,10 +16,9 @@ public enum AtomicFile {
             .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
             try data.write(to: temp)
-            if FileManager.default.fileExists(atPath: path) {
-                _ = try FileManager.default.replaceItemAt(url, withItemAt: temp)
-            } else {
-                try FileManager.default.moveItem(at: temp, to: url)
+            // POSIX rename replaces an existing file atomically (FileManager.replaceItemAt fails on Linux).
+            guard rename(temp.path, path) == 0 else {
+                throw CNNError.invalidInput(String(cString: strerror(errno)))
             }
         } catch {
             try? FileManager.default.removeItem(at: temp)

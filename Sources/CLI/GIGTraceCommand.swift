@@ -8,6 +8,9 @@ struct GIGTraceCommand: AsyncParsableCommand {
         commandName: "gigtrace",
         abstract: "Mechanistic concept tracing in CNNs with Generalized Integrated Gradients (GIG).",
         subcommands: [
+            MergeCommand.self,
+            QueryCommand.self,
+            ExportCommand.self,
         ]
     )
 }

@@ -56,17 +56,17 @@ public struct EdgeGroups: Sendable, Equatable {
 
     /// Adds one image's matrix to the overall block and its label's and prediction's blocks.
     public mutating func add(_ matrix: EdgeMatrix, label: Int, prediction: Int) {
-        let empty = EdgeBlock(rows: rows, columns: columns)
+        let r = rows, c = columns  // the default block is built only when the class is new
         all.add(matrix)
-        byLabel[label, default: empty].add(matrix)
-        byPrediction[prediction, default: empty].add(matrix)
+        byLabel[label, default: EdgeBlock(rows: r, columns: c)].add(matrix)
+        byPrediction[prediction, default: EdgeBlock(rows: r, columns: c)].add(matrix)
     }
 
     public mutating func merge(_ other: EdgeGroups) {
-        let empty = EdgeBlock(rows: rows, columns: columns)
+        let r = rows, c = columns
         all.merge(other.all)
-        for (c, block) in other.byLabel { byLabel[c, default: empty].merge(block) }
-        for (c, block) in other.byPrediction { byPrediction[c, default: empty].merge(block) }
+        for (k, block) in other.byLabel { byLabel[k, default: EdgeBlock(rows: r, columns: c)].merge(block) }
+        for (k, block) in other.byPrediction { byPrediction[k, default: EdgeBlock(rows: r, columns: c)].merge(block) }
     }
 
     /// The block of a group; an empty block when no image of that group was seen.

@@ -110,7 +110,8 @@ public enum PathwayFinder {
                 + path.steps.map(\.name).joined(separator: " → ") + " → \(path.className)\n"
             var table = TextTable(["concept", "weight in", "exemplars (image@h,w code [x0,y0,x1,y1])"])
             for step in path.steps {
-                table.add([step.name, TextTable.number(step.weightIn), step.exemplars.map(describe).joined(separator: "; ")])
+                table.add([step.name, step.layer == 0 ? "start" : TextTable.number(step.weightIn),
+                           step.exemplars.map(describe).joined(separator: "; ")])
             }
             table.add(["→ " + path.className, TextTable.number(path.classWeight), ""])
             out += table.render() + "\n"

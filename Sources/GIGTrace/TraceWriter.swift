@@ -58,22 +58,30 @@ public final class TraceWriter {
                            completed: [], imageEdgeLimit: imageEdgeLimit)
     }
 
-    /// Continues an interrupted trace of `path` from its partial file. `header` must equal the
-    /// stored one (same model, settings and banks); `completedImages` tells what to skip.
-    public static func resume(at path: String, header: TraceHeader) throws -> TraceWriter {
+    /// Continues an interrupted trace of `path` from its partial file; `completedImages` tells what
+    /// to skip. The stored header (with its concept banks) is used; when `expecting` is given it must
+    /// equal the stored one (same model, settings and banks), else the error lists the differences.
+    public static func resume(at path: String, expecting expected: TraceHeader? = nil) throws -> TraceWriter {
         let partial = partialPath(for: path)
         guard FileManager.default.fileExists(atPath: partial) else {
             throw CNNError.fileNotFound("\(partial) (nothing to resume)")
         }
         let database = try TraceDatabase.open(partial, readOnly: false)
         let stored = try database.readHeader()
-        let differences = TraceMerger.differences(stored.header, header)
-        guard differences.isEmpty else {
-            throw CNNError.invalidInput("cannot resume \(partial): \(differences.joined(separator: "; "))")
+        if let expected {
+            let differences = TraceMerger.differences(stored.header, expected)
+            guard differences.isEmpty else {
+                throw CNNError.invalidInput("cannot resume \(partial): \(differences.joined(separator: "; "))")
+            }
         }
-        let graph = try database.readGraph(layout: header.layout, exemplarLimit: stored.exemplarLimit)
-        return TraceWriter(path: path, header: header, database: database, graph: graph,
+        let graph = try database.readGraph(layout: stored.header.layout, exemplarLimit: stored.exemplarLimit)
+        return TraceWriter(path: path, header: stored.header, database: database, graph: graph,
                            completed: try database.completedImages(), imageEdgeLimit: stored.imageEdgeLimit)
+    }
+
+    /// The header stored in an interrupted trace's partial file (e.g. to reuse its concept banks).
+    public static func storedHeader(at path: String) throws -> TraceHeader {
+        try TraceDatabase.open(partialPath(for: path)).readHeader().header
     }
 
     /// Accumulates one image in memory (written at the next checkpoint). Refuses an image index

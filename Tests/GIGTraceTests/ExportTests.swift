@@ -143,3 +143,36 @@ final class ElementCounter: NSObject, XMLParserDelegate {
         counts[name, default: 0] += 1
     }
 }
+
+@Suite("Export escaping")
+struct ExportEscapingTests {
+    @Test("names with quotes, backslashes and markup survive DOT and GraphML")
+    func awkwardNames() throws {
+        let layout = TraceLayout(layers: [.init(name: #"block "1"\a"#, conceptCount: 2, hasMeanNode: false),
+                                          .init(name: "<b>&", conceptCount: 2, hasMeanNode: true)],
+                                 classNames: [#"say "hi""#, "a&b<c>"])
+        let codes0 = LayerCodes(positionCount: 1, codeSums: [1, 1], activePositions: [1, 1], topPFVs: [[], []])
+        let codes1 = LayerCodes(positionCount: 1, codeSums: [1, 1, 1], activePositions: [1, 1, 1], topPFVs: [[], [], []])
+        let trace = ImageTrace(
+            index: 0, label: 1, prediction: 0,
+            layerEdges: [EdgeMatrix(rows: 2, columns: 2, values: [1, -2, 3, 4])], targetActive: [[true, true]],
+            classEdges: [EdgeMatrix(rows: 2, columns: 2, values: [1, 1, 1, 1]),
+                         EdgeMatrix(rows: 3, columns: 2, values: [1, -1, 2, 2, 0.5, 3])],
+            layerCodes: [codes0, codes1], completenessError: 0, reconstructionGap: 0)
+        var graph = ConceptGraph(layout: layout)
+        try graph.add(trace)
+        let exported = ExportGraph(graph: graph, modelSHA256: "x", options: GraphExportOptions())
+        #expect(exported.edges.count == 4 + 6)
+        let folder = try temporaryFolder()
+        try Data(exported.dot().utf8).write(to: URL(fileURLWithPath: folder + "/g.dot"))
+        let result = try run(["dot", "-Tsvg", "-o", folder + "/g.svg", folder + "/g.dot"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let parser = XMLParser(data: Data(exported.graphML().utf8))
+        let counter = ElementCounter()
+        parser.delegate = counter
+        #expect(parser.parse())
+        #expect(counter.counts["node"] == exported.nodes.count)
+        let names = try String(contentsOfFile: folder + "/g.svg", encoding: .utf8)
+        #expect(names.contains("&lt;b&gt;&amp;:mean"))
+    }
+}

@@ -40,7 +40,8 @@ struct TraceDatabaseTests {
         #expect(!partial.complete)
         #expect(partial.graph.imageCount == 8)
 
-        let writer = try TraceWriter.resume(at: resumed, header: Synthetic.header())
+        #expect(try TraceWriter.storedHeader(at: resumed) == Synthetic.header())
+        let writer = try TraceWriter.resume(at: resumed, expecting: Synthetic.header())
         #expect(writer.completedImages == Set(0..<8))
         for n in 0..<20 where !writer.completedImages.contains(n) {
             try writer.add(Synthetic.trace(n))
@@ -59,8 +60,12 @@ struct TraceDatabaseTests {
         try writer.add(Synthetic.trace(0))
         try writer.checkpoint()
         #expect(throws: CNNError.self) { try writer.add(Synthetic.trace(0)) }
-        #expect(throws: CNNError.self) { try TraceWriter.resume(at: path, header: Synthetic.header(seed: 99)) }
-        #expect(throws: CNNError.self) { try TraceWriter.resume(at: folder + "/none.sqlite", header: Synthetic.header()) }
+        let e = #expect(throws: CNNError.self) { try TraceWriter.resume(at: path, expecting: Synthetic.header(seed: 99)) }
+        #expect(e?.description.contains("settings differ: seed") == true)
+        #expect(throws: CNNError.self) { try TraceWriter.resume(at: folder + "/none.sqlite") }
+        let resumed = try TraceWriter.resume(at: path)
+        #expect(resumed.completedImages == [0])
+        #expect(throws: CNNError.self) { try resumed.add(Synthetic.trace(0)) }
     }
 
     @Test("an existing output is refused without force and replaced with it")

@@ -12,6 +12,9 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ForwardCommand.self,
             GradientCommand.self,
             DatasetCommand.self,
+            MergeCommand.self,
+            QueryCommand.self,
+            ExportCommand.self,
         ]
     )
 }

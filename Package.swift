@@ -30,6 +30,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),
+        .testTarget(name: "PFVTests", dependencies: ["PFV"]),
         .testTarget(name: "GIGTraceTests", dependencies: ["GIGTrace"]),
     ],
     swiftLanguageModes: [.v6]

@@ -15,6 +15,8 @@ struct GraphBuilder {
     /// How many ONNX nodes (and graph outputs) read each tensor.
     let readers: [String: Int]
     let inputs: [String]
+    /// Axis-0 extent of the probe batch (the declared batch size, or 1 when symbolic).
+    var probeBatch: Int? { inputs.first.flatMap { probe?[$0]?.shape.first } }
 
     init(_ model: OnnxModel, foldBatchNorm: Bool) throws {
         let graph = model.graph
@@ -272,7 +274,13 @@ struct GraphBuilder {
             guard node.inputs.count > 1, let target = try intConstant(node.inputs[1], node) else {
                 throw CNNError.invalidInput("Reshape '\(name)' has no shape input")
             }
-            return make(.reshape(.reshape(target: target, allowZero: try a.int("allowzero", 0) != 0)))
+            // Exporters without dynamic axes bake the batch size into the target: when the
+            // target's first extent equals the probe batch of the input, it stands for the batch.
+            var t = target
+            if let b = probe?[x]?.shape.first, let probeBatch = probeBatch, b == probeBatch, t.first == b, b > 0 {
+                t[0] = ShapeOps.batchMarker
+            }
+            return make(.reshape(.reshape(target: t, allowZero: try a.int("allowzero", 0) != 0)))
         case "Squeeze", "Unsqueeze":
             let axes = opset >= 13 ? (node.inputs.count > 1 ? try intConstant(node.inputs[1], node) ?? [] : [])
                                    : (try a.ints("axes") ?? [])

@@ -63,8 +63,7 @@ public struct ReceptiveFieldTracer: Sendable {
         guard plan.unsupported.isEmpty else {
             throw CNNError.invalidInput("SRD does not cover node(s) \(plan.unsupported.joined(separator: ", ")) between '\(model.inputName)' and '\(layer.name)'")
         }
-        try checkImage(image)
-        for p in positions { try layer.check(p) }
+        try check(image, positions)
         let tape = try toLayer.forward(image, keep: plan.tensors)
         var values = tape.kept
         values[layer.name] = tape.output
@@ -98,8 +97,7 @@ public struct ReceptiveFieldTracer: Sendable {
 
     /// The signed gradients ∂⟨x_p, x_p⟩/∂input of the PFVs at `positions`, `[P, C_in, H_in, W_in]`.
     public func inputGradients(image: Tensor, positions: [PFVPosition]) throws -> Tensor {
-        try checkImage(image)
-        for p in positions { try layer.check(p) }
+        try check(image, positions)
         let tape = try toLayer.forward(image)
         let x = tape.output
         let hw = layer.positions, c = layer.channels
@@ -109,6 +107,12 @@ public struct ReceptiveFieldTracer: Sendable {
             for ch in 0..<c { cot.data[(i * c + ch) * hw + k] = 2 * x.data[ch * hw + k] }
         }
         return try toLayer.backward(tape, cotangent: cot)
+    }
+
+    private func check(_ image: Tensor, _ positions: [PFVPosition]) throws {
+        try checkImage(image)
+        guard !positions.isEmpty else { throw CNNError.invalidInput("no PFV positions given for layer '\(layer.name)'") }
+        for p in positions { try layer.check(p) }
     }
 
     private func checkImage(_ image: Tensor) throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import PFV
 
@@ -46,6 +47,38 @@ struct ReceptiveFieldTests {
             // Residual adds included, the iERF still has mass 1 (nothing dropped on a random image).
             #expect(srd.droppedRelevance[i] == 0)
             #expect(abs(srd.maps.data[(i * 1024)..<((i + 1) * 1024)].reduce(0, +) - 1) < 1e-3)
+        }
+    }
+
+    /// The demo model (Fashion-MNIST ResNet, models/fashion-resnet): a stage-1 PFV sits on three
+    /// stride-1 3×3 convs (stem, and the block's two; the identity shortcut skips two of them), so
+    /// its theoretical field is the 7×7 window rows h−3…h+3, columns w−3…w+3. Both ERFs stay
+    /// inside it, and the window's border rows/columns are reached (the field is not smaller).
+    @Test func demoStage1SupportIsInsideItsSevenBySevenWindow() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("models/fashion-resnet/model.onnx").path
+        let model = try Model.load(path: path)
+        let tracer = try ReceptiveFieldTracer(model: model, layer: "/stage1/relu/Relu_output_0")
+        #expect(tracer.layer == (try LayerGeometry(model: model, layer: "/stage1/relu/Relu_output_0")))
+        #expect(tracer.layer.channels == 16 && tracer.layer.height == 28)
+        let image = randomImages(1, 1, 28, 28, seed: 17, lo: -0.8, hi: 2.0)
+        let positions = [PFVPosition(h: 14, w: 14), PFVPosition(h: 0, w: 0), PFVPosition(h: 27, w: 12)]
+        let srd = try tracer.srd(image: image, positions: positions)
+        let grad = try tracer.gradient(image: image, positions: positions)
+        for (i, p) in positions.enumerated() {
+            let rows = max(0, p.h - 3)...min(27, p.h + 3), cols = max(0, p.w - 3)...min(27, p.w + 3)
+            for (k, map) in [srd.maps, grad].enumerated() {
+                let m = Array(map.data[(i * 784)..<((i + 1) * 784)])
+                let support = m.indices.filter { m[$0] != 0 }
+                #expect(!support.isEmpty)
+                #expect(support.allSatisfy { rows.contains($0 / 28) && cols.contains($0 % 28) }, "PFV \(p)")
+                // SRD passes relevance through every ReLU, so it fills the whole window; the
+                // gradient may not (dead units), so only containment is required of it.
+                if k == 0 {
+                    #expect(Set(support.map { $0 / 28 }) == Set(rows) && Set(support.map { $0 % 28 }) == Set(cols), "PFV \(p)")
+                }
+            }
+            #expect(abs(srd.maps.data[(i * 784)..<((i + 1) * 784)].reduce(0, +) - 1) < 1e-3)
         }
     }
 

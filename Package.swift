@@ -37,6 +37,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CNNTests", dependencies: ["CNN", "CZlib", "CImageCodecs"]),
+        .testTarget(name: "PFVTests", dependencies: ["PFV"]),
         .testTarget(name: "GIGTraceTests", dependencies: ["GIGTrace"]),
         .testTarget(name: "CLITests", dependencies: ["CLI", "CZlib"]),
         .testTarget(name: "ConceptsTests", dependencies: ["Concepts"]),

@@ -253,8 +253,9 @@ def describe(path, x, logits, block, block_hint, evaluate_all=True):
     names = [o.name for o in probe.graph.output]
     outs = dict(zip(names, ReferenceEvaluator(probe).run(None, {m.graph.input[0].name: x})))
     logits_diff = float(np.abs(outs[m.graph.output[0].name] - logits).max())
+    tol = 1e-4 * max(1.0, float(np.abs(block).max()))
     matches = [c for c in candidates
-               if outs[c].shape == block.shape and np.abs(outs[c] - block).max() < 1e-4]
+               if outs[c].shape == block.shape and np.abs(outs[c] - block).max() < tol]
     relu_matches = [c for c in matches
                     if any(n.op_type == "Relu" and c in n.output for n in m.graph.node)]
     if not matches:

@@ -12,6 +12,10 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ForwardCommand.self,
             GradientCommand.self,
             BenchEngineCommand.self,
+            DatasetCommand.self,
+            MergeCommand.self,
+            QueryCommand.self,
+            ExportCommand.self,
         ]
     )
 }

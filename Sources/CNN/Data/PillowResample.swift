@@ -59,10 +59,10 @@ enum PillowResample {
         return a < 1 ? 1 - a : 0
     }
 
+    /// Pillow's `clip8`: 0 for sums ≤ 0, 255 for sums ≥ 2^30, else `v >> 22` — which is exactly
+    /// `v >> 22` clamped to 0…255 (arithmetic shift), written branch-free so loops vectorise.
     @inline(__always) static func clip8(_ v: Int32) -> UInt8 {
-        if v >= Int32(1) << (precisionBits + 8) { return 255 }
-        if v <= 0 { return 0 }
-        return UInt8(truncatingIfNeeded: v >> precisionBits)
+        UInt8(clamping: v >> Int32(precisionBits))
     }
 
     /// Resizes an 8-bit HWC image of `inWidth × inHeight × channels` to `outWidth × outHeight` and
@@ -109,16 +109,18 @@ enum PillowResample {
                 acc.withUnsafeMutableBufferPointer { a in
                     v.fixed.withUnsafeBufferPointer { k in
                         let half = Int32(1 << (precisionBits - 1))
+                        guard let ap = a.baseAddress, let op = o.baseAddress, let tp = t.baseAddress else { return }
                         for (oy, y) in rows.enumerated() {
                             // Taps outer, pixels inner (vectorisable); same sums as Pillow's loop order,
                             // integer addition being associative.
-                            for i in 0..<rowLength { a[i] = half }
+                            for i in 0..<rowLength { ap[i] = half }
                             for j in 0..<v.length[y] {
                                 let w = k[y * v.taps + j]
-                                let src = (v.start[y] - firstRow + j) * rowLength
-                                for i in 0..<rowLength { a[i] &+= Int32(t[src + i]) &* w }
+                                let src = tp + (v.start[y] - firstRow + j) * rowLength
+                                for i in 0..<rowLength { ap[i] &+= Int32(truncatingIfNeeded: src[i]) &* w }
                             }
-                            for i in 0..<rowLength { o[oy * rowLength + i] = clip8(a[i]) }
+                            let dst = op + oy * rowLength
+                            for i in 0..<rowLength { dst[i] = clip8(ap[i]) }
                         }
                     }
                 }
@@ -132,34 +134,32 @@ enum PillowResample {
                                    into t: UnsafeMutableBufferPointer<UInt8>) {
         let half = Int32(1 << (precisionBits - 1))
         let outRow = cols.count * channels
+        guard let sp = s.baseAddress, let tp = t.baseAddress, let kp = k.baseAddress else { return }
         for (ty, y) in rows.enumerated() {
-            let rowBase = y * inWidth * channels
-            for (tx, x) in cols.enumerated() {
-                let x0 = h.start[x], n = h.length[x]
-                let kk = k.baseAddress! + x * h.taps
-                let o = ty * outRow + tx * channels
+            let row = sp + y * inWidth * channels
+            var o = tp + ty * outRow
+            for x in cols {
+                let n = h.length[x]
+                let kk = kp + x * h.taps
+                var p = row + h.start[x] * channels
                 if channels == 3 {
                     var s0 = half, s1 = half, s2 = half
-                    var p = rowBase + x0 * 3
                     for j in 0..<n {
                         let w = kk[j]
-                        s0 &+= Int32(s[p]) &* w
-                        s1 &+= Int32(s[p + 1]) &* w
-                        s2 &+= Int32(s[p + 2]) &* w
+                        s0 &+= Int32(truncatingIfNeeded: p[0]) &* w
+                        s1 &+= Int32(truncatingIfNeeded: p[1]) &* w
+                        s2 &+= Int32(truncatingIfNeeded: p[2]) &* w
                         p += 3
                     }
-                    t[o] = clip8(s0); t[o + 1] = clip8(s1); t[o + 2] = clip8(s2)
+                    o[0] = clip8(s0); o[1] = clip8(s1); o[2] = clip8(s2)
                 } else {
                     for c in 0..<channels {
                         var ss = half
-                        var p = rowBase + x0 * channels + c
-                        for j in 0..<n {
-                            ss &+= Int32(s[p]) &* kk[j]
-                            p += channels
-                        }
-                        t[o + c] = clip8(ss)
+                        for j in 0..<n { ss &+= Int32(truncatingIfNeeded: p[j * channels + c]) &* kk[j] }
+                        o[c] = clip8(ss)
                     }
                 }
+                o += channels
             }
         }
     }

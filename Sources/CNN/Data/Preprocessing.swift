@@ -75,6 +75,9 @@ public struct Preprocessing: Sendable, Equatable {
     /// Preprocesses `image` into `out` (CHW float32, `outputShape` elements). `path` names the image
     /// in errors (mean/std lengths that do not fit the channels).
     public func apply(_ image: DecodedImage, into out: UnsafeMutableBufferPointer<Float>, path: String) throws {
+        guard image.width > 0, image.height > 0 else {
+            throw CNNError.corruptFile(path: path, reason: "image has no pixels (\(image.width)×\(image.height))")
+        }
         let c = outputChannels(source: image.channels)
         let (rh, rw) = resizedSize(height: image.height, width: image.width)
         let oh = crop?.height ?? rh, ow = crop?.width ?? rw

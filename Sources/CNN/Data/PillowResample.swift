@@ -62,7 +62,7 @@ enum PillowResample {
     /// Pillow's `clip8`: 0 for sums ≤ 0, 255 for sums ≥ 2^30, else `v >> 22` — which is exactly
     /// `v >> 22` clamped to 0…255 (arithmetic shift), written branch-free so loops vectorise.
     @inline(__always) static func clip8(_ v: Int32) -> UInt8 {
-        UInt8(clamping: v >> Int32(precisionBits))
+        UInt8(truncatingIfNeeded: min(max(v >> Int32(precisionBits), 0), 255))
     }
 
     /// Resizes an 8-bit HWC image of `inWidth × inHeight × channels` to `outWidth × outHeight` and

@@ -109,11 +109,13 @@ public struct Preprocessing: Sendable, Equatable {
             }
             window.withUnsafeBufferPointer { win in
                 tables.withUnsafeBufferPointer { lut in
-                    for y in 0..<rows.count {
-                        for x in 0..<wc {
-                            let src = (y * wc + x) * c
-                            let dst = (y + dy) * ow + x + dx
-                            for ch in 0..<c { out[ch * plane + dst] = lut[ch * 256 + Int(win[src + ch])] }
+                    guard let w = win.baseAddress, let t = lut.baseAddress, let o = out.baseAddress else { return }
+                    for ch in 0..<c {
+                        let table = t + ch * 256
+                        for y in 0..<rows.count {
+                            let src = w + y * wc * c + ch
+                            let dst = o + ch * plane + (y + dy) * ow + dx
+                            for x in 0..<wc { dst[x] = table[Int(src[x &* c])] }
                         }
                     }
                 }

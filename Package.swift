@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C libraries from Debian, reached through module maps.
@@ -23,7 +24,10 @@ let package = Package(
         .target(name: "CNN", dependencies: ["COpenBLAS", "CImageCodecs", "CZlib", "CJpegDecoder"]),
         .target(name: "PFV", dependencies: ["CNN"]),
         .target(name: "Concepts", dependencies: ["PFV", "COpenBLAS"]),
-        .target(name: "GIGTrace", dependencies: ["Concepts"]),
+        .target(
+            name: "GIGTrace",
+            dependencies: ["Concepts", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .executableTarget(
             name: "CLI",
             dependencies: [
@@ -33,7 +37,10 @@ let package = Package(
         ),
 
         .testTarget(name: "CNNTests", dependencies: ["CNN", "CZlib", "CImageCodecs"]),
+        .testTarget(name: "PFVTests", dependencies: ["PFV"]),
+        .testTarget(name: "GIGTraceTests", dependencies: ["GIGTrace"]),
         .testTarget(name: "CLITests", dependencies: ["CLI", "CZlib"]),
+        .testTarget(name: "ConceptsTests", dependencies: ["Concepts"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -135,29 +135,53 @@ enum PillowResample {
         let half = Int32(1 << (precisionBits - 1))
         let outRow = cols.count * channels
         guard let sp = s.baseAddress, let tp = t.baseAddress, let kp = k.baseAddress else { return }
+        let stride = inWidth * channels
+        if channels == 3 {
+            // Two rows per sweep share each column's coefficients (same sums as row by row).
+            var ty = 0
+            while ty < rows.count {
+                let pair = ty + 1 < rows.count
+                let rowA = sp + (rows.lowerBound + ty) * stride
+                let rowB = pair ? rowA + stride : rowA
+                var oA = tp + ty * outRow
+                var oB = pair ? oA + outRow : oA
+                for x in cols {
+                    let n = h.length[x]
+                    let kk = kp + x * h.taps
+                    let first = h.start[x] * 3
+                    var a = rowA + first, b = rowB + first
+                    var a0 = half, a1 = half, a2 = half, b0 = half, b1 = half, b2 = half
+                    for j in 0..<n {
+                        let w = kk[j]
+                        a0 &+= Int32(truncatingIfNeeded: a[0]) &* w
+                        a1 &+= Int32(truncatingIfNeeded: a[1]) &* w
+                        a2 &+= Int32(truncatingIfNeeded: a[2]) &* w
+                        b0 &+= Int32(truncatingIfNeeded: b[0]) &* w
+                        b1 &+= Int32(truncatingIfNeeded: b[1]) &* w
+                        b2 &+= Int32(truncatingIfNeeded: b[2]) &* w
+                        a += 3
+                        b += 3
+                    }
+                    oB[0] = clip8(b0); oB[1] = clip8(b1); oB[2] = clip8(b2)
+                    oA[0] = clip8(a0); oA[1] = clip8(a1); oA[2] = clip8(a2)
+                    oA += 3
+                    oB += 3
+                }
+                ty += 2
+            }
+            return
+        }
         for (ty, y) in rows.enumerated() {
-            let row = sp + y * inWidth * channels
+            let row = sp + y * stride
             var o = tp + ty * outRow
             for x in cols {
                 let n = h.length[x]
                 let kk = kp + x * h.taps
-                var p = row + h.start[x] * channels
-                if channels == 3 {
-                    var s0 = half, s1 = half, s2 = half
-                    for j in 0..<n {
-                        let w = kk[j]
-                        s0 &+= Int32(truncatingIfNeeded: p[0]) &* w
-                        s1 &+= Int32(truncatingIfNeeded: p[1]) &* w
-                        s2 &+= Int32(truncatingIfNeeded: p[2]) &* w
-                        p += 3
-                    }
-                    o[0] = clip8(s0); o[1] = clip8(s1); o[2] = clip8(s2)
-                } else {
-                    for c in 0..<channels {
-                        var ss = half
-                        for j in 0..<n { ss &+= Int32(truncatingIfNeeded: p[j * channels + c]) &* kk[j] }
-                        o[c] = clip8(ss)
-                    }
+                let p = row + h.start[x] * channels
+                for c in 0..<channels {
+                    var ss = half
+                    for j in 0..<n { ss &+= Int32(truncatingIfNeeded: p[j * channels + c]) &* kk[j] }
+                    o[c] = clip8(ss)
                 }
                 o += channels
             }

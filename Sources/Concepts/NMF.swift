@@ -20,7 +20,10 @@ public enum NMF {
     }
 
     /// Factorises `pfvs` (N×C, all ≥ 0) with `k` ≤ min(N, C) components.
-    public static func fit(_ pfvs: Matrix, k: Int, options: ConceptOptions) throws -> Result {
+    /// `progress(iteration, cap)` is called after every HALS iteration.
+    public static func fit(
+        _ pfvs: Matrix, k: Int, options: ConceptOptions, progress: ((_ done: Int, _ total: Int) -> Void)? = nil
+    ) throws -> Result {
         let n = pfvs.rows, c = pfvs.cols
         guard k >= 1, k <= min(n, c) else {
             throw CNNError.invalidInput("NMF: K = \(k) must be between 1 and min(PFVs, channels) = \(min(n, c))")
@@ -67,6 +70,7 @@ public enum NMF {
                 }
                 vvt = vt.withUnsafeBufferPointer { Linalg.gramOfColumns($0.baseAddress!, rows: c, cols: k) }
                 history.append(loss(normP2: normP2, ptu: ptu, vt: vt, utu: utu, vvt: vvt))
+                progress?(iteration, options.nmfMaxIterations)
                 if iteration == 1 { initialViolation = violation }
                 if initialViolation == 0 || violation / initialViolation <= options.nmfTolerance { break }
             }

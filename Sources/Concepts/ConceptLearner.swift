@@ -44,6 +44,11 @@ public enum ConceptLearner {
         concepts given: Matrix, mean: [Float]? = nil, method: ConceptMethod, options: ConceptOptions = ConceptOptions(),
         layer: String = "", pfvs: Matrix, sample: ConceptSample? = nil
     ) throws -> ConceptBank {
+        guard given.rows >= 1, given.cols == pfvs.cols, pfvs.rows >= 1 else {
+            throw CNNError.shapeMismatch(
+                "\(given.rows) concepts of \(given.cols) channels cannot code \(pfvs.rows) PFVs of \(pfvs.cols) channels")
+        }
+        try checkFinite(given)
         var concepts = given
         if method != .pca { normalizeRows(&concepts) }
         let k = concepts.rows

@@ -109,7 +109,7 @@ public enum NMF {
     /// entries below 1e-6 set to zero. Singular pairs come from `Linalg.topRightSingular`.
     static func nndsvd(_ pfvs: Matrix, k: Int) throws -> (u: [Float], vt: [Float]) {
         let n = pfvs.rows, c = pfvs.cols
-        let (sigmaD, dirs) = try pfvs.data.withUnsafeBufferPointer {
+        let (sigmaD, dirs, _) = try pfvs.data.withUnsafeBufferPointer {
             try Linalg.topRightSingular($0.baseAddress!, rows: n, cols: c, mean: nil, k: k)
         }
         let sigma = sigmaD.map { Float($0) }

@@ -16,10 +16,14 @@ public enum AtomicFile {
             .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
             try data.write(to: temp)
-            // POSIX rename replaces an existing file atomically (FileManager.replaceItemAt fails on Linux).
-            guard rename(temp.path, path) == 0 else {
-                throw CNNError.invalidInput(String(cString: strerror(errno)))
+            // POSIX rename replaces an existing destination atomically (Foundation's replaceItemAt
+            // fails on Linux when the destination exists).
+            if rename(temp.path, path) != 0 {
+                throw CNNError.invalidInput("cannot write \(path): \(String(cString: strerror(errno)))")
             }
+        } catch let error as CNNError {
+            try? FileManager.default.removeItem(at: temp)
+            throw error
         } catch {
             try? FileManager.default.removeItem(at: temp)
             throw CNNError.invalidInput("cannot write \(path): \(error.localizedDescription)")

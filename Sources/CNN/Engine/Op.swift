@@ -1,0 +1,169 @@
+/// What one graph node computes, with its attributes already parsed and its constant operands
+/// resolved at load time. Public and readable so that analyses (e.g. SRD receptive-field
+/// propagation) can walk the graph: `Model.nodes` in topological order, each holding one `Op`.
+public enum Op: Sendable {
+    /// 2-D convolution; BatchNormalization that followed it may already be folded in.
+    case conv(Conv2D)
+    /// Inference BatchNormalization not folded into a Conv: `y = x * scale[c] + shift[c]`.
+    case batchNorm(ChannelAffine)
+    case relu
+    case leakyRelu(alpha: Float)
+    /// `min(max(x, min), max)`; ReLU6 is `clip(0, 6)`.
+    case clip(min: Float, max: Float)
+    case sigmoid
+    /// `max(0, min(1, alpha * x + beta))`.
+    case hardSigmoid(alpha: Float, beta: Float)
+    /// `x * max(0, min(1, x / 6 + 1 / 2))`.
+    case hardSwish
+    /// Elementwise arithmetic with NumPy broadcasting over the two inputs.
+    case binary(BinaryKind)
+    case maxPool(Pool2D)
+    case averagePool(Pool2D, countIncludePad: Bool)
+    case globalAveragePool
+    /// Mean over `axes` (normalised to non-negative); `keepDims` keeps them as extent 1.
+    case reduceMean(axes: [Int], keepDims: Bool)
+    /// Flatten, Reshape, Squeeze, Unsqueeze: the elements stay, the shape changes.
+    case reshape(ReshapeRule)
+    case concat(axis: Int)
+    /// `alpha * A' B' + beta * C` (the optional third input), `'` per `transA` / `transB`.
+    case gemm(alpha: Float, beta: Float, transA: Bool, transB: Bool)
+    /// NumPy matmul with broadcasting over leading axes.
+    case matMul
+    /// Identity, and Dropout at inference.
+    case identity
+    /// `softmax` over `axis`; with `coerce2D` (opset < 13) over all axes from `axis` on.
+    case softmax(axis: Int, coerce2D: Bool)
+
+    /// The ONNX operator name this op was built from (BatchNormalization for folded-free BN…).
+    public var kind: String {
+        switch self {
+        case .conv: return "Conv"
+        case .batchNorm: return "BatchNormalization"
+        case .relu: return "Relu"
+        case .leakyRelu: return "LeakyRelu"
+        case .clip: return "Clip"
+        case .sigmoid: return "Sigmoid"
+        case .hardSigmoid: return "HardSigmoid"
+        case .hardSwish: return "HardSwish"
+        case .binary(let k): return k.rawValue
+        case .maxPool: return "MaxPool"
+        case .averagePool: return "AveragePool"
+        case .globalAveragePool: return "GlobalAveragePool"
+        case .reduceMean: return "ReduceMean"
+        case .reshape(let r): return r.kind
+        case .concat: return "Concat"
+        case .gemm: return "Gemm"
+        case .matMul: return "MatMul"
+        case .identity: return "Identity"
+        case .softmax: return "Softmax"
+        }
+    }
+
+    /// True for ops whose output is elementwise-monotone in one input and passes gradients by a
+    /// 0/1 mask (ReLU-like); useful for analyses.
+    public var isActivation: Bool {
+        switch self {
+        case .relu, .leakyRelu, .clip, .sigmoid, .hardSigmoid, .hardSwish: return true
+        default: return false
+        }
+    }
+}
+
+/// The four broadcasting arithmetic operators.
+public enum BinaryKind: String, Sendable {
+    case add = "Add", sub = "Sub", mul = "Mul", div = "Div"
+}
+
+/// A per-channel affine map on NCHW (channel = axis 1): `y = x * scale[c] + shift[c]`.
+public struct ChannelAffine: Sendable {
+    public var scale: [Float]
+    public var shift: [Float]
+}
+
+/// How a shape-only op computes its output shape from the runtime input shape.
+public enum ReshapeRule: Sendable {
+    /// ONNX Flatten: `[prod(d[..<axis]), prod(d[axis...])]`.
+    case flatten(axis: Int)
+    /// ONNX Reshape target: `0` copies the input extent (unless `allowZero`), `-1` is inferred,
+    /// `Model.batchMarker` stands for the runtime batch size (from a folded `Shape`).
+    case reshape(target: [Int], allowZero: Bool)
+    /// Remove the listed axes (all extent-1 axes when empty); axes may be negative.
+    case squeeze(axes: [Int])
+    /// Insert extent-1 axes at the listed output positions; axes may be negative.
+    case unsqueeze(axes: [Int])
+
+    public var kind: String {
+        switch self {
+        case .flatten: return "Flatten"
+        case .reshape: return "Reshape"
+        case .squeeze: return "Squeeze"
+        case .unsqueeze: return "Unsqueeze"
+        }
+    }
+}
+
+/// ONNX `auto_pad`.
+public enum AutoPad: String, Sendable {
+    case notSet = "NOTSET", sameUpper = "SAME_UPPER", sameLower = "SAME_LOWER", valid = "VALID"
+}
+
+/// Geometry shared by 2-D convolution and pooling windows.
+public struct Window2D: Sendable, Equatable {
+    public var kernelH: Int, kernelW: Int
+    public var strideH: Int, strideW: Int
+    public var dilationH: Int, dilationW: Int
+    /// Explicit pads (top, left, bottom, right), used when `autoPad` is `.notSet`.
+    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    public var autoPad: AutoPad
+    /// Pooling only: output extent rounds up.
+    public var ceilMode: Bool
+
+    /// Pads and output extent for an `h × w` input: (top, left, bottom, right, outH, outW).
+    public func resolve(h: Int, w: Int) -> ResolvedWindow {
+        func axis(_ n: Int, _ k: Int, _ s: Int, _ d: Int, _ p0: Int, _ p1: Int) -> (Int, Int, Int) {
+            let ek = (k - 1) * d + 1
+            switch autoPad {
+            case .valid:
+                return (0, 0, max(0, (n - ek) / s + 1))
+            case .sameUpper, .sameLower:
+                let out = (n + s - 1) / s
+                let total = max(0, (out - 1) * s + ek - n)
+                let small = total / 2
+                return autoPad == .sameUpper ? (small, total - small, out) : (total - small, small, out)
+            case .notSet:
+                let span = n + p0 + p1 - ek
+                if span < 0 { return (p0, p1, 0) }
+                var out = (ceilMode ? (span + s - 1) / s : span / s) + 1
+                // A window must start inside the input or the leading pad.
+                if ceilMode && (out - 1) * s >= n + p0 { out -= 1 }
+                return (p0, p1, out)
+            }
+        }
+        let (t, b, oh) = axis(h, kernelH, strideH, dilationH, padTop, padBottom)
+        let (l, r, ow) = axis(w, kernelW, strideW, dilationW, padLeft, padRight)
+        return ResolvedWindow(padTop: t, padLeft: l, padBottom: b, padRight: r, outH: oh, outW: ow)
+    }
+}
+
+/// A `Window2D` applied to one input size.
+public struct ResolvedWindow: Sendable {
+    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    public var outH: Int, outW: Int
+}
+
+/// A 2-D convolution: weight `[M, C/groups, kH, kW]`, optional bias `[M]` (BN folded in).
+public struct Conv2D: Sendable {
+    public var weight: Tensor
+    public var bias: [Float]?
+    public var window: Window2D
+    public var groups: Int
+    /// Output channels M.
+    public var outChannels: Int { weight.shape[0] }
+    /// Input channels per group.
+    public var inChannelsPerGroup: Int { weight.shape[1] }
+}
+
+/// A pooling window (MaxPool, AveragePool).
+public struct Pool2D: Sendable {
+    public var window: Window2D
+}

@@ -1,0 +1,117 @@
+import COpenBLAS
+
+/// The nodes that compute tensor `to` from tensor `from` (and constants), with a recorded
+/// forward pass (`Tape`) and a batched vector-Jacobian product back to `from`.
+///
+/// Built by `Model.subnetwork(from:to:)`; throws if `to` depends on any graph input or tensor
+/// other than `from` and constants. Residual paths inside are included.
+public struct Subnetwork: Sendable {
+    public let model: Model
+    public let from: String
+    public let to: String
+    /// Indices into `model.nodes`, in topological order.
+    public let nodeIndices: [Int]
+    /// For each node in `nodeIndices`, which inputs depend on `from`.
+    let dependent: [[Bool]]
+
+    init(model: Model, from: String, to: String) throws {
+        try model.checkTensor(from)
+        try model.checkTensor(to)
+        self.model = model
+        self.from = from
+        self.to = to
+        var needed = Set<Int>()
+        var stack = [to]
+        var seen = Set<String>()
+        while let t = stack.popLast() {
+            if t == from || !seen.insert(t).inserted || model.constants[t] != nil { continue }
+            guard let p = model.producer[t] else {
+                throw CNNError.invalidInput("'\(to)' depends on '\(t)', not only on '\(from)' and constants")
+            }
+            needed.insert(p)
+            stack.append(contentsOf: model.nodes[p].inputs.filter { !$0.isEmpty })
+        }
+        nodeIndices = needed.sorted()
+        var depends: Set<String> = [from]
+        var dep = [[Bool]]()
+        for i in nodeIndices {
+            let n = model.nodes[i]
+            let d = n.inputs.map { depends.contains($0) }
+            if d.contains(true) { depends.insert(n.output) }
+            dep.append(d)
+        }
+        guard depends.contains(to) else {
+            throw CNNError.invalidInput("'\(to)' does not depend on '\(from)'")
+        }
+        dependent = dep
+    }
+
+    /// Values recorded by `forward` for `backward`: batch size, output, every intermediate and
+    /// MaxPool argmaxes. `kept` holds the tensors requested with `keep`.
+    public struct Tape: Sendable {
+        public let batch: Int
+        public let output: Tensor
+        public let kept: [String: Tensor]
+        let values: [String: Tensor]
+        let argmax: [Int: [Int32]]
+    }
+
+    /// Runs the subnetwork on `x` (`[N, ...shape(from)]`), recording what backward needs.
+    public func forward(_ x: Tensor, keep: Set<String> = []) throws -> Tape {
+        if let per = model.tensorShapes[from], Array(x.shape.dropFirst()) != per || x.rank != per.count + 1 {
+            throw CNNError.shapeMismatch("'\(from)' expects [N, \(per.map(String.init).joined(separator: ", "))], got \(x.shape)")
+        }
+        var values: [String: Tensor] = [from: x]
+        var argmax = [Int: [Int32]]()
+        openblas_set_num_threads(Int32(model.threads))
+        for i in nodeIndices {
+            let n = model.nodes[i]
+            let ins = n.inputs.map { $0.isEmpty ? nil : (values[$0] ?? model.constants[$0]) }
+            let (y, arg) = try n.evaluate(ins, threads: model.threads)
+            values[n.output] = y
+            if let arg { argmax[i] = arg }
+        }
+        var kept = [String: Tensor]()
+        for k in keep {
+            guard let v = values[k] else { throw CNNError.unknownTensor(k, available: [from] + nodeIndices.map { model.nodes[$0].output }) }
+            kept[k] = v
+        }
+        guard let out = values[to] else { throw CNNError.unknownTensor(to, available: Array(values.keys)) }
+        return Tape(batch: x.shape.first ?? 0, output: out, kept: kept, values: values, argmax: argmax)
+    }
+
+    /// Pulls back a batch of cotangents at `to`, shape `[N·T, ...shape(to)]` (T targets per
+    /// sample, sample-major), to `from`: returns `[N·T, ...shape(from)]`.
+    public func backward(_ tape: Tape, cotangent: Tensor) throws -> Tensor {
+        let n = tape.batch, outShape = tape.output.shape
+        guard n > 0, cotangent.rank == outShape.count, cotangent.shape[0] % n == 0,
+              Array(cotangent.shape.dropFirst()) == Array(outShape.dropFirst()) else {
+            throw CNNError.shapeMismatch("cotangent \(cotangent.shape) for '\(to)' of shape \(outShape) (needs [N·T, ...] with N = \(n))")
+        }
+        let t = cotangent.shape[0] / n
+        var grads: [String: Tensor] = [to: cotangent]
+        openblas_set_num_threads(Int32(model.threads))
+        for (k, i) in nodeIndices.enumerated().reversed() {
+            let node = model.nodes[i]
+            guard let g = grads.removeValue(forKey: node.output) else { continue }
+            let needs = dependent[k]
+            if !needs.contains(true) { continue }
+            let ins = node.inputs.map { $0.isEmpty ? nil : (tape.values[$0] ?? model.constants[$0]) }
+            guard let y = tape.values[node.output] else { continue }
+            let pulled = try node.vectorJacobian(inputs: ins, output: y, argmax: tape.argmax[i], grad: g,
+                                                 tile: t, needs: needs, threads: model.threads)
+            for (j, name) in node.inputs.enumerated() where j < needs.count && needs[j] {
+                guard j < pulled.count, let p = pulled[j] else { continue }
+                if let prev = grads[name] {
+                    grads[name] = try Broadcast.forward(.add, prev, p)
+                } else {
+                    grads[name] = p
+                }
+            }
+        }
+        if let g = grads[from] { return g }
+        var shape = tape.values[from]?.shape ?? []
+        if !shape.isEmpty { shape[0] *= t }
+        return Tensor(shape: shape)
+    }
+}

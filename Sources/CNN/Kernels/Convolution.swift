@@ -1,0 +1,190 @@
+import COpenBLAS
+
+/// 2-D convolution as im2col + `cblas_sgemm`, forward and input-VJP, on NCHW Float32.
+///
+/// Images (or cotangent samples) are processed one GEMM per group; with `threads > 1` samples
+/// are split over workers while OpenBLAS runs single-threaded inside each, so the total number
+/// of busy threads stays `threads`.
+enum Convolution {
+    struct Geometry {
+        let c: Int, h: Int, w: Int, m: Int, groups: Int, cg: Int, mg: Int
+        let kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int
+        let pt: Int, pl: Int, oh: Int, ow: Int
+        var k: Int { cg * kh * kw }
+        var p: Int { oh * ow }
+        /// 1×1, stride 1, no padding: the input plane is already the im2col matrix.
+        var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w }
+    }
+
+    static func geometry(_ conv: Conv2D, inputShape s: [Int]) throws -> Geometry {
+        guard s.count == 4 else {
+            throw CNNError.shapeMismatch("Conv supports 2-D NCHW input only, got shape \(s)")
+        }
+        let g = conv.groups, m = conv.outChannels, cg = conv.inChannelsPerGroup
+        guard g >= 1, s[1] == cg * g, m % g == 0 else {
+            throw CNNError.shapeMismatch("Conv weight \(conv.weight.shape) with group \(g) does not fit input \(s)")
+        }
+        let win = conv.window
+        let r = win.resolve(h: s[2], w: s[3])
+        return Geometry(c: s[1], h: s[2], w: s[3], m: m, groups: g, cg: cg, mg: m / g,
+                        kh: win.kernelH, kw: win.kernelW, sh: win.strideH, sw: win.strideW,
+                        dh: win.dilationH, dw: win.dilationW, pt: r.padTop, pl: r.padLeft, oh: r.outH, ow: r.outW)
+    }
+
+    /// `[N, M, oH, oW]` from `[N, C, H, W]`; `fuseRelu` clamps at 0 after the bias.
+    static func forward(_ conv: Conv2D, _ x: Tensor, threads: Int, fuseRelu: Bool = false) throws -> Tensor {
+        let g = try geometry(conv, inputShape: x.shape)
+        let n = x.shape[0]
+        let outCount = n * g.m * g.p
+        let colSize = g.isPointwise ? 0 : g.k * g.p
+        let workers = max(1, min(threads, n))
+        var workspace = [Float](repeating: 0, count: max(1, colSize * workers))
+        var out = [Float](repeating: 0, count: outCount)
+        let bias = conv.bias
+        x.data.withUnsafeBufferPointer { xs in
+            conv.weight.data.withUnsafeBufferPointer { ws in
+                out.withUnsafeMutableBufferPointer { os in
+                    workspace.withUnsafeMutableBufferPointer { cs in
+                        let xp = SharedConstPointer(xs.baseAddress!), wp = SharedConstPointer(ws.baseAddress!)
+                        let op = SharedPointer(os.baseAddress!), cp = SharedPointer(cs.baseAddress!)
+                        if workers > 1 { openblas_set_num_threads(1) }
+                        Parallel.chunks(n, threads: workers) { range, worker in
+                            let col = cp.base + worker * colSize
+                            for i in range {
+                                let img = xp.base + i * g.c * g.h * g.w
+                                let dst = op.base + i * g.m * g.p
+                                if let bias {
+                                    for ch in 0..<g.m {
+                                        let b = bias[ch], row = dst + ch * g.p
+                                        for j in 0..<g.p { row[j] = b }
+                                    }
+                                }
+                                for grp in 0..<g.groups {
+                                    let src = img + grp * g.cg * g.h * g.w
+                                    let b: UnsafePointer<Float>
+                                    if g.isPointwise { b = src } else { im2col(src, g, col); b = UnsafePointer(col) }
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                                Int32(g.mg), Int32(g.p), Int32(g.k), 1,
+                                                wp.base + grp * g.mg * g.k, Int32(g.k), b, Int32(g.p),
+                                                bias == nil ? 0 : 1, dst + grp * g.mg * g.p, Int32(g.p))
+                                }
+                                if fuseRelu {
+                                    for j in 0..<(g.m * g.p) where dst[j] < 0 { dst[j] = 0 }
+                                }
+                            }
+                        }
+                        if workers > 1 { openblas_set_num_threads(Int32(threads)) }
+                    }
+                }
+            }
+        }
+        return Tensor(uncheckedShape: [n, g.m, g.oh, g.ow], data: out)
+    }
+
+    /// Input VJP: `[S, C, H, W]` from cotangents `[S, M, oH, oW]` (any number `S` of samples).
+    static func backward(_ conv: Conv2D, inputShape: [Int], grad: Tensor, threads: Int) throws -> Tensor {
+        var s = inputShape
+        guard s.count == 4 else { throw CNNError.shapeMismatch("Conv supports 2-D NCHW input only, got shape \(s)") }
+        let g = try geometry(conv, inputShape: s)
+        let samples = grad.count / max(1, g.m * g.p)
+        guard grad.count == samples * g.m * g.p else {
+            throw CNNError.shapeMismatch("Conv cotangent \(grad.shape) does not fit output [*, \(g.m), \(g.oh), \(g.ow)]")
+        }
+        s[0] = samples
+        let workers = max(1, min(threads, samples))
+        let colSize = g.isPointwise ? 0 : g.k * g.p
+        var workspace = [Float](repeating: 0, count: max(1, colSize * workers))
+        var out = [Float](repeating: 0, count: samples * g.c * g.h * g.w)
+        grad.data.withUnsafeBufferPointer { gs in
+            conv.weight.data.withUnsafeBufferPointer { ws in
+                out.withUnsafeMutableBufferPointer { os in
+                    workspace.withUnsafeMutableBufferPointer { cs in
+                        let gp = SharedConstPointer(gs.baseAddress!), wp = SharedConstPointer(ws.baseAddress!)
+                        let op = SharedPointer(os.baseAddress!), cp = SharedPointer(cs.baseAddress!)
+                        if workers > 1 { openblas_set_num_threads(1) }
+                        Parallel.chunks(samples, threads: workers) { range, worker in
+                            let col = cp.base + worker * colSize
+                            for i in range {
+                                let dy = gp.base + i * g.m * g.p
+                                let dx = op.base + i * g.c * g.h * g.w
+                                for grp in 0..<g.groups {
+                                    let dst = dx + grp * g.cg * g.h * g.w
+                                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                                                Int32(g.k), Int32(g.p), Int32(g.mg), 1,
+                                                wp.base + grp * g.mg * g.k, Int32(g.k),
+                                                dy + grp * g.mg * g.p, Int32(g.p),
+                                                0, g.isPointwise ? dst : col, Int32(g.p))
+                                    if !g.isPointwise { col2im(col, g, dst) }
+                                }
+                            }
+                        }
+                        if workers > 1 { openblas_set_num_threads(Int32(threads)) }
+                    }
+                }
+            }
+        }
+        return Tensor(uncheckedShape: s, data: out)
+    }
+
+    /// Writes the `[Cg*kH*kW, oH*oW]` patch matrix of one group of one image.
+    @inline(__always)
+    static func im2col(_ src: UnsafePointer<Float>, _ g: Geometry, _ col: UnsafeMutablePointer<Float>) {
+        var row = col
+        for c in 0..<g.cg {
+            let plane = src + c * g.h * g.w
+            for ki in 0..<g.kh {
+                for kj in 0..<g.kw {
+                    let offH = ki * g.dh - g.pt, offW = kj * g.dw - g.pl
+                    // Output columns whose input column lies inside: ow in [owLo, owHi).
+                    let owLo = offW >= 0 ? 0 : min(g.ow, (-offW + g.sw - 1) / g.sw)
+                    let owHi = max(owLo, min(g.ow, (g.w - offW + g.sw - 1) / g.sw))
+                    for oh in 0..<g.oh {
+                        let ih = oh * g.sh + offH
+                        let dst = row + oh * g.ow
+                        if ih < 0 || ih >= g.h {
+                            dst.update(repeating: 0, count: g.ow)
+                            continue
+                        }
+                        let line = plane + ih * g.w + offW
+                        if owLo > 0 { dst.update(repeating: 0, count: owLo) }
+                        if g.sw == 1 {
+                            (dst + owLo).update(from: line + owLo, count: owHi - owLo)
+                        } else {
+                            for ow in owLo..<owHi { dst[ow] = line[ow * g.sw] }
+                        }
+                        if owHi < g.ow { (dst + owHi).update(repeating: 0, count: g.ow - owHi) }
+                    }
+                    row += g.p
+                }
+            }
+        }
+    }
+
+    /// Adds the patch matrix `col` back into the image plane group `dst` (the adjoint of im2col).
+    @inline(__always)
+    static func col2im(_ col: UnsafePointer<Float>, _ g: Geometry, _ dst: UnsafeMutablePointer<Float>) {
+        var row = col
+        for c in 0..<g.cg {
+            let plane = dst + c * g.h * g.w
+            for ki in 0..<g.kh {
+                for kj in 0..<g.kw {
+                    let offH = ki * g.dh - g.pt, offW = kj * g.dw - g.pl
+                    let owLo = offW >= 0 ? 0 : min(g.ow, (-offW + g.sw - 1) / g.sw)
+                    let owHi = max(owLo, min(g.ow, (g.w - offW + g.sw - 1) / g.sw))
+                    for oh in 0..<g.oh {
+                        let ih = oh * g.sh + offH
+                        if ih < 0 || ih >= g.h { continue }
+                        let line = plane + ih * g.w + offW
+                        let src = row + oh * g.ow
+                        if g.sw == 1 {
+                            for ow in owLo..<owHi { line[ow] += src[ow] }
+                        } else {
+                            for ow in owLo..<owHi { line[ow * g.sw] += src[ow] }
+                        }
+                    }
+                    row += g.p
+                }
+            }
+        }
+    }
+}

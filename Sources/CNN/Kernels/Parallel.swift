@@ -1,0 +1,27 @@
+import Dispatch
+
+/// A raw pointer that may cross into worker closures: the caller guarantees that workers touch
+/// disjoint regions and that the buffer outlives the parallel loop.
+struct SharedPointer<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
+    init(_ base: UnsafeMutablePointer<T>) { self.base = base }
+}
+
+/// Read-only counterpart of `SharedPointer`.
+struct SharedConstPointer<T>: @unchecked Sendable {
+    let base: UnsafePointer<T>
+    init(_ base: UnsafePointer<T>) { self.base = base }
+}
+
+enum Parallel {
+    /// Splits `0..<count` into at most `threads` contiguous chunks and runs `body(chunk, worker)`
+    /// on each, concurrently when `threads > 1`.
+    static func chunks(_ count: Int, threads: Int, _ body: @Sendable (Range<Int>, Int) -> Void) {
+        let workers = max(1, min(threads, count))
+        if workers == 1 { body(0..<count, 0); return }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = count * w / workers, hi = count * (w + 1) / workers
+            body(lo..<hi, w)
+        }
+    }
+}

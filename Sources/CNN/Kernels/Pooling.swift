@@ -1,0 +1,149 @@
+/// MaxPool / AveragePool / GlobalAveragePool on NCHW, forward and input-VJP.
+enum Pooling {
+    static func check(_ s: [Int], _ what: String) throws {
+        guard s.count == 4 else { throw CNNError.shapeMismatch("\(what) supports 2-D NCHW input only, got shape \(s)") }
+    }
+
+    /// Max pooling; also returns, per output element, the flat index of the winner inside its
+    /// `H×W` input plane (-1 when the window holds only padding).
+    static func maxForward(_ p: Pool2D, _ x: Tensor) throws -> (Tensor, [Int32]) {
+        try check(x.shape, "MaxPool")
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let win = p.window, r = win.resolve(h: h, w: w)
+        let planeOut = r.outH * r.outW
+        var arg = [Int32](repeating: -1, count: n * c * planeOut)
+        let data: [Float] = Buffers.make(n * c * planeOut) { out in
+            x.data.withUnsafeBufferPointer { xs in
+                arg.withUnsafeMutableBufferPointer { am in
+                    for plane in 0..<(n * c) {
+                        let src = xs.baseAddress! + plane * h * w
+                        var o = plane * planeOut
+                        for oh in 0..<r.outH {
+                            for ow in 0..<r.outW {
+                                var best = -Float.infinity, bi: Int32 = -1
+                                for ki in 0..<win.kernelH {
+                                    let ih = oh * win.strideH - r.padTop + ki * win.dilationH
+                                    if ih < 0 || ih >= h { continue }
+                                    for kj in 0..<win.kernelW {
+                                        let iw = ow * win.strideW - r.padLeft + kj * win.dilationW
+                                        if iw < 0 || iw >= w { continue }
+                                        let v = src[ih * w + iw]
+                                        if v > best || bi < 0 { best = v; bi = Int32(ih * w + iw) }
+                                    }
+                                }
+                                out[o] = bi < 0 ? 0 : best
+                                am[o] = bi
+                                o += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (Tensor(uncheckedShape: [n, c, r.outH, r.outW], data: data), arg)
+    }
+
+    /// Routes each cotangent row `[S, C, oH, oW]` to the argmax of sample `row / t`.
+    static func maxBackward(inputShape s: [Int], argmax: [Int32], grad: Tensor, tile t: Int) -> Tensor {
+        let (c, h, w) = (s[1], s[2], s[3])
+        let planeOut = grad.count / max(1, grad.shape[0] * c)
+        let samples = grad.shape[0]
+        var out = [Float](repeating: 0, count: samples * c * h * w)
+        out.withUnsafeMutableBufferPointer { os in
+            grad.data.withUnsafeBufferPointer { gs in
+                argmax.withUnsafeBufferPointer { am in
+                    for sIdx in 0..<samples {
+                        let src = sIdx / t
+                        for ch in 0..<c {
+                            let g = gs.baseAddress! + (sIdx * c + ch) * planeOut
+                            let a = am.baseAddress! + (src * c + ch) * planeOut
+                            let d = os.baseAddress! + (sIdx * c + ch) * h * w
+                            for j in 0..<planeOut where a[j] >= 0 { d[Int(a[j])] += g[j] }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(uncheckedShape: [samples, c, h, w], data: out)
+    }
+
+    /// Window element count used as the divisor for output (oh, ow).
+    @inline(__always)
+    private static func divisor(_ win: Window2D, _ r: ResolvedWindow, h: Int, w: Int, oh: Int, ow: Int, includePad: Bool) -> Int {
+        func count(_ o: Int, _ s: Int, _ p0: Int, _ k: Int, _ d: Int, _ n: Int, _ p1: Int) -> Int {
+            let lo = includePad ? -p0 : 0, hi = includePad ? n + p1 : n
+            var c = 0
+            for i in 0..<k {
+                let pos = o * s - p0 + i * d
+                if pos >= lo && pos < hi { c += 1 }
+            }
+            return c
+        }
+        return count(oh, win.strideH, r.padTop, win.kernelH, win.dilationH, h, r.padBottom)
+            * count(ow, win.strideW, r.padLeft, win.kernelW, win.dilationW, w, r.padRight)
+    }
+
+    /// Average pooling (ONNX semantics; `includePad` = count_include_pad).
+    static func averageForward(_ p: Pool2D, includePad: Bool, _ x: Tensor) throws -> Tensor {
+        try check(x.shape, "AveragePool")
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let win = p.window, r = win.resolve(h: h, w: w)
+        let planeOut = r.outH * r.outW
+        let data: [Float] = Buffers.make(n * c * planeOut) { out in
+            x.data.withUnsafeBufferPointer { xs in
+                for plane in 0..<(n * c) {
+                    let src = xs.baseAddress! + plane * h * w
+                    var o = plane * planeOut
+                    for oh in 0..<r.outH {
+                        for ow in 0..<r.outW {
+                            var sum: Float = 0
+                            for ki in 0..<win.kernelH {
+                                let ih = oh * win.strideH - r.padTop + ki * win.dilationH
+                                if ih < 0 || ih >= h { continue }
+                                for kj in 0..<win.kernelW {
+                                    let iw = ow * win.strideW - r.padLeft + kj * win.dilationW
+                                    if iw >= 0 && iw < w { sum += src[ih * w + iw] }
+                                }
+                            }
+                            let d = divisor(win, r, h: h, w: w, oh: oh, ow: ow, includePad: includePad)
+                            out[o] = d > 0 ? sum / Float(d) : 0
+                            o += 1
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(uncheckedShape: [n, c, r.outH, r.outW], data: data)
+    }
+
+    static func averageBackward(_ p: Pool2D, includePad: Bool, inputShape s: [Int], grad: Tensor) -> Tensor {
+        let (c, h, w) = (s[1], s[2], s[3])
+        let win = p.window, r = win.resolve(h: h, w: w)
+        let samples = grad.shape[0], planeOut = r.outH * r.outW
+        var out = [Float](repeating: 0, count: samples * c * h * w)
+        out.withUnsafeMutableBufferPointer { os in
+            grad.data.withUnsafeBufferPointer { gs in
+                for plane in 0..<(samples * c) {
+                    let d = os.baseAddress! + plane * h * w
+                    var o = plane * planeOut
+                    for oh in 0..<r.outH {
+                        for ow in 0..<r.outW {
+                            let cnt = divisor(win, r, h: h, w: w, oh: oh, ow: ow, includePad: includePad)
+                            let v = cnt > 0 ? gs[o] / Float(cnt) : 0
+                            o += 1
+                            for ki in 0..<win.kernelH {
+                                let ih = oh * win.strideH - r.padTop + ki * win.dilationH
+                                if ih < 0 || ih >= h { continue }
+                                for kj in 0..<win.kernelW {
+                                    let iw = ow * win.strideW - r.padLeft + kj * win.dilationW
+                                    if iw >= 0 && iw < w { d[ih * w + iw] += v }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(uncheckedShape: [samples, c, h, w], data: out)
+    }
+}

@@ -1,0 +1,56 @@
+/// An exemplar patch of a PFV (METHOD §2): the input crop covering the top mass of |iERF|,
+/// rendered from the un-normalised image, optionally with the map as a translucent heat overlay.
+public struct ExemplarPatch: Sendable {
+    /// The crop box on the input image.
+    public let box: PatchBox
+    public let width: Int
+    public let height: Int
+    /// 1 (grey, no overlay) or 3 (RGB).
+    public let channels: Int
+    /// Row-major interleaved 8-bit pixels of the crop.
+    public let pixels: [UInt8]
+
+    /// Crops `image` (`[C, H, W]` or `[1, C, H, W]`, normalised as `normalization` says; C = 1 or 3)
+    /// to the box covering `mass` of |`map`| (H·W values). With `overlay`, positive map values tint
+    /// red and negative blue, with opacity up to `opacity` at the largest |value|.
+    public init(image: Tensor, map: [Float], mass: Double = 0.9, normalization: ImageNormalization = .identity,
+                overlay: Bool = false, opacity: Float = 0.5) throws {
+        let shape = image.rank == 4 && image.shape[0] == 1 ? Array(image.shape.dropFirst()) : image.shape
+        guard shape.count == 3, shape[0] == 1 || shape[0] == 3 else {
+            throw CNNError.shapeMismatch("exemplar patches need a grey or RGB image [C, H, W] with C = 1 or 3, got \(image.shape)")
+        }
+        let (c, h, w) = (shape[0], shape[1], shape[2])
+        guard normalization.mean.count == 1 || normalization.mean.count == c else {
+            throw CNNError.invalidInput("normalisation has \(normalization.mean.count) channels, the image \(c)")
+        }
+        let box = try PatchBox.covering(map, height: h, width: w, mass: mass)
+        let outC = overlay ? 3 : c
+        let peak = map.map { abs($0) }.max() ?? 0
+        var px = [UInt8]()
+        px.reserveCapacity(box.height * box.width * outC)
+        for r in box.top..<(box.top + box.height) {
+            for col in box.left..<(box.left + box.width) {
+                var rgb = (0..<outC).map { k -> Float in
+                    let ch = min(k, c - 1)
+                    return min(max(normalization.raw(image.data[(ch * h + r) * w + col], channel: ch), 0), 1)
+                }
+                if overlay, peak > 0 {
+                    let v = map[r * w + col], a = opacity * abs(v) / peak
+                    let tint: [Float] = v >= 0 ? [1, 0, 0] : [0, 0, 1]
+                    for k in 0..<3 { rgb[k] = (1 - a) * rgb[k] + a * tint[k] }
+                }
+                px.append(contentsOf: rgb.map { UInt8(($0 * 255).rounded()) })
+            }
+        }
+        self.box = box
+        width = box.width
+        height = box.height
+        channels = outC
+        pixels = px
+    }
+
+    /// Writes the patch as a PNG (temporary file, then rename).
+    public func writePNG(to path: String) throws {
+        try PNGEncoder.write(width: width, height: height, channels: channels, pixels: pixels, to: path)
+    }
+}

@@ -1,0 +1,225 @@
+import Testing
+@testable import CNN
+
+/// Every op's VJP (through `Subnetwork.backward`) against central finite differences.
+///
+/// Finite differences run in Float32 with step ε = 1e-2 (unless stated) and again with ε/2: Float32 rounding of
+/// the O(1) outputs contributes ≲ 1e-5 / ε ≈ 1e-3 absolute error, truncation O(ε²) ≈ 1e-4, hence
+/// the tolerance 3e-3 + 1e-2·|g|. Where the two steps disagree the input sits within ε of a kink
+/// (ReLU at 0, a MaxPool tie, a clip bound) and the element is skipped; at most 3% may be skipped.
+/// Cotangents come in T = 2 targets per sample, so the batched path is what is checked.
+@Suite struct GradientTests {
+    static func check(_ onnx: OnnxModel, input: Tensor, from: String = "x", to: String = "y",
+                      fold: Bool = true, tile: Int = 2, eps: Float = 1e-2) throws {
+        let model = try Model(onnx: onnx, foldBatchNorm: fold)
+        let sub = try model.subnetwork(from: from, to: to)
+        var start = input
+        if from != "x" { start = try #require(try model.forward(input, keep: [from])[from]) }
+        let tape = try sub.forward(start)
+        let n = start.shape[0], perOut = tape.output.count / n, perIn = start.count / n
+        var rng = SeededRandom(99)
+        let cot = rng.tensor([n * tile] + Array(tape.output.shape.dropFirst()))
+        let grad = try sub.backward(tape, cotangent: cot)
+        #expect(grad.shape == [n * tile] + Array(start.shape.dropFirst()))
+        func loss(_ x: Tensor, row r: Int) throws -> Float {
+            let y = try sub.forward(x).output
+            let s = r / tile
+            var acc: Float = 0
+            for j in 0..<perOut { acc += y.data[s * perOut + j] * cot.data[r * perOut + j] }
+            return acc
+        }
+        var checked = 0, skipped = 0, bad = [String]()
+        for r in 0..<(n * tile) {
+            let s = r / tile
+            for j in 0..<perIn {
+                let idx = s * perIn + j
+                func fd(_ eps: Float) throws -> Float {
+                    var p = start, m = start
+                    p.data[idx] += eps
+                    m.data[idx] -= eps
+                    return (try loss(p, row: r) - loss(m, row: r)) / (2 * eps)
+                }
+                let f1 = try fd(eps), f2 = try fd(eps / 2)
+                let g = grad.data[r * perIn + j]
+                let tol = 3e-3 + 1e-2 * abs(g)
+                checked += 1
+                if abs(f1 - f2) > tol { skipped += 1; continue }
+                if abs(f2 - g) > tol { bad.append("row \(r) elem \(j): fd \(f2) vs \(g)") }
+            }
+        }
+        #expect(bad.isEmpty, "\(bad.count) mismatches, first: \(bad.prefix(3))")
+        #expect(skipped * 100 <= checked * 3, "\(skipped) of \(checked) elements near a kink")
+    }
+
+    static func single(_ op: String, _ attrs: [String: AttributeValue] = [:], extra: [String] = [],
+                       setup: (inout GraphFixture) -> Void = { _ in }, shape: [Int] = [3, 5, 5],
+                       lo: Float = -1, hi: Float = 1, opset: Int = 17) throws {
+        var g = GraphFixture()
+        setup(&g)
+        g.node(op, ["x"] + extra, "y", attrs)
+        var rng = SeededRandom(3)
+        try check(g.model(input: shape, outputs: ["y"], opset: opset), input: rng.tensor([2] + shape, lo, hi))
+    }
+
+    @Test func convWithPadsStridesDilationsGroups() throws {
+        try GradientTests.single("Conv", ["pads": .ints([1, 0, 2, 1]), "strides": .ints([2, 1]),
+                                          "dilations": .ints([1, 2]), "group": .int(2)],
+                                 extra: ["w", "b"], setup: { $0.weight("w", [4, 2, 3, 3]); $0.weight("b", [4]) },
+                                 shape: [4, 6, 7])
+    }
+
+    @Test func depthwiseConvSameUpper() throws {
+        try GradientTests.single("Conv", ["auto_pad": .string("SAME_UPPER"), "strides": .ints([2, 2]), "group": .int(3)],
+                                 extra: ["w"], setup: { $0.weight("w", [3, 1, 3, 3]) })
+    }
+
+    @Test func pointwiseConv() throws {
+        try GradientTests.single("Conv", [:], extra: ["w"], setup: { $0.weight("w", [5, 3, 1, 1]) })
+    }
+
+    @Test func batchNormalization() throws {
+        try GradientTests.single("BatchNormalization", ["epsilon": .float(1e-3)], extra: ["s", "b", "m", "v"], setup: {
+            $0.weight("s", [3]); $0.weight("b", [3]); $0.weight("m", [3]); $0.weight("v", [3], 0.5, 2)
+        })
+    }
+
+    @Test func activations() throws {
+        try GradientTests.single("Relu")
+        try GradientTests.single("LeakyRelu", ["alpha": .float(0.1)])
+        try GradientTests.single("Sigmoid", lo: -3, hi: 3)
+        try GradientTests.single("HardSigmoid", ["alpha": .float(0.3), "beta": .float(0.4)], lo: -3, hi: 3)
+        try GradientTests.single("HardSwish", lo: -4, hi: 4)
+        try GradientTests.single("Clip", extra: ["lo", "hi"], setup: {
+            $0.initializers["lo"] = .float(Tensor(scalar: 0)); $0.initializers["hi"] = .float(Tensor(scalar: 6))
+        }, lo: -2, hi: 8)
+    }
+
+    @Test func broadcastArithmeticWithConstants() throws {
+        for op in ["Add", "Sub", "Mul", "Div"] {
+            try GradientTests.single(op, extra: ["c"], setup: { $0.weight("c", [3, 1, 5], 0.5, 2) })
+        }
+    }
+
+    @Test func arithmeticOnTwoActivations() throws {
+        // y = op(x, mean_hw(sigmoid(x)) + 1): both operands depend on x, the second broadcast.
+        for op in ["Add", "Sub", "Mul", "Div"] {
+            var g = GraphFixture()
+            g.node("Sigmoid", ["x"], "s")
+            g.node("ReduceMean", ["s"], "m", ["axes": .ints([2, 3]), "keepdims": .int(1)])
+            g.initializers["one"] = .float(Tensor(scalar: 1))
+            g.node("Add", ["m", "one"], "d")
+            g.node(op, ["x", "d"], "y")
+            var rng = SeededRandom(5)
+            try GradientTests.check(g.model(input: [3, 4, 4], outputs: ["y"]), input: rng.tensor([2, 3, 4, 4]))
+        }
+    }
+
+    @Test func maxPool() throws {
+        // Distinct values 0.05 apart so that no window has a near-tie.
+        var g = GraphFixture()
+        g.node("MaxPool", ["x"], "y", ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1]),
+                                      "ceil_mode": .int(1), "dilations": .ints([1, 1])])
+        let count = 2 * 2 * 6 * 6
+        var order = Array(0..<count)
+        var rng = SeededRandom(11)
+        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() * Float(i + 1)) % (i + 1)) }
+        let x = Tensor(uncheckedShape: [2, 2, 6, 6], data: order.map { Float($0) * 0.05 - 3 })
+        try GradientTests.check(g.model(input: [2, 6, 6], outputs: ["y"]), input: x)
+    }
+
+    @Test func averagePools() throws {
+        for inc in [0, 1] {
+            try GradientTests.single("AveragePool", ["kernel_shape": .ints([3, 2]), "strides": .ints([2, 2]),
+                                                     "pads": .ints([1, 0, 1, 1]), "count_include_pad": .int(inc),
+                                                     "ceil_mode": .int(1)])
+        }
+        try GradientTests.single("GlobalAveragePool")
+        try GradientTests.single("ReduceMean", ["axes": .ints([1, -1]), "keepdims": .int(0)])
+    }
+
+    @Test func shapeOps() throws {
+        try GradientTests.single("Flatten", ["axis": .int(1)])
+        try GradientTests.single("Reshape", extra: ["s"], setup: { $0.ints("s", [0, 5, -1]) })
+        try GradientTests.single("Unsqueeze", extra: ["a"], setup: { $0.ints("a", [1, 4]) })
+        try GradientTests.single("Squeeze", extra: ["a"], setup: { $0.ints("a", [2]) }, shape: [3, 1, 4])
+        try GradientTests.single("Softmax", ["axis": .int(1)], lo: -2, hi: 2)
+        try GradientTests.single("Softmax", ["axis": .int(1)], lo: -2, hi: 2, opset: 11)
+    }
+
+    @Test func concatOfActivations() throws {
+        var g = GraphFixture()
+        g.node("Sigmoid", ["x"], "s")
+        g.weight("c", [1, 2, 5, 5])
+        g.node("Mul", ["x", "c"], "k")
+        g.node("Concat", ["s", "x", "k"], "y", ["axis": .int(1)])
+        var rng = SeededRandom(6)
+        try GradientTests.check(g.model(input: [2, 5, 5], outputs: ["y"]), input: rng.tensor([2, 2, 5, 5]))
+    }
+
+    @Test func gemmAndMatMul() throws {
+        var g = GraphFixture()
+        g.node("Flatten", ["x"], "f")
+        g.weight("w", [4, 12]); g.weight("c", [4])
+        g.node("Gemm", ["f", "w", "c"], "h", ["transB": .int(1), "alpha": .float(0.7), "beta": .float(0.5)])
+        g.weight("m", [4, 3])
+        g.node("MatMul", ["h", "m"], "y")
+        var rng = SeededRandom(8)
+        try GradientTests.check(g.model(input: [3, 2, 2], outputs: ["y"]), input: rng.tensor([2, 3, 2, 2]))
+    }
+
+    /// A residual block: Conv-BN-ReLU-Conv-BN + skip, ReLU, MaxPool, GAP, Flatten, Gemm, Softmax.
+    static func residualNet(opset: Int = 13) -> OnnxModel {
+        var g = GraphFixture()
+        g.weight("w1", [3, 3, 3, 3]); g.weight("w2", [3, 3, 3, 3])
+        for bn in ["a", "b"] {
+            g.weight("\(bn)s", [3], 0.5, 1.5); g.weight("\(bn)b", [3]); g.weight("\(bn)m", [3], -0.2, 0.2); g.weight("\(bn)v", [3], 0.5, 2)
+        }
+        let pad: [String: AttributeValue] = ["pads": .ints([1, 1, 1, 1])]
+        g.node("Conv", ["x", "w1"], "c1", pad)
+        g.node("BatchNormalization", ["c1", "as", "ab", "am", "av"], "b1")
+        g.node("Relu", ["b1"], "r1")
+        g.node("Conv", ["r1", "w2"], "c2", pad)
+        g.node("BatchNormalization", ["c2", "bs", "bb", "bm", "bv"], "b2")
+        g.node("Add", ["b2", "x"], "s")
+        g.node("Relu", ["s"], "block")
+        g.node("MaxPool", ["block"], "p", ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])])
+        g.node("GlobalAveragePool", ["p"], "gap")
+        g.node("Flatten", ["gap"], "flat")
+        g.weight("fw", [4, 3]); g.weight("fb", [4])
+        g.node("Gemm", ["flat", "fw", "fb"], "logits", ["transB": .int(1)])
+        g.node("Softmax", ["logits"], "y", ["axis": .int(1)])
+        return g.model(input: [3, 6, 6], outputs: ["y"], opset: opset)
+    }
+
+    @Test func residualNetworkFoldedAndUnfolded() throws {
+        var rng = SeededRandom(12)
+        let x = rng.tensor([2, 3, 6, 6])
+        // ε = 2e-3: the composite has many ReLU/MaxPool kinks; rounding error stays ≲ 5e-4.
+        try GradientTests.check(GradientTests.residualNet(), input: x, fold: true, eps: 2e-3)
+        try GradientTests.check(GradientTests.residualNet(), input: x, fold: false, eps: 2e-3)
+        try GradientTests.check(GradientTests.residualNet(), input: x, from: "s", to: "y", eps: 2e-3)
+        let model = try Model(onnx: GradientTests.residualNet())
+        #expect(throws: CNNError.self) { try model.subnetwork(from: "r1", to: "block") }
+    }
+
+    @Test func batchedCotangentsEqualSeparateOnes() throws {
+        let model = try Model(onnx: GradientTests.residualNet())
+        var rng = SeededRandom(13)
+        let x = rng.tensor([3, 3, 6, 6])
+        let sub = try model.subnetwork(from: "x", to: "logits")
+        let tape = try sub.forward(x)
+        let cot = rng.tensor([6, 4])
+        let batched = try sub.backward(tape, cotangent: cot)
+        for t in 0..<2 {
+            var rows = [Float]()
+            for n in 0..<3 { rows += Array(cot.data[((n * 2 + t) * 4)..<((n * 2 + t + 1) * 4)]) }
+            let single = try sub.backward(tape, cotangent: Tensor(uncheckedShape: [3, 4], data: rows))
+            for n in 0..<3 {
+                let per = 3 * 6 * 6
+                let a = Array(batched.data[((n * 2 + t) * per)..<((n * 2 + t + 1) * per)])
+                let b = Array(single.data[(n * per)..<((n + 1) * per)])
+                #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 })
+            }
+        }
+    }
+}

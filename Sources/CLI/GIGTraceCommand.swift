@@ -15,6 +15,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             MergeCommand.self,
             QueryCommand.self,
             ExportCommand.self,
+            TraceDatabaseBenchCommand.self,
         ]
     )
 }

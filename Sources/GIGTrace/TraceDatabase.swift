@@ -42,6 +42,7 @@ public struct TraceDatabase: Sendable {
         return try wrapping(path) {
             var configuration = Configuration()
             configuration.readonly = readOnly
+            configuration.busyMode = .timeout(10)  // wait out a writer's checkpoint transaction
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             let (check, application, version) = try queue.read { db in
                 (try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer",
@@ -72,8 +73,19 @@ public struct TraceDatabase: Sendable {
         do {
             return try body()
         } catch let error as DatabaseError {
-            throw CNNError.corruptFile(path: path, reason: "damaged or truncated SQLite database "
-                + "(\(error.message ?? "SQLite error \(error.resultCode.rawValue)"))")
+            let detail = error.message ?? "SQLite error \(error.resultCode.rawValue)"
+            switch error.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                throw CNNError.invalidInput("\(path) is locked by another process (a trace still writing it?): \(detail)")
+            case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
+                throw CNNError.invalidInput("\(path) cannot be opened or written: \(detail)")
+            case .SQLITE_FULL:
+                throw CNNError.invalidInput("\(path): disk full (\(detail)); the last checkpoint is intact")
+            case .SQLITE_IOERR:
+                throw CNNError.corruptFile(path: path, reason: "I/O error: truncated file or failing disk (\(detail))")
+            default:
+                throw CNNError.corruptFile(path: path, reason: "damaged or truncated SQLite database (\(detail))")
+            }
         }
     }
 

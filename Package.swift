@@ -11,16 +11,23 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C libraries from Debian, reached through module maps.
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // libjpeg decoding behind a setjmp/longjmp error manager (libjpeg's default one calls exit()).
+        .target(name: "CJpegDecoder", linkerSettings: [.linkedLibrary("jpeg")]),
 
-        .target(name: "CNN", dependencies: ["COpenBLAS", "CImageCodecs"]),
+        .target(name: "CNN", dependencies: ["COpenBLAS", "CImageCodecs", "CZlib", "CJpegDecoder"]),
         .target(name: "PFV", dependencies: ["CNN"]),
         .target(name: "Concepts", dependencies: ["PFV", "COpenBLAS"]),
-        .target(name: "GIGTrace", dependencies: ["Concepts", "COpenBLAS"]),
+        .target(
+            name: "GIGTrace",
+            dependencies: ["Concepts", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .executableTarget(
             name: "CLI",
             dependencies: [
@@ -29,9 +36,11 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "CNNTests", dependencies: ["CNN"]),
+        .testTarget(name: "CNNTests", dependencies: ["CNN", "CZlib", "CImageCodecs"]),
         .testTarget(name: "PFVTests", dependencies: ["PFV"]),
         .testTarget(name: "GIGTraceTests", dependencies: ["GIGTrace"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "CZlib"]),
+        .testTarget(name: "ConceptsTests", dependencies: ["Concepts"]),
     ],
     swiftLanguageModes: [.v6]
 )

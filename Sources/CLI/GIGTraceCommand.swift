@@ -8,6 +8,13 @@ struct GIGTraceCommand: AsyncParsableCommand {
         commandName: "gigtrace",
         abstract: "Mechanistic concept tracing in CNNs with Generalized Integrated Gradients (GIG).",
         subcommands: [
+            InspectCommand.self,
+            ForwardCommand.self,
+            GradientCommand.self,
+            DatasetCommand.self,
+            MergeCommand.self,
+            QueryCommand.self,
+            ExportCommand.self,
             ERFBenchCommand.self,
         ]
     )

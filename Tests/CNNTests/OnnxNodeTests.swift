@@ -22,7 +22,7 @@ import Testing
         "test_clip", "test_clip_default_inbounds", "test_clip_default_max", "test_clip_default_min",
         "test_clip_example", "test_clip_inbounds", "test_clip_outbounds", "test_clip_splitbounds",
         "test_sigmoid", "test_sigmoid_example",
-        "test_hardsigmoid", "test_hardsigmoid_default", "test_hardsigmoid_example", "test_hardswish",
+        "test_hardsigmoid", "test_hardsigmoid_default", "test_hardsigmoid_example", "test_hardswish", "test_hardswish_expanded",
         "test_add", "test_add_bcast", "test_sub", "test_sub_bcast", "test_sub_example",
         "test_mul", "test_mul_bcast", "test_mul_example", "test_div", "test_div_bcast", "test_div_example",
         "test_maxpool_2d_ceil", "test_maxpool_2d_default", "test_maxpool_2d_dilations", "test_maxpool_2d_pads",

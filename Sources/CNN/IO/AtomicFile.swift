@@ -16,11 +16,14 @@ public enum AtomicFile {
             .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
             try data.write(to: temp)
-            if FileManager.default.fileExists(atPath: path) {
-                _ = try FileManager.default.replaceItemAt(url, withItemAt: temp)
-            } else {
-                try FileManager.default.moveItem(at: temp, to: url)
+            // POSIX rename replaces an existing destination atomically (Foundation's replaceItemAt
+            // fails on Linux when the destination exists).
+            if rename(temp.path, path) != 0 {
+                throw CNNError.invalidInput("cannot write \(path): \(String(cString: strerror(errno)))")
             }
+        } catch let error as CNNError {
+            try? FileManager.default.removeItem(at: temp)
+            throw error
         } catch {
             try? FileManager.default.removeItem(at: temp)
             throw CNNError.invalidInput("cannot write \(path): \(error.localizedDescription)")

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import GIGTrace
+
+/// The dataset and its preprocessing, shared by every command that feeds images to a model
+/// (`dataset`, `trace`, `concepts`, `erf`). Mirrors a torchvision pipeline:
+/// ImageFolder/MNIST/CIFAR → Resize → CenterCrop → ToTensor → Normalize, in a DataLoader.
+struct DatasetOptions: ParsableArguments {
+    @Option(help: "Dataset: an image folder (ImageFolder layout), an IDX images file (.gz ok), a CIFAR .bin batch or folder, or an .npy array.")
+    var data: String
+
+    @Option(help: "Dataset format: \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var format: String = "auto"
+
+    @Option(help: "Labels file for IDX or .npy images (IDX finds its sibling *-labels-idx1-* by itself).")
+    var labels: String?
+
+    @Option(help: "Resize the shorter side to this many pixels (Pillow bilinear with antialiasing, as transforms.Resize).")
+    var resize: Int?
+
+    @Option(help: "Center crop: N or HxW (as transforms.CenterCrop; pads with 0 if larger than the image).")
+    var crop: String?
+
+    @Option(help: "Per-channel mean for Normalize, comma-separated (one value applies to all channels).")
+    var mean: String?
+
+    @Option(help: "Per-channel std for Normalize, comma-separated (one value applies to all channels).")
+    var std: String?
+
+    @Option(help: "Channels the model takes: 1 (Pillow's convert(\"L\")) or 3 (convert(\"RGB\")). Default: the dataset's (RGBA → 3).")
+    var channels: Int?
+
+    @Option(help: "Use only the first N images (after --classes and --shuffle-seed).")
+    var limit: Int?
+
+    @Option(help: "Only these classes, comma-separated names or label numbers.")
+    var classes: String?
+
+    @Option(help: "Shuffle the images with this seed (deterministic; without it the dataset order is kept).")
+    var shuffleSeed: UInt64?
+
+    @Option(help: "Images per batch.")
+    var batchSize: Int = 64
+
+    @Option(help: "Class names, one per line in label order (overrides folder names or built-in names).")
+    var classNames: String?
+
+    @Flag(help: "Skip images that cannot be read or decoded (each is reported) instead of stopping.")
+    var skipBad = false
+
+    @Option(help: "Background threads decoding ahead of the consumer (0 = decode inline). Keep OpenBLAS threads + these ≤ cores.")
+    var prefetchThreads: Int = 1
+
+    /// Opens the dataset named by `--data` / `--format` / `--labels` / `--class-names`.
+    func openDataset() throws -> any ImageDataset {
+        guard let format = DatasetFormat(rawValue: format) else {
+            throw CNNError.invalidInput("--format: unknown format '\(self.format)'; choose one of \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return try format.open(path: data, labelsPath: labels, classNamesPath: classNames)
+    }
+
+    /// The preprocessing the flags describe.
+    func preprocessing() throws -> Preprocessing {
+        Preprocessing(resize: resize, crop: try crop.map(Self.parseCrop), channels: channels,
+                      mean: try Self.parseFloats(mean, flag: "--mean"), std: try Self.parseFloats(std, flag: "--std"))
+    }
+
+    /// The selection the flags describe.
+    func selection() -> DatasetSelection {
+        DatasetSelection(classes: classes?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [],
+                         shuffleSeed: shuffleSeed, limit: limit)
+    }
+
+    /// Dataset, preprocessing and selection together, ready to stream.
+    func makeLoader() throws -> DatasetLoader {
+        guard prefetchThreads >= 0 else { throw CNNError.invalidInput("--prefetch-threads must be ≥ 0, got \(prefetchThreads)") }
+        return try DatasetLoader(dataset: openDataset(), preprocessing: preprocessing(), selection: selection(),
+                                 batchSize: batchSize, skipBad: skipBad)
+    }
+
+    static func parseCrop(_ text: String) throws -> (height: Int, width: Int) {
+        let parts = text.lowercased().split(separator: "x").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        switch parts.count {
+        case 1: if let n = parts[0] { return (n, n) }
+        case 2: if let h = parts[0], let w = parts[1] { return (h, w) }
+        default: break
+        }
+        throw CNNError.invalidInput("--crop: expected N or HxW, got '\(text)'")
+    }
+
+    static func parseFloats(_ text: String?, flag: String) throws -> [Float] {
+        guard let text else { return [] }
+        return try text.split(separator: ",").map {
+            guard let v = Float($0.trimmingCharacters(in: .whitespaces)) else {
+                throw CNNError.invalidInput("\(flag): '\($0)' is not a number (expected e.g. 0.485,0.456,0.406)")
+            }
+            return v
+        }
+    }
+}

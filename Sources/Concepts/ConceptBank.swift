@@ -1,0 +1,162 @@
+import COpenBLAS
+import Foundation
+
+/// Where a bank's training PFVs came from: the sampling seed and how many PFVs were used.
+public struct ConceptSample: Sendable, Codable, Equatable {
+    public var seed: UInt64
+    public var count: Int
+    public init(seed: UInt64, count: Int) { self.seed = seed; self.count = count }
+}
+
+/// The concepts of one layer (METHOD §3): K concept vectors of C channels, how they were learned,
+/// how PFVs are coded against them, and the quality measured on the training sample.
+/// Stored as JSON (`write(to:)`, `read(from:)`).
+public struct ConceptBank: Sendable, Codable, Equatable {
+    /// File format tag and version, checked on reading.
+    public var format: String = ConceptBank.formatName
+    public var version: Int = ConceptBank.formatVersion
+    /// Layer (tensor) name.
+    public var layer: String
+    public var method: ConceptMethod
+    /// Concept vectors V, K×C; each row has unit norm, or is zero where the method could not give
+    /// it a direction (an all-zero k-means centroid, a dead NMF component) — such a concept is never active.
+    public var concepts: Matrix
+    /// PCA only: the mean PFV (length C); x̃ = mean + Vᵀu.
+    public var mean: [Float]?
+    /// Coding: λ relative to ‖x‖ (kmeans, nmf).
+    public var lambda: Float
+    /// Coding: coordinate-descent sweep cap and relative tolerance.
+    public var codingMaxSweeps: Int
+    public var codingTolerance: Float
+    /// The PFV sample the bank was learned from.
+    public var sample: ConceptSample
+    /// Quality on the training sample.
+    public var quality: QualityReport
+
+    public static let formatName = "gigtrace-concept-bank"
+    public static let formatVersion = 1
+
+    /// Number of concepts K.
+    public var k: Int { concepts.rows }
+    /// Number of channels C of the layer.
+    public var channels: Int { concepts.cols }
+
+    /// Codes of `pfvs` (N×C): N×K. kmeans / nmf: the non-negative Lasso
+    /// u = argmin ½‖x − Vᵀu‖² + λ‖x‖·‖u‖₁, u ≥ 0, by coordinate descent on VVᵀ with Vx from one GEMM;
+    /// pca: u = V(x − mean); identity: u = x. Throws on a channel mismatch or non-finite PFVs.
+    public func encode(_ pfvs: Matrix, threads: Int = 1) throws -> Matrix {
+        guard pfvs.cols == channels else {
+            throw CNNError.shapeMismatch("PFVs have \(pfvs.cols) channels but the concept bank of layer '\(layer)' has \(channels)")
+        }
+        try ConceptLearner.checkFinite(pfvs)
+        let n = pfvs.rows, c = channels, k = self.k
+        switch method {
+        case .identity:
+            return pfvs
+        case .pca:
+            var codes = Linalg.product(pfvs, concepts, transB: true)
+            if let mean {
+                let shift = Linalg.product(try Matrix(rows: 1, cols: c, data: mean), concepts, transB: true).data
+                let ones = [Float](repeating: 1, count: n)
+                codes.data.withUnsafeMutableBufferPointer { pc in
+                    cblas_sger(CblasRowMajor, Int32(n), Int32(k), -1, ones, 1, shift, 1, pc.baseAddress!, Int32(k))
+                }
+            }
+            return codes
+        case .kmeans, .nmf:
+            let linear = Linalg.product(pfvs, concepts, transB: true)
+            let gram = concepts.data.withUnsafeBufferPointer { Linalg.gramOfRows($0.baseAddress!, rows: k, cols: c) }
+            let lambdas = pfvs.data.withUnsafeBufferPointer { p in
+                Linalg.rowSquaredNorms(p.baseAddress!, rows: n, cols: c).map { lambda * Float($0.squareRoot()) }
+            }
+            var codes = Matrix(rows: n, cols: k)
+            _ = codes.data.withUnsafeMutableBufferPointer { pu in
+                linear.data.withUnsafeBufferPointer { pl in
+                    CoordinateDescent.solve(
+                        gram: gram, linear: pl.baseAddress!, codes: pu.baseAddress!, codesAreZero: true, rows: n, k: k,
+                        lambdas: lambdas, nonNegative: true, maxSweeps: codingMaxSweeps, tolerance: codingTolerance,
+                        threads: threads)
+                }
+            }
+            return codes
+        }
+    }
+
+    /// PFVs rebuilt from codes (N×K): x̃ = Vᵀu (+ mean for PCA), N×C.
+    public func reconstruct(_ codes: Matrix) throws -> Matrix {
+        guard codes.cols == k else {
+            throw CNNError.shapeMismatch("codes have \(codes.cols) columns but layer '\(layer)' has K = \(k) concepts")
+        }
+        var x = Linalg.product(codes, concepts)
+        if let mean { for r in 0..<x.rows { for c in 0..<channels { x.data[r * channels + c] += mean[c] } } }
+        return x
+    }
+
+    /// Writes the bank as JSON to `path` (temporary file + rename).
+    public func write(to path: String) throws {
+        if let problem = validationProblem() { throw CNNError.invalidInput("refusing to write concept bank \(path): \(problem)") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(self) } catch {
+            throw CNNError.invalidInput("cannot encode concept bank for \(path): \(error)")
+        }
+        try AtomicFile.write(data, to: path)
+    }
+
+    /// Reads and validates a bank. `layer` / `channels`, when given, must match the file's.
+    /// Any problem throws one `CNNError` naming the file.
+    public static func read(from path: String, layer expectedLayer: String? = nil, channels expectedChannels: Int? = nil) throws -> ConceptBank {
+        let data = try AtomicFile.read(path)
+        let bank: ConceptBank
+        do { bank = try JSONDecoder().decode(ConceptBank.self, from: data) } catch let error as DecodingError {
+            throw CNNError.corruptFile(path: path, reason: "not a concept bank (\(describe(error)))")
+        } catch {
+            throw CNNError.corruptFile(path: path, reason: "not a concept bank (\(error))")
+        }
+        if let problem = bank.validationProblem() { throw CNNError.corruptFile(path: path, reason: problem) }
+        if let expectedLayer, expectedLayer != bank.layer {
+            throw CNNError.corruptFile(path: path, reason: "concept bank is for layer '\(bank.layer)', not '\(expectedLayer)'")
+        }
+        if let expectedChannels, expectedChannels != bank.channels {
+            throw CNNError.corruptFile(path: path, reason: "concept bank has \(bank.channels) channels, layer '\(bank.layer)' has \(expectedChannels)")
+        }
+        return bank
+    }
+
+    /// Why this bank is inconsistent, or nil when it is fine.
+    func validationProblem() -> String? {
+        if format != ConceptBank.formatName { return "format is '\(format)', expected '\(ConceptBank.formatName)'" }
+        if version != ConceptBank.formatVersion { return "format version \(version), this build reads \(ConceptBank.formatVersion)" }
+        if concepts.rows < 1 || concepts.cols < 1 || concepts.data.count != concepts.rows * concepts.cols {
+            return "concept matrix \(concepts.rows)×\(concepts.cols) holds \(concepts.data.count) values"
+        }
+        if let bad = concepts.data.firstIndex(where: { !$0.isFinite }) { return "concept \(bad / concepts.cols) has a non-finite value" }
+        for j in 0..<k {
+            let norm = concepts.data[(j * channels)..<((j + 1) * channels)].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            if norm != 0 && abs(norm - 1) > 1e-3 { return "concept \(j) has norm \(String(format: "%.4f", norm)), expected 1 (or 0)" }
+        }
+        if method == .pca {
+            guard let mean, mean.count == channels, mean.allSatisfy(\.isFinite) else {
+                return "a PCA bank needs a finite mean of \(channels) values"
+            }
+        } else if mean != nil {
+            return "only PCA banks have a mean"
+        }
+        if method == .identity && k != channels { return "identity bank must have K = C, has \(k)×\(channels)" }
+        if !(lambda >= 0) || !lambda.isFinite { return "lambda \(lambda) must be ≥ 0" }
+        if codingMaxSweeps < 1 { return "codingMaxSweeps \(codingMaxSweeps) must be ≥ 1" }
+        if quality.k != k || quality.activeShare.count != k { return "quality report is for K = \(quality.k), bank has \(k)" }
+        return nil
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .dataCorrupted(let c): return c.debugDescription
+        case .keyNotFound(let key, _): return "missing field '\(key.stringValue)'"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c):
+            return "bad field '\(c.codingPath.map(\.stringValue).joined(separator: "."))'"
+        @unknown default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,32 @@
+/// Settings of concept learning and coding. Defaults follow scikit-learn where it has the same knob.
+public struct ConceptOptions: Sendable, Codable, Equatable {
+    /// Seed of every random choice (k-means++ seeding); equal seeds give equal banks.
+    public var seed: UInt64 = 0
+    /// k-means: 2-means runs per bisection, the lowest SSE wins (scikit-learn `n_init`).
+    public var restarts: Int = 3
+    /// k-means: Lloyd iteration cap per 2-means run (scikit-learn `max_iter`).
+    public var kmeansMaxIterations: Int = 300
+    /// k-means: stop a 2-means run when the squared centre shift is ≤ tolerance · mean channel
+    /// variance of all PFVs, or its labels no longer change (scikit-learn `tol`).
+    public var kmeansTolerance: Double = 1e-4
+    /// NMF: HALS iteration cap (scikit-learn `max_iter`).
+    public var nmfMaxIterations: Int = 200
+    /// NMF: stop when the projected-gradient violation of an iteration is ≤ tolerance times that of
+    /// the first iteration (scikit-learn `NMF(solver='cd')` rule and `tol`).
+    public var nmfTolerance: Double = 1e-4
+    /// Coding: λ relative to ‖x‖, i.e. u = argmin ½‖x − Vᵀu‖² + lambda·‖x‖·‖u‖₁.
+    /// Default 0.1: on planted data (tools/bench_concepts.py, K = 256, 5 active directions per PFV)
+    /// it gives ≈ 5 non-zeros per PFV at R² ≈ 0.97 — see BENCHMARKS.md, section Concepts.
+    public var lambda: Float = ConceptOptions.defaultLambda
+    /// Coding: coordinate-descent sweep cap per PFV.
+    public var codingMaxSweeps: Int = 100
+    /// Coding: stop when the largest code change of a sweep is ≤ tolerance · largest |code|.
+    public var codingTolerance: Float = 1e-4
+    /// Worker threads of our own loops (coordinate descent). Keep threads × OpenBLAS threads ≤ cores.
+    public var threads: Int = 1
+
+    /// The documented default of `lambda`.
+    public static let defaultLambda: Float = 0.1
+
+    public init() {}
+}

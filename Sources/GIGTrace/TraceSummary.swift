@@ -1,0 +1,69 @@
+/// `query summary`: model, dataset, layers with K and bank quality, completeness, settings.
+public struct TraceSummary: Sendable, Equatable, Codable {
+    public struct Layer: Sendable, Equatable, Codable {
+        public var name: String
+        public var method: String
+        public var concepts: Int
+        public var hasMeanNode: Bool
+        public var r2: Double
+        public var meanNonzeros: Double
+    }
+
+    public var modelSHA256: String
+    public var modelPath: String
+    public var inputShape: [Int]
+    public var classNames: [String]
+    public var datasetPath: String
+    public var datasetCount: Int
+    public var imagesTraced: Int
+    public var complete: Bool
+    public var layers: [Layer]
+    /// Median and worst relative completeness error over the traced images (0 when none).
+    public var completenessMedian: Double
+    public var completenessWorst: Double
+    public var reconstructionGapMedian: Double
+    public var settings: RunSettings
+
+    public init(reader: TraceReader) throws {
+        let h = reader.header
+        let images = try reader.images()
+        func median(_ v: [Double]) -> Double {
+            let s = v.sorted()
+            guard !s.isEmpty else { return 0 }
+            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
+        modelSHA256 = h.model.sha256
+        modelPath = h.model.path
+        inputShape = h.model.inputShape
+        classNames = h.model.classNames
+        datasetPath = h.settings.datasetPath
+        datasetCount = h.settings.datasetCount
+        imagesTraced = images.count
+        complete = reader.complete
+        layers = h.banks.map {
+            Layer(name: $0.layer, method: $0.method, concepts: $0.conceptCount, hasMeanNode: $0.mean != nil,
+                  r2: $0.quality.r2, meanNonzeros: $0.quality.meanNonzeros)
+        }
+        completenessMedian = median(images.map(\.completenessError))
+        completenessWorst = images.map(\.completenessError).max() ?? 0
+        reconstructionGapMedian = median(images.map(\.reconstructionGap))
+        settings = h.settings
+    }
+
+    public func table() -> String {
+        let out = """
+            model        \(modelPath) (sha256 \(modelSHA256)), input \(inputShape.map(String.init).joined(separator: "×"))
+            classes      \(classNames.count): \(classNames.prefix(20).joined(separator: ", "))\(classNames.count > 20 ? ", …" : "")
+            dataset      \(datasetPath) (\(datasetCount) images)
+            traced       \(imagesTraced) images\(complete ? "" : " (unfinished run)")
+            completeness median \(TextTable.number(completenessMedian * 100, digits: 2)) %, worst \(TextTable.number(completenessWorst * 100, digits: 2)) %; reconstruction gap median \(TextTable.number(reconstructionGapMedian * 100, digits: 2)) %
+            settings     \(settings.conceptMethod), \(settings.steps) steps \(settings.quadrature), seed \(settings.seed), shard \(settings.shardIndex)/\(settings.shardCount)\(settings.extra.isEmpty ? "" : ", " + settings.extra.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+
+            """
+        var t = TextTable(["layer", "method", "K", "mean node", "R²", "nonzeros/PFV"])
+        for l in layers {
+            t.add([l.name, l.method, "\(l.concepts)", l.hasMeanNode ? "yes" : "", TextTable.number(l.r2), TextTable.number(l.meanNonzeros)])
+        }
+        return out + "\n" + t.render()
+    }
+}

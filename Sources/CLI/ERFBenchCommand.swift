@@ -29,6 +29,9 @@ struct ERFBenchCommand: ParsableCommand {
     @Option(help: "Timed runs; the median is reported.")
     var runs: Int = 5
 
+    @Flag(help: "Time only the iERF (SRD), not the gradient ERF.")
+    var srdOnly = false
+
     func run() throws {
         let m = try Model.load(path: model, threads: threads)
         let images = try Npy.read(path: input).floatTensor(path: input)
@@ -49,9 +52,15 @@ struct ERFBenchCommand: ParsableCommand {
         }
         let srd1 = try median { _ = try tracer.srd(image: image, positions: center) }
         let srdAll = try median { _ = try tracer.srd(image: image, positions: all) }
-        let grad1 = try median { _ = try tracer.gradient(image: image, positions: center) }
-        let gradAll = try median { _ = try tracer.gradient(image: image, positions: all) }
-        print(String(format: "{\"layer\": \"%@\", \"threads\": %d, \"pfvs_all\": %d, \"srd_ms_one\": %.1f, \"srd_ms_all\": %.1f, \"srd_ms_per_pfv_all\": %.2f, \"grad_ms_one\": %.1f, \"grad_ms_all\": %.1f, \"grad_ms_per_pfv_all\": %.2f}",
-                     layer, threads, all.count, srd1, srdAll, srdAll / Double(all.count), grad1, gradAll, gradAll / Double(all.count)))
+        let grad1 = srdOnly ? .nan : try median { _ = try tracer.gradient(image: image, positions: center) }
+        let gradAll = srdOnly ? .nan : try median { _ = try tracer.gradient(image: image, positions: all) }
+        var fields = [String(format: "\"layer\": \"%@\", \"threads\": %d, \"pfvs_all\": %d", layer, threads, all.count),
+                      String(format: "\"srd_ms_one\": %.1f, \"srd_ms_all\": %.1f, \"srd_ms_per_pfv_all\": %.2f",
+                             srd1, srdAll, srdAll / Double(all.count))]
+        if !srdOnly {
+            fields.append(String(format: "\"grad_ms_one\": %.1f, \"grad_ms_all\": %.1f, \"grad_ms_per_pfv_all\": %.2f",
+                                 grad1, gradAll, gradAll / Double(all.count)))
+        }
+        print("{" + fields.joined(separator: ", ") + "}")
     }
 }

@@ -16,6 +16,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             MergeCommand.self,
             QueryCommand.self,
             ExportCommand.self,
+            BenchConceptsCommand.self,
         ]
     )
 }

@@ -17,6 +17,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             QueryCommand.self,
             ExportCommand.self,
             BenchConceptsCommand.self,
+            TraceDatabaseBenchCommand.self,
         ]
     )
 }

@@ -6,20 +6,21 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
-typedef struct {
+struct gig_jpeg {
+    struct jpeg_decompress_struct cinfo;
     struct jpeg_error_mgr base;
     jmp_buf jump;
     int truncated;
-} gig_error_mgr;
+};
 
 static void gig_error_exit(j_common_ptr cinfo) {
-    gig_error_mgr *err = (gig_error_mgr *)cinfo->err;
-    longjmp(err->jump, 1);
+    gig_jpeg *jpeg = (gig_jpeg *)cinfo->client_data;
+    longjmp(jpeg->jump, 1);
 }
 
 static void gig_emit_message(j_common_ptr cinfo, int level) {
-    gig_error_mgr *err = (gig_error_mgr *)cinfo->err;
-    if (level < 0 && err->base.msg_code == JWRN_JPEG_EOF) err->truncated = 1;
+    gig_jpeg *jpeg = (gig_jpeg *)cinfo->client_data;
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg->truncated = 1;
 }
 
 static void gig_output_message(j_common_ptr cinfo) { (void)cinfo; }
@@ -32,62 +33,69 @@ static void copy_message(j_common_ptr cinfo, char *message, size_t capacity) {
     message[capacity - 1] = 0;
 }
 
-int gig_jpeg_decode(const unsigned char *data, size_t size, unsigned char **out,
-                    int *width, int *height, int *channels,
-                    char *message, size_t message_capacity) {
-    struct jpeg_decompress_struct cinfo;
-    gig_error_mgr err;
-    unsigned char *volatile pixels = NULL;
-    *out = NULL;
-    if (message_capacity > 0) message[0] = 0;
+static void fail(gig_jpeg *jpeg, const char *text, char *message, size_t capacity) {
+    if (capacity > 0) snprintf(message, capacity, "%s", text);
+    jpeg_destroy_decompress(&jpeg->cinfo);
+    free(jpeg);
+}
 
-    cinfo.err = jpeg_std_error(&err.base);
-    err.base.error_exit = gig_error_exit;
-    err.base.emit_message = gig_emit_message;
-    err.base.output_message = gig_output_message;
-    err.truncated = 0;
-    if (setjmp(err.jump)) {
-        copy_message((j_common_ptr)&cinfo, message, message_capacity);
-        jpeg_destroy_decompress(&cinfo);
-        free(pixels);
+gig_jpeg *gig_jpeg_open(const unsigned char *data, size_t size, int *width, int *height, int *channels,
+                        char *message, size_t message_capacity) {
+    if (message_capacity > 0) message[0] = 0;
+    gig_jpeg *jpeg = calloc(1, sizeof(gig_jpeg));
+    if (!jpeg) {
+        if (message_capacity > 0) snprintf(message, message_capacity, "out of memory");
+        return NULL;
+    }
+    jpeg->cinfo.err = jpeg_std_error(&jpeg->base);
+    jpeg->base.error_exit = gig_error_exit;
+    jpeg->base.emit_message = gig_emit_message;
+    jpeg->base.output_message = gig_output_message;
+    jpeg->cinfo.client_data = jpeg;  /* kept by jpeg_create_decompress; read by the handlers */
+    if (setjmp(jpeg->jump)) {
+        copy_message((j_common_ptr)&jpeg->cinfo, message, message_capacity);
+        jpeg_destroy_decompress(&jpeg->cinfo);
+        free(jpeg);
+        return NULL;
+    }
+    jpeg_create_decompress(&jpeg->cinfo);
+    jpeg_mem_src(&jpeg->cinfo, data, (unsigned long)size);
+    jpeg_read_header(&jpeg->cinfo, TRUE);
+    if (jpeg->cinfo.jpeg_color_space == JCS_GRAYSCALE) {
+        jpeg->cinfo.out_color_space = JCS_GRAYSCALE;
+    } else if (jpeg->cinfo.jpeg_color_space == JCS_CMYK || jpeg->cinfo.jpeg_color_space == JCS_YCCK) {
+        fail(jpeg, "CMYK JPEG files are not supported", message, message_capacity);
+        return NULL;
+    } else {
+        jpeg->cinfo.out_color_space = JCS_RGB;
+    }
+    jpeg_calc_output_dimensions(&jpeg->cinfo);
+    *width = (int)jpeg->cinfo.output_width;
+    *height = (int)jpeg->cinfo.output_height;
+    *channels = jpeg->cinfo.output_components;
+    return jpeg;
+}
+
+int gig_jpeg_read(gig_jpeg *jpeg, unsigned char *out, char *message, size_t message_capacity) {
+    if (message_capacity > 0) message[0] = 0;
+    if (setjmp(jpeg->jump)) {
+        copy_message((j_common_ptr)&jpeg->cinfo, message, message_capacity);
+        jpeg_destroy_decompress(&jpeg->cinfo);
+        free(jpeg);
         return 1;
     }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)size);
-    jpeg_read_header(&cinfo, TRUE);
-    if (cinfo.jpeg_color_space == JCS_GRAYSCALE) {
-        cinfo.out_color_space = JCS_GRAYSCALE;
-    } else if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
-        if (message_capacity > 0) snprintf(message, message_capacity, "CMYK JPEG files are not supported");
-        jpeg_destroy_decompress(&cinfo);
-        return 2;
-    } else {
-        cinfo.out_color_space = JCS_RGB;
+    jpeg_start_decompress(&jpeg->cinfo);
+    const size_t stride = (size_t)jpeg->cinfo.output_width * (size_t)jpeg->cinfo.output_components;
+    while (jpeg->cinfo.output_scanline < jpeg->cinfo.output_height) {
+        JSAMPROW row = out + stride * jpeg->cinfo.output_scanline;
+        jpeg_read_scanlines(&jpeg->cinfo, &row, 1);
+        if (jpeg->truncated) {
+            fail(jpeg, "truncated JPEG data (premature end of file)", message, message_capacity);
+            return 4;
+        }
     }
-    jpeg_start_decompress(&cinfo);
-    const size_t stride = (size_t)cinfo.output_width * (size_t)cinfo.output_components;
-    pixels = malloc(stride * cinfo.output_height);
-    if (!pixels) {
-        if (message_capacity > 0) snprintf(message, message_capacity, "out of memory");
-        jpeg_destroy_decompress(&cinfo);
-        return 3;
-    }
-    while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW row = pixels + stride * cinfo.output_scanline;
-        jpeg_read_scanlines(&cinfo, &row, 1);
-        if (err.truncated) break;
-    }
-    if (err.truncated) {
-        if (message_capacity > 0) snprintf(message, message_capacity, "truncated JPEG data (premature end of file)");
-        jpeg_destroy_decompress(&cinfo);
-        free(pixels);
-        return 4;
-    }
-    jpeg_finish_decompress(&cinfo);
-    *width = (int)cinfo.output_width;
-    *height = (int)cinfo.output_height;
-    *channels = cinfo.output_components;
-    jpeg_destroy_decompress(&cinfo);
-    *out = pixels;
+    jpeg_finish_decompress(&jpeg->cinfo);
+    jpeg_destroy_decompress(&jpeg->cinfo);
+    free(jpeg);
     return 0;
 }

@@ -20,6 +20,10 @@ struct DatasetBenchCommand: ParsableCommand {
     var decodeOnly = false
 
     func run() throws {
+        try reportingErrors { try measure() }
+    }
+
+    private func measure() throws {
         let loader = try dataset.makeLoader()
         var best = 0.0
         for _ in 0..<max(1, repeats) {

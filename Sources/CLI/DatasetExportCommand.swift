@@ -21,29 +21,29 @@ struct DatasetExportCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        try reportingErrors { try export() }
+    }
+
+    private func export() throws {
         let loader = try dataset.makeLoader()
         let writer = try NpyBatchWriter(path: out)
         var labels = [Int]()
         var skipped = 0
-        var progress = ProgressLine(label: "exported", total: loader.indices.count, quiet: quiet)
+        var progress = ProgressReporter(label: "export", total: loader.indices.count, quiet: quiet)
         let stream = loader.stream(prefetchThreads: dataset.prefetchThreads)
-        var seen = 0
         while let batch = try stream.next() {
             try writer.append(batch.images)
             labels += batch.labels
-            seen += batch.indices.count + batch.skipped.count
             for reason in batch.skipped {
-                FileHandle.standardError.write(Data("skipped \(reason)\n".utf8))
+                ProgressReporter.writeStderr("skipped \(reason)\n")
             }
             skipped += batch.skipped.count
-            progress.update(seen)
+            progress.advance(by: batch.indices.count + batch.skipped.count)
         }
         let p = try dataset.preprocessing()
         let shape = try writer.finish(emptyShape: [p.channels ?? 0, p.crop?.height ?? 0, p.crop?.width ?? 0])
         if let labelsOut { try Npy.write(int64: labels, shape: [labels.count], to: labelsOut) }
-        if !quiet {
-            let note = skipped > 0 ? " (\(skipped) unreadable images skipped)" : ""
-            FileHandle.standardError.write(Data("wrote \(out): \(shape.map(String.init).joined(separator: "x")) float32\(note)\n".utf8))
-        }
+        let note = skipped > 0 ? " (\(skipped) unreadable images skipped)" : ""
+        progress.finish(summary: "wrote \(out): \(shape.map(String.init).joined(separator: "x")) float32\(note)", quietSummary: quiet)
     }
 }

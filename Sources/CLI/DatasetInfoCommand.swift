@@ -38,6 +38,10 @@ struct DatasetInfoCommand: ParsableCommand {
     }
 
     func run() throws {
+        try reportingErrors { try show() }
+    }
+
+    private func show() throws {
         let options = try DatasetOptions.parse(["--data", data, "--format", format]
                                                + (labels.map { ["--labels", $0] } ?? [])
                                                + (classNames.map { ["--class-names", $0] } ?? []))

@@ -39,23 +39,25 @@ struct ExportCommand: ParsableCommand {
     var force = false
 
     func run() throws {
-        guard let format = GraphExporter.Format(rawValue: format) else {
-            throw ValidationError("--format must be dot, json or graphml")
+        try reportingErrors {
+            guard let format = GraphExporter.Format(rawValue: format) else {
+                throw ValidationError("--format must be dot, json or graphml")
+            }
+            if let topK, topK <= 0 { throw ValidationError("--top-k must be positive") }
+            let reader = try TraceReader.open(trace)
+            let classIndex = try className.map { try reader.layout.classIndex($0) }
+            let imageGroup: ImageGroup
+            switch (group, classIndex) {
+            case ("all", _): imageGroup = .all
+            case ("label", let c?): imageGroup = .label(c)
+            case ("prediction", let c?): imageGroup = .prediction(c)
+            default: throw ValidationError("--group must be all, or label/prediction together with --class")
+            }
+            let options = GraphExportOptions(classIndex: classIndex, topK: topK, minWeight: minWeight, group: imageGroup,
+                                             significantOnly: significantOnly)
+            // Exemplar patches need the dataset; the trace command's patch writer plugs in here.
+            try GraphExporter.export(reader, format: format, options: options, output: out, force: force,
+                                     patchesFolder: patches, patchWriter: nil)
         }
-        if let topK, topK <= 0 { throw ValidationError("--top-k must be positive") }
-        let reader = try TraceReader.open(trace)
-        let classIndex = try className.map { try reader.layout.classIndex($0) }
-        let imageGroup: ImageGroup
-        switch (group, classIndex) {
-        case ("all", _): imageGroup = .all
-        case ("label", let c?): imageGroup = .label(c)
-        case ("prediction", let c?): imageGroup = .prediction(c)
-        default: throw ValidationError("--group must be all, or label/prediction together with --class")
-        }
-        let options = GraphExportOptions(classIndex: classIndex, topK: topK, minWeight: minWeight, group: imageGroup,
-                                         significantOnly: significantOnly)
-        // Exemplar patches need the dataset; the trace command's patch writer plugs in here.
-        try GraphExporter.export(reader, format: format, options: options, output: out, force: force,
-                                 patchesFolder: patches, patchWriter: nil)
     }
 }

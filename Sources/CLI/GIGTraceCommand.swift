@@ -11,10 +11,14 @@ struct GIGTraceCommand: AsyncParsableCommand {
             InspectCommand.self,
             ForwardCommand.self,
             GradientCommand.self,
+            BenchEngineCommand.self,
             DatasetCommand.self,
             MergeCommand.self,
             QueryCommand.self,
             ExportCommand.self,
+            BenchConceptsCommand.self,
+            TraceDatabaseBenchCommand.self,
+            ERFBenchCommand.self,
         ]
     )
 }

@@ -54,13 +54,13 @@ struct GradientCommand: ParsableCommand {
             }
             if let wrt { try m.checkTensor(wrt) }
             var parts = [Tensor]()
-            let progress = Progress(total: n, quiet: quiet)
+            var progress = ProgressLine(label: "gradient", total: n, quiet: quiet)
             var done = 0
             while done < n {
                 let r = done..<min(n, done + batchSize)
                 parts.append(try m.gradient(x.slice(batch: r), classes: Array(classes[r]), wrt: wrt))
                 done = r.upperBound
-                progress.report(done, "gradient")
+                progress.update(done)
             }
             try Npy.write(try Tensor.concatenate(batches: parts), to: out)
         }

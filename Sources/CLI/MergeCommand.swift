@@ -22,13 +22,15 @@ struct MergeCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        let report = try TraceMerger.merge(output: output, shards: shards, force: force)
-        if !quiet {
-            var message = "merged \(report.shards) shards, \(report.images) images, into \(output)"
-            if report.images < report.datasetCount {
-                message += " (the dataset has \(report.datasetCount): \(report.datasetCount - report.images) not traced)"
+        try reportingErrors {
+            let report = try TraceMerger.merge(output: output, shards: shards, force: force)
+            if !quiet {
+                var message = "merged \(report.shards) shards, \(report.images) images, into \(output)"
+                if report.images < report.datasetCount {
+                    message += " (the dataset has \(report.datasetCount): \(report.datasetCount - report.images) not traced)"
+                }
+                FileHandle.standardError.write(Data((message + "\n").utf8))
             }
-            FileHandle.standardError.write(Data((message + "\n").utf8))
         }
     }
 }

@@ -44,41 +44,43 @@ struct QueryCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let reader = try TraceReader.open(trace)
-        let layout = reader.layout
-        let classIndex = try className.map { try layout.classIndex($0) }
-        if let top, top <= 0 { throw ValidationError("--top must be positive") }
-        func imageGroup(default fallback: String) throws -> ImageGroup {
-            switch group ?? fallback {
-            case "all": return .all
-            case "label", "prediction":
-                guard let classIndex else { throw ValidationError("--group \(group ?? fallback) needs --class") }
-                return group == "prediction" ? .prediction(classIndex) : .label(classIndex)
-            default: throw ValidationError("--group must be all, label or prediction")
+        try reportingErrors {
+            let reader = try TraceReader.open(trace)
+            let layout = reader.layout
+            let classIndex = try className.map { try layout.classIndex($0) }
+            if let top, top <= 0 { throw ValidationError("--top must be positive") }
+            func imageGroup(default fallback: String) throws -> ImageGroup {
+                switch group ?? fallback {
+                case "all": return .all
+                case "label", "prediction":
+                    guard let classIndex else { throw ValidationError("--group \(group ?? fallback) needs --class") }
+                    return group == "prediction" ? .prediction(classIndex) : .label(classIndex)
+                default: throw ValidationError("--group must be all, label or prediction")
+                }
             }
+            let output: String
+            switch kind {
+            case .pathways:
+                guard let classIndex else { throw ValidationError("pathways needs --class NAME|INDEX") }
+                let pathways = PathwayFinder.best(in: reader.graph, classIndex: classIndex, top: top ?? 5,
+                                                  group: try imageGroup(default: "label"), significantOnly: significantOnly)
+                output = json ? try JSONText.encode(pathways) : PathwayFinder.table(pathways)
+            case .concept:
+                guard let target else { throw ValidationError("concept needs LAYER:INDEX") }
+                let node = try layout.node(target)
+                let report = ConceptReport(graph: reader.graph, layer: node.layer, index: node.index, top: top ?? 10,
+                                           group: try imageGroup(default: classIndex == nil ? "all" : "label"),
+                                           significantOnly: significantOnly)
+                output = json ? try JSONText.encode(report) : report.table()
+            case .image:
+                guard let target, let n = Int(target) else { throw ValidationError("image needs an image index N") }
+                let report = try ImageReport(record: try reader.image(n), layout: layout)
+                output = json ? try JSONText.encode(report) : report.table()
+            case .summary:
+                let summary = try TraceSummary(reader: reader)
+                output = json ? try JSONText.encode(summary) : summary.table()
+            }
+            FileHandle.standardOutput.write(Data(output.utf8))
         }
-        let output: String
-        switch kind {
-        case .pathways:
-            guard let classIndex else { throw ValidationError("pathways needs --class NAME|INDEX") }
-            let pathways = PathwayFinder.best(in: reader.graph, classIndex: classIndex, top: top ?? 5,
-                                              group: try imageGroup(default: "label"), significantOnly: significantOnly)
-            output = json ? try JSONText.encode(pathways) : PathwayFinder.table(pathways)
-        case .concept:
-            guard let target else { throw ValidationError("concept needs LAYER:INDEX") }
-            let node = try layout.node(target)
-            let report = ConceptReport(graph: reader.graph, layer: node.layer, index: node.index, top: top ?? 10,
-                                       group: try imageGroup(default: classIndex == nil ? "all" : "label"),
-                                       significantOnly: significantOnly)
-            output = json ? try JSONText.encode(report) : report.table()
-        case .image:
-            guard let target, let n = Int(target) else { throw ValidationError("image needs an image index N") }
-            let report = try ImageReport(record: try reader.image(n), layout: layout)
-            output = json ? try JSONText.encode(report) : report.table()
-        case .summary:
-            let summary = try TraceSummary(reader: reader)
-            output = json ? try JSONText.encode(summary) : summary.table()
-        }
-        FileHandle.standardOutput.write(Data(output.utf8))
     }
 }

@@ -29,7 +29,10 @@ public enum BisectingKMeans {
 
     /// Clusters the rows of `pfvs` (N×C) into `k` clusters. Throws when K < 1, K > N, or the PFVs
     /// hold fewer than K distinct points (duplicates cannot be split apart).
-    public static func fit(_ pfvs: Matrix, k: Int, options: ConceptOptions) throws -> Result {
+    /// `progress(clusters, k)` is called after every split.
+    public static func fit(
+        _ pfvs: Matrix, k: Int, options: ConceptOptions, progress: ((_ done: Int, _ total: Int) -> Void)? = nil
+    ) throws -> Result {
         let n = pfvs.rows, c = pfvs.cols
         guard k >= 1 else { throw CNNError.invalidInput("k-means: K must be ≥ 1, got \(k)") }
         guard k <= n else { throw CNNError.invalidInput("k-means: K = \(k) exceeds the number of PFVs (\(n))") }
@@ -71,6 +74,7 @@ public enum BisectingKMeans {
             }
             clusters[pick] = children[0]
             clusters.append(children[1])
+            progress?(clusters.count, k)
         }
         var labels = [Int](repeating: 0, count: n)
         var centroids = Matrix(rows: k, cols: c)
@@ -167,25 +171,33 @@ public enum BisectingKMeans {
         var indicator = [Float](repeating: 0, count: n)
         var sum1 = [Float](repeating: 0, count: c)
         var n1 = 0
+        var moved: [Int] = []
         var converged = false
         func assign() -> Int {
             var w = c1
             for i in 0..<c { w[i] -= c2[i] }
             let t = (cblas_sdot(Int32(c), c1, 1, c1, 1) - cblas_sdot(Int32(c), c2, 1, c2, 1)) / 2
             cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(c), 1, x, Int32(c), w, 1, 0, &scores, 1)
-            var changed = 0
+            moved.removeAll(keepingCapacity: true)
             n1 = 0
             for i in 0..<n {
                 let l = scores[i] >= t
-                if l != labels[i] { changed += 1; labels[i] = l }
+                if l != labels[i] { moved.append(i); labels[i] = l }
                 indicator[i] = l ? 1 : 0
                 n1 += l ? 1 : 0
             }
-            return changed
+            return moved.count
         }
+        // Cluster-1 sum: one sgemv the first time (and when many rows moved), else ± the moved rows.
+        var sumIsFresh = false
         func means() -> Bool {
             guard n1 > 0, n1 < n else { return false }
-            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(n), Int32(c), 1, x, Int32(c), indicator, 1, 0, &sum1, 1)
+            if !sumIsFresh || moved.count * 8 > n {
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(n), Int32(c), 1, x, Int32(c), indicator, 1, 0, &sum1, 1)
+                sumIsFresh = true
+            } else {
+                for i in moved { cblas_saxpy(Int32(c), labels[i] ? 1 : -1, x + i * c, 1, &sum1, 1) }
+            }
             let inv1 = 1 / Float(n1), inv2 = 1 / Float(n - n1)
             for i in 0..<c { c1[i] = sum1[i] * inv1; c2[i] = (total[i] - sum1[i]) * inv2 }
             return true

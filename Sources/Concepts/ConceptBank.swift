@@ -50,6 +50,7 @@ public struct ConceptBank: Sendable, Codable, Equatable {
         }
         try ConceptLearner.checkFinite(pfvs)
         let n = pfvs.rows, c = channels, k = self.k
+        if n == 0 { return Matrix(rows: 0, cols: k) }
         switch method {
         case .identity:
             return pfvs
@@ -87,6 +88,7 @@ public struct ConceptBank: Sendable, Codable, Equatable {
         guard codes.cols == k else {
             throw CNNError.shapeMismatch("codes have \(codes.cols) columns but layer '\(layer)' has K = \(k) concepts")
         }
+        if codes.rows == 0 { return Matrix(rows: 0, cols: channels) }
         var x = Linalg.product(codes, concepts)
         if let mean { for r in 0..<x.rows { for c in 0..<channels { x.data[r * channels + c] += mean[c] } } }
         return x

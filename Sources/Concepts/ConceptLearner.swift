@@ -4,10 +4,11 @@ public enum ConceptLearner {
     /// `sample` records where the PFVs came from (default: `options.seed`, N).
     /// Throws on empty, non-finite or all-zero PFVs, K out of range for the method (kmeans: K ≤ N and
     /// at most the number of distinct PFVs; nmf, pca: K ≤ min(N, C); identity: K = C), or negative
-    /// PFVs for nmf.
+    /// PFVs for nmf. `progress(done, total)` reports k-means splits or NMF iterations (for a
+    /// `ProgressReporter`).
     public static func learn(
         pfvs: Matrix, k: Int, method: ConceptMethod, options: ConceptOptions = ConceptOptions(),
-        layer: String = "", sample: ConceptSample? = nil
+        layer: String = "", sample: ConceptSample? = nil, progress: ((_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> ConceptBank {
         guard pfvs.rows >= 1, pfvs.cols >= 1 else {
             throw CNNError.invalidInput("no PFVs to learn concepts from (\(pfvs.rows)×\(pfvs.cols)) for layer '\(layer)'")
@@ -16,15 +17,13 @@ public enum ConceptLearner {
         if method != .identity && pfvs.data.allSatisfy({ $0 == 0 }) {
             throw CNNError.invalidInput("all \(pfvs.rows) PFVs of layer '\(layer)' are zero: no concept direction can be learned")
         }
-        var concepts: Matrix
+        let concepts: Matrix
         var mean: [Float]?
         switch method {
         case .kmeans:
-            concepts = try BisectingKMeans.fit(pfvs, k: k, options: options).centroids
-            normalizeRows(&concepts)
+            concepts = try BisectingKMeans.fit(pfvs, k: k, options: options, progress: progress).centroids
         case .nmf:
-            concepts = try NMF.fit(pfvs, k: k, options: options).components
-            normalizeRows(&concepts)
+            concepts = try NMF.fit(pfvs, k: k, options: options, progress: progress).components
         case .pca:
             let pca = try PCA.fit(pfvs, k: k)
             concepts = pca.components
@@ -35,6 +34,24 @@ public enum ConceptLearner {
             }
             concepts = Matrix.identity(k)
         }
+        return try bank(concepts: concepts, mean: mean, method: method, options: options, layer: layer, pfvs: pfvs,
+                        sample: sample)
+    }
+
+    /// A bank of given `concepts` (K×C; rows are normalised here) coding with `options`, its
+    /// quality measured on `pfvs` (which are also the recorded sample unless `sample` is given).
+    public static func bank(
+        concepts given: Matrix, mean: [Float]? = nil, method: ConceptMethod, options: ConceptOptions = ConceptOptions(),
+        layer: String = "", pfvs: Matrix, sample: ConceptSample? = nil
+    ) throws -> ConceptBank {
+        guard given.rows >= 1, given.cols == pfvs.cols, pfvs.rows >= 1 else {
+            throw CNNError.shapeMismatch(
+                "\(given.rows) concepts of \(given.cols) channels cannot code \(pfvs.rows) PFVs of \(pfvs.cols) channels")
+        }
+        try checkFinite(given)
+        var concepts = given
+        if method != .pca { normalizeRows(&concepts) }
+        let k = concepts.rows
         let placeholder = QualityReport(layer: layer, method: method, k: k, pfvCount: 0, r2: 0, meanNonzeros: 0,
                                         activeShare: [Double](repeating: 0, count: k), deadConcepts: [])
         var bank = ConceptBank(

@@ -169,11 +169,13 @@ enum Linalg {
     /// singular values σ (descending). With rows ≥ 2·cols the centred Gram matrix is formed in chunks
     /// by ssyrk and solved by dsyevd; otherwise sgesdd runs on the centred copy. Signs are fixed as
     /// scikit-learn's `svd_flip(u_based_decision=False)`: the largest-|·| entry of each direction is > 0.
+    /// `sumOfSquares` is ‖X − 1μᵀ‖²_F (trace of the Gram matrix, or Σ of all σ²).
     static func topRightSingular(
         _ x: UnsafePointer<Float>, rows: Int, cols: Int, mean mu: [Float]?, k: Int
-    ) throws -> (sigma: [Double], directions: Matrix) {
+    ) throws -> (sigma: [Double], directions: Matrix, sumOfSquares: Double) {
         var sigma = [Double](repeating: 0, count: k)
         var dirs = Matrix(rows: k, cols: cols)
+        var sumOfSquares = 0.0
         if rows >= 2 * cols {
             var gram = [Float](repeating: 0, count: cols * cols)
             let chunk = max(1, 4096)
@@ -194,6 +196,7 @@ enum Linalg {
                 start += n
             }
             symmetrizeUpper(&gram, n: cols)
+            for i in 0..<cols { sumOfSquares += Double(gram[i * cols + i]) }
             let (values, vectors) = try symmetricEigen(gram.map(Double.init), n: cols)
             for j in 0..<k {
                 sigma[j] = max(0, values[j]).squareRoot()
@@ -203,6 +206,7 @@ enum Linalg {
             var a = Array(UnsafeBufferPointer(start: x, count: rows * cols))
             if let mu { for r in 0..<rows { for c in 0..<cols { a[r * cols + c] -= mu[c] } } }
             let (s, vt) = try rightSingular(&a, m: rows, n: cols)
+            sumOfSquares = s.reduce(0.0) { $0 + Double($1) * Double($1) }
             for j in 0..<k {
                 sigma[j] = Double(s[j])
                 for i in 0..<cols { dirs.data[j * cols + i] = vt[j * cols + i] }
@@ -214,7 +218,7 @@ enum Linalg {
             for i in 0..<cols where abs(dirs.data[rowStart + i]) > abs(dirs.data[rowStart + best]) { best = i }
             if dirs.data[rowStart + best] < 0 { for i in 0..<cols { dirs.data[rowStart + i] = -dirs.data[rowStart + i] } }
         }
-        return (sigma, dirs)
+        return (sigma, dirs, sumOfSquares)
     }
 }
 

@@ -20,7 +20,10 @@ public enum NMF {
     }
 
     /// Factorises `pfvs` (N×C, all ≥ 0) with `k` ≤ min(N, C) components.
-    public static func fit(_ pfvs: Matrix, k: Int, options: ConceptOptions) throws -> Result {
+    /// `progress(iteration, cap)` is called after every HALS iteration.
+    public static func fit(
+        _ pfvs: Matrix, k: Int, options: ConceptOptions, progress: ((_ done: Int, _ total: Int) -> Void)? = nil
+    ) throws -> Result {
         let n = pfvs.rows, c = pfvs.cols
         guard k >= 1, k <= min(n, c) else {
             throw CNNError.invalidInput("NMF: K = \(k) must be between 1 and min(PFVs, channels) = \(min(n, c))")
@@ -67,6 +70,7 @@ public enum NMF {
                 }
                 vvt = vt.withUnsafeBufferPointer { Linalg.gramOfColumns($0.baseAddress!, rows: c, cols: k) }
                 history.append(loss(normP2: normP2, ptu: ptu, vt: vt, utu: utu, vvt: vvt))
+                progress?(iteration, options.nmfMaxIterations)
                 if iteration == 1 { initialViolation = violation }
                 if initialViolation == 0 || violation / initialViolation <= options.nmfTolerance { break }
             }
@@ -105,7 +109,7 @@ public enum NMF {
     /// entries below 1e-6 set to zero. Singular pairs come from `Linalg.topRightSingular`.
     static func nndsvd(_ pfvs: Matrix, k: Int) throws -> (u: [Float], vt: [Float]) {
         let n = pfvs.rows, c = pfvs.cols
-        let (sigmaD, dirs) = try pfvs.data.withUnsafeBufferPointer {
+        let (sigmaD, dirs, _) = try pfvs.data.withUnsafeBufferPointer {
             try Linalg.topRightSingular($0.baseAddress!, rows: n, cols: c, mean: nil, k: k)
         }
         let sigma = sigmaD.map { Float($0) }

@@ -23,9 +23,9 @@ public enum PCA {
         return try pfvs.data.withUnsafeBufferPointer { pp in
             let p = pp.baseAddress!
             let mean = Linalg.columnMeans(p, rows: n, cols: c)
-            let (sigma, dirs) = try Linalg.topRightSingular(p, rows: n, cols: c, mean: mean, k: k)
+            let (sigma, dirs, sumOfSquares) = try Linalg.topRightSingular(p, rows: n, cols: c, mean: mean, k: k)
             let dof = Double(max(1, n - 1))
-            let total = Linalg.sumSquaredDeviation(p, rows: n, cols: c, from: mean) / dof
+            let total = sumOfSquares / dof
             return Result(components: dirs, mean: mean, explainedVariance: sigma.map { $0 * $0 / dof },
                           totalVariance: total)
         }

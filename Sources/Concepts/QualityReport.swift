@@ -22,10 +22,15 @@ public struct QualityReport: Sendable, Codable, Equatable {
     public var deadConcepts: [Int]
 
     /// Measures codes U (N×K) of `pfvs` (N×C) against `concepts` (K×C) and optional PCA `mean`.
+    /// No PFVs: R² 0, every concept dead.
     public static func measure(
         pfvs: Matrix, codes: Matrix, concepts: Matrix, mean: [Float]?, layer: String, method: ConceptMethod
     ) -> QualityReport {
         let n = pfvs.rows, c = pfvs.cols, k = concepts.rows
+        guard n > 0, c > 0, k > 0 else {
+            return QualityReport(layer: layer, method: method, k: k, pfvCount: n, r2: 0, meanNonzeros: 0,
+                                 activeShare: [Double](repeating: 0, count: k), deadConcepts: Array(0..<k))
+        }
         var active = [Int](repeating: 0, count: k)
         var nonzeros = 0
         for r in 0..<n {

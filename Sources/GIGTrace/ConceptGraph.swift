@@ -12,7 +12,8 @@ public struct ConceptGraph: Sendable, Equatable {
     public var predictionCounts: [Int]
     /// Element l: edges from layer l to layer l+1 (sources(l) × K_{l+1}).
     public var layerEdges: [EdgeGroups]
-    /// Element l: edges from layer l's sources to the classes (sources(l) × C).
+    /// Element l: edges from layer l's sources to the classes (sources(l) × C); per class only
+    /// the class's own column is kept (see `EdgeGroups.ownClassOnly`).
     public var classEdges: [EdgeGroups]
     /// Per layer, per source node.
     public var nodes: [[NodeSums]]
@@ -27,7 +28,7 @@ public struct ConceptGraph: Sendable, Equatable {
         predictionCounts = Array(repeating: 0, count: c)
         let layers = layout.layers
         layerEdges = zip(layers, layers.dropFirst()).map { EdgeGroups(rows: $0.sourceCount, columns: $1.conceptCount) }
-        classEdges = layers.map { EdgeGroups(rows: $0.sourceCount, columns: c) }
+        classEdges = layers.map { EdgeGroups(rows: $0.sourceCount, columns: c, ownClassOnly: true) }
         nodes = layers.map { Array(repeating: NodeSums(), count: $0.sourceCount) }
         exemplars = layers.map { Array(repeating: [], count: $0.sourceCount) }
     }

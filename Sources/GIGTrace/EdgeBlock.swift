@@ -42,6 +42,15 @@ public struct EdgeBlock: Sendable, Equatable {
         }
     }
 
+    /// Sets the sums of one edge (used when loading from the database).
+    mutating func set(source: Int, target: Int, activeCount: Int, sum: Double, sumOfSquares: Double, sumOfAbs: Double) {
+        let i = source * columns + target
+        self.activeCount[i] = activeCount
+        self.sum[i] = sum
+        self.sumOfSquares[i] = sumOfSquares
+        self.sumOfAbs[i] = sumOfAbs
+    }
+
     /// Statistics of edge (source, target) over `images` images (the group's size, zeros included).
     public func statistics(source: Int, target: Int, images: Int) -> EdgeStatistics {
         let i = source * columns + target

@@ -34,21 +34,31 @@ public struct ImageRecord: Sendable, Equatable, Codable {
                              activePositions: codes.activePositions[$0])
             }
         }
+        // The `limit` strongest edges by |A|, kept sorted while scanning (most values are rejected
+        // by one comparison with the weakest kept edge).
         var edges: [ImageEdge] = []
+        edges.reserveCapacity(limit + 1)
+        func offer(_ edge: ImageEdge) {
+            guard limit > 0 else { return }
+            let strength = abs(edge.value)
+            if edges.count == limit, let weakest = edges.last, abs(weakest.value) >= strength { return }
+            let at = edges.firstIndex { abs($0.value) < strength } ?? edges.count
+            edges.insert(edge, at: at)
+            if edges.count > limit { edges.removeLast() }
+        }
         for (l, m) in trace.layerEdges.enumerated() {
             for s in 0..<m.rows { for t in 0..<m.columns where m[s, t] != 0 {
-                edges.append(ImageEdge(layer: l, source: s, target: t, toClass: false, value: Double(m[s, t])))
+                offer(ImageEdge(layer: l, source: s, target: t, toClass: false, value: Double(m[s, t])))
             } }
         }
         for (l, m) in trace.classEdges.enumerated() {
             for s in 0..<m.rows { for t in 0..<m.columns where m[s, t] != 0 {
-                edges.append(ImageEdge(layer: l, source: s, target: t, toClass: true, value: Double(m[s, t])))
+                offer(ImageEdge(layer: l, source: s, target: t, toClass: true, value: Double(m[s, t])))
             } }
         }
-        edges.sort { abs($0.value) > abs($1.value) }
         self.init(index: trace.index, label: trace.label, prediction: trace.prediction,
                   completenessError: trace.completenessError, reconstructionGap: trace.reconstructionGap,
-                  concepts: concepts, topEdges: Array(edges.prefix(limit)))
+                  concepts: concepts, topEdges: edges)
     }
 }
 

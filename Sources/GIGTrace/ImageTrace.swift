@@ -50,6 +50,11 @@ public struct EdgeMatrix: Sendable, Equatable {
     }
 
     public subscript(source: Int, target: Int) -> Float { values[source * columns + target] }
+
+    /// Column `target` as a rows × 1 matrix.
+    public func column(_ target: Int) -> EdgeMatrix {
+        EdgeMatrix(rows: rows, columns: 1, values: (0..<rows).map { self[$0, target] })
+    }
 }
 
 /// One layer's codes for one image: one entry per source node (K, or K+1 with the PCA mean).

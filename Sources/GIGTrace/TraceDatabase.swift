@@ -42,6 +42,7 @@ public struct TraceDatabase: Sendable {
         return try wrapping(path) {
             var configuration = Configuration()
             configuration.readonly = readOnly
+            configuration.busyMode = .timeout(10)  // wait out a writer's checkpoint transaction
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             let (check, application, version) = try queue.read { db in
                 (try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer",
@@ -72,8 +73,19 @@ public struct TraceDatabase: Sendable {
         do {
             return try body()
         } catch let error as DatabaseError {
-            throw CNNError.corruptFile(path: path, reason: "damaged or truncated SQLite database "
-                + "(\(error.message ?? "SQLite error \(error.resultCode.rawValue)"))")
+            let detail = error.message ?? "SQLite error \(error.resultCode.rawValue)"
+            switch error.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                throw CNNError.invalidInput("\(path) is locked by another process (a trace still writing it?): \(detail)")
+            case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
+                throw CNNError.invalidInput("\(path) cannot be opened or written: \(detail)")
+            case .SQLITE_FULL:
+                throw CNNError.invalidInput("\(path): disk full (\(detail)); the last checkpoint is intact")
+            case .SQLITE_IOERR:
+                throw CNNError.corruptFile(path: path, reason: "I/O error: truncated file or failing disk (\(detail))")
+            default:
+                throw CNNError.corruptFile(path: path, reason: "damaged or truncated SQLite database (\(detail))")
+            }
         }
     }
 
@@ -175,10 +187,10 @@ public struct TraceDatabase: Sendable {
                     """)
                 for (statement, levels) in [(edge, graph.layerEdges), (classEdge, graph.classEdges)] {
                     for (l, groups) in levels.enumerated() {
-                        for (group, block) in groups.blocks {
+                        for (group, block, firstColumn) in groups.blocks {
                             for i in 0..<block.sum.count where block.activeCount[i] > 0 {
                                 try statement.execute(arguments: [
-                                    l, i / block.columns, i % block.columns, group.kind, group.groupClass,
+                                    l, i / block.columns, firstColumn + i % block.columns, group.kind, group.groupClass,
                                     block.activeCount[i], block.sum[i], block.sumOfSquares[i], block.sumOfAbs[i]])
                             }
                         }
@@ -259,19 +271,19 @@ public struct TraceDatabase: Sendable {
         let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table)")
         while let row = try rows.next() {
             let l: Int = row["src_level"], s: Int = row["src"], t: Int = row[target]
-            guard groups.indices.contains(l), s >= 0, s < groups[l].rows, t >= 0, t < groups[l].columns,
-                  let group = ImageGroup(kind: row["grouping"], groupClass: row["group_class"]) else {
+            let group = ImageGroup(kind: row["grouping"], groupClass: row["group_class"])
+            let shape = group.flatMap { groups.indices.contains(l) ? groups[l].storedShape($0) : nil }
+            guard let group, let shape, s >= 0, s < groups[l].rows,
+                  t >= shape.firstColumn, t < shape.firstColumn + shape.columns else {
                 throw CNNError.corruptFile(path: path, reason: "\(table) row \(l):\(s)→\(t) outside the graph")
             }
-            var block = blocks[l][group] ?? EdgeBlock(rows: groups[l].rows, columns: groups[l].columns)
-            let i = s * block.columns + t
-            block.activeCount[i] = row["n_active"]
-            block.sum[i] = row["sum"]
-            block.sumOfSquares[i] = row["sum_sq"]
-            block.sumOfAbs[i] = row["sum_abs"]
-            blocks[l][group] = block
+            let rows = groups[l].rows
+            // Mutated in place: taking the block out of the dictionary would copy it for every row.
+            blocks[l][group, default: EdgeBlock(rows: rows, columns: shape.columns)].set(
+                source: s, target: t - shape.firstColumn, activeCount: row["n_active"], sum: row["sum"], sumOfSquares: row["sum_sq"],
+                sumOfAbs: row["sum_abs"])
         }
-        var result = groups.map { EdgeGroups(rows: $0.rows, columns: $0.columns) }
+        var result = groups.map { EdgeGroups(rows: $0.rows, columns: $0.columns, ownClassOnly: $0.ownClassOnly) }
         for l in result.indices {
             for (group, block) in blocks[l] { result[l].set(block, for: group) }
         }
@@ -336,19 +348,19 @@ public struct TraceDatabase: Sendable {
             vectors BLOB NOT NULL, mean BLOB, quality TEXT NOT NULL);
         CREATE TABLE nodes(level INTEGER NOT NULL, idx INTEGER NOT NULL, images_active INTEGER NOT NULL,
             positions_active INTEGER NOT NULL, positions_seen INTEGER NOT NULL, code_sum REAL NOT NULL,
-            PRIMARY KEY (level, idx));
+            PRIMARY KEY (level, idx)) WITHOUT ROWID;
         CREATE TABLE exemplars(level INTEGER NOT NULL, idx INTEGER NOT NULL, rank INTEGER NOT NULL,
             image INTEGER NOT NULL, h INTEGER NOT NULL, w INTEGER NOT NULL, code REAL NOT NULL,
             x0 INTEGER NOT NULL, y0 INTEGER NOT NULL, x1 INTEGER NOT NULL, y1 INTEGER NOT NULL,
-            PRIMARY KEY (level, idx, rank));
+            PRIMARY KEY (level, idx, rank)) WITHOUT ROWID;
         CREATE TABLE edges(src_level INTEGER NOT NULL, src INTEGER NOT NULL, dst INTEGER NOT NULL,
             grouping TEXT NOT NULL CHECK (grouping IN ('all', 'label', 'prediction')), group_class INTEGER NOT NULL,
             n_active INTEGER NOT NULL, sum REAL NOT NULL, sum_sq REAL NOT NULL, sum_abs REAL NOT NULL,
-            PRIMARY KEY (src_level, src, dst, grouping, group_class));
+            PRIMARY KEY (src_level, src, dst, grouping, group_class)) WITHOUT ROWID;
         CREATE TABLE class_edges(src_level INTEGER NOT NULL, src INTEGER NOT NULL, class INTEGER NOT NULL,
             grouping TEXT NOT NULL CHECK (grouping IN ('all', 'label', 'prediction')), group_class INTEGER NOT NULL,
             n_active INTEGER NOT NULL, sum REAL NOT NULL, sum_sq REAL NOT NULL, sum_abs REAL NOT NULL,
-            PRIMARY KEY (src_level, src, class, grouping, group_class));
+            PRIMARY KEY (src_level, src, class, grouping, group_class)) WITHOUT ROWID;
         CREATE TABLE images(idx INTEGER PRIMARY KEY, label INTEGER NOT NULL, prediction INTEGER NOT NULL,
             completeness_error REAL NOT NULL, reconstruction_gap REAL NOT NULL,
             concepts TEXT NOT NULL, top_edges TEXT NOT NULL);

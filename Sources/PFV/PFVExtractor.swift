@@ -19,7 +19,11 @@ public struct PFVExtractor: Sendable {
         let out = output ?? model.outputNames.first ?? ""
         try model.checkTensor(out)
         self.output = out
-        toOutput = try model.subnetwork(from: layer, to: out)
+        do {
+            toOutput = try model.subnetwork(from: layer, to: out)
+        } catch {
+            throw CNNError.invalidInput("contributions need a layer that every path to '\(out)' passes through (a block or stage output); '\(layer)' is not: \(error)")
+        }
     }
 
     /// Activations, predictions and contributions of every PFV of `batch`. Throws when a label is

@@ -32,6 +32,8 @@ import Testing
             try model.forward(Tensor(shape: [2, 3, 5, 6]))
         }
         #expect(throws: CNNError.self) { try model.gradient(Tensor(shape: [1, 3, 6, 6]), classes: [9]) }
+        #expect(throws: CNNError.self) { try model.forward(Tensor(shape: [0, 3, 6, 6])) }
+        #expect(throws: CNNError.self) { try model.subnetwork(from: "x", to: "y").forward(Tensor(shape: [0, 3, 6, 6])) }
     }
 
     @Test func shapesOpCountsAndTraceLayers() throws {
@@ -57,6 +59,13 @@ import Testing
         let yb = try #require(try b.forward(x, keep: ["block"])["block"])
         #expect(zip(ya.data, yb.data).allSatisfy { abs($0 - $1) <= 1e-5 })
         #expect(b.opCounts["BatchNormalization"] == 2)
+        // Conv+Relu run fused unless the pre-activation is requested; then it is kept intact.
+        let both = try a.forward(x, keep: ["b1", "r1"])
+        let pre = try #require(both["b1"]), post = try #require(both["r1"])
+        #expect(pre.data.contains { $0 < 0 })
+        #expect(zip(pre.data, post.data).allSatisfy { max($0, 0) == $1 })
+        let tape = try a.subnetwork(from: "x", to: "y").forward(x, keep: ["b1"])
+        #expect(try #require(tape.kept["b1"]) == pre)
     }
 
     /// Legacy exporter flatten: Shape → Gather(0) → Unsqueeze → Concat(-1) → Reshape, folded at

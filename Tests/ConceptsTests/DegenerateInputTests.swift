@@ -87,4 +87,13 @@ import Testing
             try ConceptLearner.learn(pfvs: Matrix(rows: 3, cols: 2, repeating: 1), k: 3, method: .identity)
         }
     }
+
+    @Test func emptyInputsToABankGiveEmptyResults() throws {
+        let bank = try ConceptLearner.learn(pfvs: Matrix(rows: 4, cols: 2, data: [1, 0, 0, 1, 1, 1, 2, 0]), k: 2, method: .kmeans)
+        #expect(try bank.encode(Matrix(rows: 0, cols: 2)) == Matrix(rows: 0, cols: 2))
+        #expect(try bank.reconstruct(Matrix(rows: 0, cols: 2)) == Matrix(rows: 0, cols: 2))
+        #expect(throws: CNNError.self) {
+            try ConceptLearner.bank(concepts: Matrix(rows: 0, cols: 2), method: .kmeans, pfvs: Matrix(rows: 3, cols: 2))
+        }
+    }
 }

@@ -60,4 +60,26 @@ import Testing
         #expect(a == b)
         #expect(a.sample == ConceptSample(seed: 99, count: 300))
     }
+
+    @Test func identityBasisCodesAreThePFVs() throws {
+        var rng = Xoshiro256(seed: 16)
+        let atoms = PlantedData.nonNegativeAtoms(k: 3, c: 9, rng: &rng)
+        let x = PlantedData.sparseCombinations(atoms: atoms, n: 40, active: 2, noise: 0.1, rng: &rng)
+        let bank = try ConceptLearner.learn(pfvs: x, k: 9, method: .identity)
+        #expect(try bank.encode(x) == x)
+        #expect(bank.quality.r2 == 1)
+        #expect(bank.quality.meanNonzeros == 9)  // |noise| makes every channel non-zero
+    }
+
+    @Test func progressReportsEverySplit() throws {
+        var rng = Xoshiro256(seed: 17)
+        let atoms = PlantedData.nonNegativeAtoms(k: 4, c: 8, rng: &rng)
+        let x = PlantedData.sparseCombinations(atoms: atoms, n: 100, active: 1, noise: 0.05, rng: &rng)
+        var seen: [Int] = []
+        _ = try ConceptLearner.learn(pfvs: x, k: 5, method: .kmeans) { done, total in
+            #expect(total == 5)
+            seen.append(done)
+        }
+        #expect(seen == [2, 3, 4, 5])
+    }
 }

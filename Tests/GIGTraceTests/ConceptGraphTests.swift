@@ -22,9 +22,12 @@ struct ConceptGraphTests {
         #expect(abs(graph.layerEdges[0].block(.label(1)).sum[i] - labelled.reduce(0, +)) < 1e-9)
         #expect(graph.groupSize(.label(1)) == labelled.count)
 
-        // Concept → class edge stage3:0 → class 2 over images predicted 0.
-        let predicted = traces.filter { $0.prediction == 0 }.map { Double($0.classEdges[2][0, 2]) }
-        let stats = graph.classEdge(layer: 2, source: 0, classIndex: 2, group: .prediction(0))
+        // Concept → class edge stage3:0 → class 2 over images predicted 2 (per class, only the
+        // class's own column is kept: other classes read as empty).
+        let predicted = traces.filter { $0.prediction == 2 }.map { Double($0.classEdges[2][0, 2]) }
+        let stats = graph.classEdge(layer: 2, source: 0, classIndex: 2, group: .prediction(2))
+        #expect(graph.classEdge(layer: 2, source: 0, classIndex: 1, group: .prediction(2)).activeCount == 0)
+        #expect(graph.classEdges[2].byPrediction[2]?.columns == 1)
         let mean = predicted.reduce(0, +) / Double(predicted.count)
         let sd = (predicted.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(predicted.count - 1)).squareRoot()
         #expect(abs(stats.mean - mean) < 1e-9)

@@ -48,6 +48,8 @@ struct QueryTests {
         let strongest = trace.layerEdges.flatMap(\.values).map { abs(Double($0)) }
             + trace.classEdges.flatMap(\.values).map { abs(Double($0)) }
         #expect(abs(abs(report.edges[0].value) - (strongest.max() ?? 0)) < 1e-6)
+        let expectedTop = strongest.filter { $0 != 0 }.sorted(by: >).prefix(32)
+        #expect(report.edges.map { abs($0.value) } == Array(expectedTop))
         let summary = try TraceSummary(reader: reader)
         #expect(summary.imagesTraced == 9)
         // completeness errors are (n mod 7)/100 for n = 0…8: 0,1,2,3,4,5,6,0,1 → median 2, worst 6.

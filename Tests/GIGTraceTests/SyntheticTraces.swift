@@ -105,7 +105,10 @@ func graphsAgree(_ a: ConceptGraph, _ b: ConceptGraph, tolerance: Double = 1e-9)
     for (name, ga, gb) in [("layer", a.layerEdges, b.layerEdges), ("class", a.classEdges, b.classEdges)] {
         for l in ga.indices {
             let ba = ga[l].blocks, bb = gb[l].blocks
-            if ba.map(\.group) != bb.map(\.group) { problems.append("\(name) \(l) groups"); continue }
+            if ba.map(\.group) != bb.map(\.group) || ba.map(\.firstColumn) != bb.map(\.firstColumn) {
+                problems.append("\(name) \(l) groups")
+                continue
+            }
             for (x, y) in zip(ba, bb) {
                 if x.block.activeCount != y.block.activeCount { problems.append("\(name) \(l) \(x.group) counts") }
                 if !close(x.block.sum, y.block.sum) || !close(x.block.sumOfSquares, y.block.sumOfSquares)

@@ -40,6 +40,12 @@ struct BadInputTests {
         #expect(unknown.contains("no tensor named 'nope'") && unknown.contains(layer))
     }
 
+    /// Contributions need a cut of the graph: a tensor inside a residual block is refused, naming it.
+    @Test func layerInsideAResidualBlock() throws {
+        let m = message { _ = try PFVExtractor(model: model, layer: "/block1/relu/Relu_output_0") }
+        #expect(m.contains("passes through") && m.contains("/block1/relu/Relu_output_0"), "\(m)")
+    }
+
     @Test func labelOutsideTheClasses() throws {
         let extractor = try PFVExtractor(model: model, layer: layer, classSource: .label)
         let batch = try PFVBatch(images: randomImages(1, 3, 32, 32, seed: 2), labels: [10], imageIndices: [7])

@@ -77,7 +77,9 @@ struct PatchTests {
                     #expect(abs(Int(px[ch]) - Int((v * 255).rounded())) <= 1)
                 }
             }
-            #expect(!FileManager.default.fileExists(atPath: req.patchPath! + ".tmp"))
         }
+        // Written through a temporary file and a rename: only the two PNGs are left.
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(left == ["patch-false.png", "patch-true.png"])
     }
 }

@@ -30,6 +30,8 @@ struct SharingRatioTests {
 
     @Test func groupedConvAndReLU() throws {
         try checkSumsToOne { n in n.relu(n.conv(n.relu(n.conv("x", 3, 6)), 6, 4, groups: 2)) }
+        // Few inputs per group (1 of 2 → 4 outputs each): the Gram-matrix path.
+        try checkSumsToOne { n in n.relu(n.conv(n.relu(n.conv("x", 3, 2, k: 1, pad: 0)), 2, 8, groups: 2)) }
     }
 
     @Test func convWithUnfoldedBatchNorm() throws {
@@ -74,40 +76,49 @@ struct SharingRatioTests {
     }
 
     /// The ratios themselves against the formula written out by hand for one 3×3 conv with bias:
-    /// μ_{k→j} = (⟨c_k, z_j⟩ + ‖c_k‖/Σ‖c‖·⟨b, z_j⟩)/‖z_j‖², c_k = W[:, :, tap]·x_k.
-    @Test func convRatiosMatchTheFormula() throws {
+    /// μ_{k→j} = (⟨c_k, z_j⟩ + ‖c_k‖/Σ‖c‖·⟨b, z_j⟩)/‖z_j‖², c_k = W[:, :, tap]·x_k. Both ways the
+    /// code computes the products are covered: few input channels (stem-like 1→6, by Gram
+    /// matrices) and as many inputs as outputs (2→3, by explicit contributions).
+    @Test(arguments: [(2, 3), (1, 6)])
+    func convRatiosMatchTheFormula(cin: Int, cout: Int) throws {
         var net = TinyNet(seed: 21)
-        let y = net.conv("x", 2, 3, k: 3, stride: 1, pad: 1)
-        let model = try net.model(input: [2, 5, 5], output: y)
+        let y = net.conv("x", cin, cout, k: 3, stride: 1, pad: 1)
+        let model = try net.model(input: [cin, 5, 5], output: y)
         guard case .conv(let conv) = model.nodes[0].op, let bias = conv.bias else {
             Issue.record("expected a Conv with bias"); return
         }
-        let image = randomImages(1, 2, 5, 5, seed: 22)
+        let image = randomImages(1, cin, 5, 5, seed: 22)
         let x = image.data, wt = conv.weight.data
-        let (oh, ow) = (0, 2)   // top edge: three taps fall in the padding
-        var c = [[Double]](), taps = [(Int, Int)]()
-        for ki in 0..<3 {
-            for kj in 0..<3 {
-                let ih = oh - 1 + ki, iw = ow - 1 + kj
-                guard ih >= 0 && ih < 5 && iw >= 0 && iw < 5 else { continue }
-                taps.append((ih, iw))
-                c.append((0..<3).map { m in
-                    (0..<2).reduce(0.0) { $0 + Double(wt[((m * 2 + $1) * 3 + ki) * 3 + kj]) * Double(x[($1 * 5 + ih) * 5 + iw]) }
-                })
+        for (oh, ow) in [(0, 2), (2, 2), (4, 4)] {   // top edge, inside, corner
+            var c = [[Double]](), taps = [(Int, Int)]()
+            for ki in 0..<3 {
+                for kj in 0..<3 {
+                    let ih = oh - 1 + ki, iw = ow - 1 + kj
+                    guard ih >= 0 && ih < 5 && iw >= 0 && iw < 5 else { continue }
+                    taps.append((ih, iw))
+                    var cm = [Double](repeating: 0, count: cout)
+                    for m in 0..<cout {
+                        for ch in 0..<cin {
+                            let wv = Double(wt[((m * cin + ch) * 3 + ki) * 3 + kj])
+                            cm[m] += wv * Double(x[(ch * 5 + ih) * 5 + iw])
+                        }
+                    }
+                    c.append(cm)
+                }
             }
+            let z = (0..<cout).map { m in c.reduce(Double(bias[m])) { $0 + $1[m] } }
+            let zz = z.reduce(0) { $0 + $1 * $1 }
+            let bz = (0..<cout).reduce(0.0) { $0 + Double(bias[$1]) * z[$1] }
+            let norms = c.map { v in v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+            let total = norms.reduce(0, +)
+            let r = try ReceptiveFieldTracer(model: model, layer: y).srd(image: image, positions: [PFVPosition(h: oh, w: ow)])
+            for (i, (ih, iw)) in taps.enumerated() {
+                let mu = ((0..<cout).reduce(0.0) { $0 + c[i][$1] * z[$1] } + norms[i] / total * bz) / zz
+                #expect(abs(Double(r.maps.data[ih * 5 + iw]) - mu) < 1e-4, "PFV (\(oh), \(ow)), tap at (\(ih), \(iw))")
+            }
+            let outside = (0..<25).filter { k in !taps.contains { $0.0 * 5 + $0.1 == k } }
+            #expect(outside.allSatisfy { r.maps.data[$0] == 0 })
         }
-        let z = (0..<3).map { m in c.reduce(Double(bias[m])) { $0 + $1[m] } }
-        let zz = z.reduce(0) { $0 + $1 * $1 }
-        let bz = (0..<3).reduce(0.0) { $0 + Double(bias[$1]) * z[$1] }
-        let norms = c.map { v in v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
-        let total = norms.reduce(0, +)
-        let r = try ReceptiveFieldTracer(model: model, layer: y).srd(image: image, positions: [PFVPosition(h: oh, w: ow)])
-        for (i, (ih, iw)) in taps.enumerated() {
-            let mu = ((0..<3).reduce(0.0) { $0 + c[i][$1] * z[$1] } + norms[i] / total * bz) / zz
-            #expect(abs(Double(r.maps.data[ih * 5 + iw]) - mu) < 1e-4, "tap at (\(ih), \(iw))")
-        }
-        let outside = (0..<25).filter { k in !taps.contains { $0.0 * 5 + $0.1 == k } }
-        #expect(outside.allSatisfy { r.maps.data[$0] == 0 })
     }
 
     /// BN folded at load time and BN kept in the graph (fused by the SRD plan) give the same iERF:

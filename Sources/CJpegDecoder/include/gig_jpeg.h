@@ -3,13 +3,19 @@
 #define GIGTRACE_GIG_JPEG_H
 #include <stddef.h>
 
-/// Decodes the JPEG in `data[0..<size]` with libjpeg's defaults (ISLOW IDCT, fancy upsampling —
-/// what Pillow uses) into a malloc'ed buffer of height*width*channels bytes, row-major and
-/// interleaved; channels is 1 for greyscale files and 3 (RGB) otherwise. The caller frees `*out`.
-/// Returns 0 on success; otherwise `*out` is NULL and `message` holds libjpeg's one-line reason.
-/// A truncated file is an error (as in Pillow); other corrupt-data warnings are tolerated.
-int gig_jpeg_decode(const unsigned char *data, size_t size, unsigned char **out,
-                    int *width, int *height, int *channels,
-                    char *message, size_t message_capacity);
+/// A JPEG being decoded: created by gig_jpeg_open, freed by gig_jpeg_read (always).
+typedef struct gig_jpeg gig_jpeg;
+
+/// Reads the header of the JPEG in `data[0..<size]` (which must stay valid until gig_jpeg_read
+/// returns) and reports its size: channels is 1 for greyscale files, 3 (RGB) otherwise.
+/// Returns NULL on failure, with libjpeg's one-line reason in `message`.
+gig_jpeg *gig_jpeg_open(const unsigned char *data, size_t size, int *width, int *height, int *channels,
+                        char *message, size_t message_capacity);
+
+/// Decodes the pixels with libjpeg's defaults (ISLOW IDCT, fancy upsampling — what Pillow uses)
+/// into `out` (height*width*channels bytes, row-major, interleaved) and frees `jpeg`.
+/// Returns 0 on success; otherwise `message` holds the reason. A truncated file is an error (as in
+/// Pillow); other corrupt-data warnings are tolerated.
+int gig_jpeg_read(gig_jpeg *jpeg, unsigned char *out, char *message, size_t message_capacity);
 
 #endif

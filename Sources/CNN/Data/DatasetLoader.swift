@@ -38,6 +38,9 @@ public struct DatasetLoader: Sendable {
 
     /// Builds batch `number` (0 ..< batchCount) on the calling thread.
     public func batch(_ number: Int) throws -> DataBatch {
+        guard number >= 0, number < batchCount else {
+            throw CNNError.invalidInput("batch \(number) does not exist (\(batchCount) batches of \(batchSize))")
+        }
         let slice = indices[(number * batchSize)..<min(indices.count, (number + 1) * batchSize)]
         var shape: [Int]? = nil
         var data = [Float]()

@@ -30,18 +30,24 @@ public enum ImageDecoder {
     }
 
     static func decodeJPEG(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws -> DecodedImage {
-        var out: UnsafeMutablePointer<UInt8>?
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
-        let status = gig_jpeg_decode(bytes.baseAddress, bytes.count, &out, &width, &height, &channels, &message, message.count)
-        guard status == 0, let pixels = out else {
+        func fail() -> CNNError {
             let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw CNNError.corruptFile(path: path, reason: "cannot decode JPEG: \(reason)")
+            return CNNError.corruptFile(path: path, reason: "cannot decode JPEG: \(reason)")
         }
-        defer { free(pixels) }
+        guard let jpeg = gig_jpeg_open(bytes.baseAddress, bytes.count, &width, &height, &channels, &message, message.count) else {
+            throw fail()
+        }
+        // Decoded straight into the array; gig_jpeg_read frees `jpeg` whatever happens.
         let count = Int(width) * Int(height) * Int(channels)
-        return DecodedImage(width: Int(width), height: Int(height), channels: Int(channels),
-                            pixels: .uint8(Array(UnsafeBufferPointer(start: pixels, count: count))))
+        var status: Int32 = 0
+        let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialised in
+            status = gig_jpeg_read(jpeg, buffer.baseAddress, &message, message.count)
+            initialised = count
+        }
+        guard status == 0 else { throw fail() }
+        return DecodedImage(width: Int(width), height: Int(height), channels: Int(channels), pixels: .uint8(pixels))
     }
 
     static func decodePNG(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws -> DecodedImage {

@@ -59,10 +59,10 @@ enum PillowResample {
         return a < 1 ? 1 - a : 0
     }
 
+    /// Pillow's `clip8`: 0 for sums ≤ 0, 255 for sums ≥ 2^30, else `v >> 22` — which is exactly
+    /// `v >> 22` clamped to 0…255 (arithmetic shift), written branch-free so loops vectorise.
     @inline(__always) static func clip8(_ v: Int32) -> UInt8 {
-        if v >= Int32(1) << (precisionBits + 8) { return 255 }
-        if v <= 0 { return 0 }
-        return UInt8(truncatingIfNeeded: v >> precisionBits)
+        UInt8(truncatingIfNeeded: min(max(v >> Int32(precisionBits), 0), 255))
     }
 
     /// Resizes an 8-bit HWC image of `inWidth × inHeight × channels` to `outWidth × outHeight` and
@@ -109,16 +109,18 @@ enum PillowResample {
                 acc.withUnsafeMutableBufferPointer { a in
                     v.fixed.withUnsafeBufferPointer { k in
                         let half = Int32(1 << (precisionBits - 1))
+                        guard let ap = a.baseAddress, let op = o.baseAddress, let tp = t.baseAddress else { return }
                         for (oy, y) in rows.enumerated() {
                             // Taps outer, pixels inner (vectorisable); same sums as Pillow's loop order,
                             // integer addition being associative.
-                            for i in 0..<rowLength { a[i] = half }
+                            for i in 0..<rowLength { ap[i] = half }
                             for j in 0..<v.length[y] {
                                 let w = k[y * v.taps + j]
-                                let src = (v.start[y] - firstRow + j) * rowLength
-                                for i in 0..<rowLength { a[i] &+= Int32(t[src + i]) &* w }
+                                let src = tp + (v.start[y] - firstRow + j) * rowLength
+                                for i in 0..<rowLength { ap[i] &+= Int32(truncatingIfNeeded: src[i]) &* w }
                             }
-                            for i in 0..<rowLength { o[oy * rowLength + i] = clip8(a[i]) }
+                            let dst = op + oy * rowLength
+                            for i in 0..<rowLength { dst[i] = clip8(ap[i]) }
                         }
                     }
                 }
@@ -132,34 +134,56 @@ enum PillowResample {
                                    into t: UnsafeMutableBufferPointer<UInt8>) {
         let half = Int32(1 << (precisionBits - 1))
         let outRow = cols.count * channels
-        for (ty, y) in rows.enumerated() {
-            let rowBase = y * inWidth * channels
-            for (tx, x) in cols.enumerated() {
-                let x0 = h.start[x], n = h.length[x]
-                let kk = k.baseAddress! + x * h.taps
-                let o = ty * outRow + tx * channels
-                if channels == 3 {
-                    var s0 = half, s1 = half, s2 = half
-                    var p = rowBase + x0 * 3
+        guard let sp = s.baseAddress, let tp = t.baseAddress, let kp = k.baseAddress else { return }
+        let stride = inWidth * channels
+        if channels == 3 {
+            // Two rows per sweep share each column's coefficients (same sums as row by row).
+            var ty = 0
+            while ty < rows.count {
+                let pair = ty + 1 < rows.count
+                let rowA = sp + (rows.lowerBound + ty) * stride
+                let rowB = pair ? rowA + stride : rowA
+                var oA = tp + ty * outRow
+                var oB = pair ? oA + outRow : oA
+                for x in cols {
+                    let n = h.length[x]
+                    let kk = kp + x * h.taps
+                    let first = h.start[x] * 3
+                    var a = rowA + first, b = rowB + first
+                    var a0 = half, a1 = half, a2 = half, b0 = half, b1 = half, b2 = half
                     for j in 0..<n {
                         let w = kk[j]
-                        s0 &+= Int32(s[p]) &* w
-                        s1 &+= Int32(s[p + 1]) &* w
-                        s2 &+= Int32(s[p + 2]) &* w
-                        p += 3
+                        a0 &+= Int32(truncatingIfNeeded: a[0]) &* w
+                        a1 &+= Int32(truncatingIfNeeded: a[1]) &* w
+                        a2 &+= Int32(truncatingIfNeeded: a[2]) &* w
+                        b0 &+= Int32(truncatingIfNeeded: b[0]) &* w
+                        b1 &+= Int32(truncatingIfNeeded: b[1]) &* w
+                        b2 &+= Int32(truncatingIfNeeded: b[2]) &* w
+                        a += 3
+                        b += 3
                     }
-                    t[o] = clip8(s0); t[o + 1] = clip8(s1); t[o + 2] = clip8(s2)
-                } else {
-                    for c in 0..<channels {
-                        var ss = half
-                        var p = rowBase + x0 * channels + c
-                        for j in 0..<n {
-                            ss &+= Int32(s[p]) &* kk[j]
-                            p += channels
-                        }
-                        t[o + c] = clip8(ss)
-                    }
+                    oB[0] = clip8(b0); oB[1] = clip8(b1); oB[2] = clip8(b2)
+                    oA[0] = clip8(a0); oA[1] = clip8(a1); oA[2] = clip8(a2)
+                    oA += 3
+                    oB += 3
                 }
+                ty += 2
+            }
+            return
+        }
+        for (ty, y) in rows.enumerated() {
+            let row = sp + y * stride
+            var o = tp + ty * outRow
+            for x in cols {
+                let n = h.length[x]
+                let kk = kp + x * h.taps
+                let p = row + h.start[x] * channels
+                for c in 0..<channels {
+                    var ss = half
+                    for j in 0..<n { ss &+= Int32(truncatingIfNeeded: p[j * channels + c]) &* kk[j] }
+                    o[c] = clip8(ss)
+                }
+                o += channels
             }
         }
     }

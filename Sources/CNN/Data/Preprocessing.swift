@@ -75,6 +75,9 @@ public struct Preprocessing: Sendable, Equatable {
     /// Preprocesses `image` into `out` (CHW float32, `outputShape` elements). `path` names the image
     /// in errors (mean/std lengths that do not fit the channels).
     public func apply(_ image: DecodedImage, into out: UnsafeMutableBufferPointer<Float>, path: String) throws {
+        guard image.width > 0, image.height > 0 else {
+            throw CNNError.corruptFile(path: path, reason: "image has no pixels (\(image.width)×\(image.height))")
+        }
         let c = outputChannels(source: image.channels)
         let (rh, rw) = resizedSize(height: image.height, width: image.width)
         let oh = crop?.height ?? rh, ow = crop?.width ?? rw
@@ -106,11 +109,13 @@ public struct Preprocessing: Sendable, Equatable {
             }
             window.withUnsafeBufferPointer { win in
                 tables.withUnsafeBufferPointer { lut in
-                    for y in 0..<rows.count {
-                        for x in 0..<wc {
-                            let src = (y * wc + x) * c
-                            let dst = (y + dy) * ow + x + dx
-                            for ch in 0..<c { out[ch * plane + dst] = lut[ch * 256 + Int(win[src + ch])] }
+                    guard let w = win.baseAddress, let t = lut.baseAddress, let o = out.baseAddress else { return }
+                    for ch in 0..<c {
+                        let table = t + ch * 256
+                        for y in 0..<rows.count {
+                            let src = w + y * wc * c + ch
+                            let dst = o + ch * plane + (y + dy) * ow + dx
+                            for x in 0..<wc { dst[x] = table[Int(src[x &* c])] }
                         }
                     }
                 }

@@ -22,6 +22,9 @@ public struct Model: Sendable {
     public var threads: Int
     /// Index in `nodes` of the producer of each computed tensor.
     public let producer: [String: Int]
+    /// Conv node index → index of the Relu that is the only reader of its output; the pair runs
+    /// as one fused kernel unless the Conv output itself is requested.
+    let fusedRelu: [Int: Int]
 
     /// The (first) image input.
     public var inputName: String { inputNames.first ?? "" }
@@ -64,6 +67,15 @@ public struct Model: Sendable {
             for (k, v) in probe { shapes[k] = Array(v.shape.dropFirst()) }
         }
         tensorShapes = shapes
+        var readers = [String: Int]()
+        for n in nodes { for x in n.inputs { readers[x, default: 0] += 1 } }
+        var fused = [Int: Int]()
+        for (i, n) in nodes.enumerated() {
+            guard case .conv = n.op, readers[n.output] == 1, !outputNames.contains(n.output),
+                  i + 1 < nodes.count, case .relu = nodes[i + 1].op, nodes[i + 1].inputs == [n.output] else { continue }
+            fused[i] = i + 1
+        }
+        fusedRelu = fused
     }
 
     /// Number of nodes per op kind; BatchNormalization folded into a Conv counts as
@@ -129,9 +141,15 @@ public struct Model: Sendable {
         var lastUse = [String: Int]()
         for (i, n) in nodes.enumerated() { for x in n.inputs { lastUse[x] = i } }
         openblas_set_num_threads(Int32(threads))
-        for (i, n) in nodes.enumerated() {
+        var skip = -1
+        for (i, n) in nodes.enumerated() where i != skip {
             let values = n.inputs.map { $0.isEmpty ? nil : (env[$0] ?? constants[$0]) }
-            env[n.output] = try n.evaluate(values, threads: threads).0
+            if let j = fusedRelu[i], !wanted.contains(n.output) {
+                env[nodes[j].output] = try n.evaluate(values, threads: threads, fuseRelu: true).0
+                skip = j
+            } else {
+                env[n.output] = try n.evaluate(values, threads: threads).0
+            }
             for x in n.inputs where lastUse[x] == i && !wanted.contains(x) { env[x] = nil }
         }
         var result = [String: Tensor]()

@@ -10,6 +10,14 @@ extension Node {
             return t
         }
         switch op {
+        case .reshape, .identity, .concat: break
+        default:
+            // Kernels address buffers directly; empty tensors only pass through shape-only ops.
+            if inputs.contains(where: { ($0?.count ?? 1) == 0 }) {
+                throw CNNError.invalidInput("node '\(name)' (\(op.kind)) got an empty tensor")
+            }
+        }
+        switch op {
         case .conv(let c):
             return (try Convolution.forward(c, try input(0), threads: threads, fuseRelu: fuseRelu), nil)
         case .batchNorm(let p):

@@ -61,12 +61,24 @@ public struct Subnetwork: Sendable {
         if let per = model.tensorShapes[from], Array(x.shape.dropFirst()) != per || x.rank != per.count + 1 {
             throw CNNError.shapeMismatch("'\(from)' expects [N, \(per.map(String.init).joined(separator: ", "))], got \(x.shape)")
         }
+        guard x.count > 0 else { throw CNNError.invalidInput("input for '\(from)' is empty (shape \(x.shape))") }
         var values: [String: Tensor] = [from: x]
         var argmax = [Int: [Int32]]()
         openblas_set_num_threads(Int32(model.threads))
-        for i in nodeIndices {
+        let members = Set(nodeIndices)
+        var skip = -1
+        for i in nodeIndices where i != skip {
             let n = model.nodes[i]
             let ins = n.inputs.map { $0.isEmpty ? nil : (values[$0] ?? model.constants[$0]) }
+            if let j = model.fusedRelu[i], members.contains(j), !keep.contains(n.output), n.output != to {
+                // Conv+Relu fused: the Relu's backward masks by its input's sign, which the
+                // rectified output shares, so both names hold the rectified tensor.
+                let y = try n.evaluate(ins, threads: model.threads, fuseRelu: true).0
+                values[n.output] = y
+                values[model.nodes[j].output] = y
+                skip = j
+                continue
+            }
             let (y, arg) = try n.evaluate(ins, threads: model.threads)
             values[n.output] = y
             if let arg { argmax[i] = arg }

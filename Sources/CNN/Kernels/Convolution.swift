@@ -36,10 +36,13 @@ enum Convolution {
         let g = try geometry(conv, inputShape: x.shape)
         let n = x.shape[0]
         let outCount = n * g.m * g.p
-        let colSize = g.isPointwise ? 0 : g.k * g.p
+        let batched = g.p < batchedPlane && n > 1
+        let sub = subBatch(g)
+        let colSize = batched ? (g.k + g.mg) * sub * g.p : (g.isPointwise ? 0 : g.k * g.p)
         let workers = max(1, min(threads, n))
         var workspace = [Float](repeating: 0, count: max(1, colSize * workers))
-        var out = [Float](repeating: 0, count: outCount)
+        // Every element is written: by the bias fill or a beta-0 GEMM (per image), or the scatter.
+        var out = [Float](unsafeUninitializedCapacity: outCount) { _, n in n = outCount }
         let bias = conv.bias
         x.data.withUnsafeBufferPointer { xs in
             conv.weight.data.withUnsafeBufferPointer { ws in
@@ -50,6 +53,15 @@ enum Convolution {
                         if workers > 1 { openblas_set_num_threads(1) }
                         Parallel.chunks(n, threads: workers) { range, worker in
                             let col = cp.base + worker * colSize
+                            if batched {
+                                var lo = range.lowerBound
+                                while lo < range.upperBound {
+                                    let hi = min(range.upperBound, lo + sub)
+                                    forwardBatch(lo..<hi, g, xp.base, wp.base, bias, fuseRelu, col, col + g.k * sub * g.p, op.base)
+                                    lo = hi
+                                }
+                                return
+                            }
                             for i in range {
                                 let img = xp.base + i * g.c * g.h * g.w
                                 let dst = op.base + i * g.m * g.p
@@ -92,7 +104,9 @@ enum Convolution {
         }
         s[0] = samples
         let workers = max(1, min(threads, samples))
-        let colSize = g.isPointwise ? 0 : g.k * g.p
+        let batched = g.p < batchedPlane && samples > 1
+        let sub = subBatch(g)
+        let colSize = batched ? (g.k + g.mg) * sub * g.p : (g.isPointwise ? 0 : g.k * g.p)
         var workspace = [Float](repeating: 0, count: max(1, colSize * workers))
         var out = [Float](repeating: 0, count: samples * g.c * g.h * g.w)
         grad.data.withUnsafeBufferPointer { gs in
@@ -104,6 +118,15 @@ enum Convolution {
                         if workers > 1 { openblas_set_num_threads(1) }
                         Parallel.chunks(samples, threads: workers) { range, worker in
                             let col = cp.base + worker * colSize
+                            if batched {
+                                var lo = range.lowerBound
+                                while lo < range.upperBound {
+                                    let hi = min(range.upperBound, lo + sub)
+                                    backwardBatch(lo..<hi, g, gp.base, wp.base, col, col + g.k * sub * g.p, op.base)
+                                    lo = hi
+                                }
+                                return
+                            }
                             for i in range {
                                 let dy = gp.base + i * g.m * g.p
                                 let dx = op.base + i * g.c * g.h * g.w
@@ -126,9 +149,63 @@ enum Convolution {
         return Tensor(uncheckedShape: s, data: out)
     }
 
-    /// Writes the `[Cg*kH*kW, oH*oW]` patch matrix of one group of one image.
+    /// Output planes smaller than this are computed for several images in one GEMM
+    /// (`[Mg, K] × [K, B·P]`), which keeps the GEMM wide for late, low-resolution layers.
+    static let batchedPlane = 1024
+    /// Images per batched GEMM: enough columns for an efficient GEMM, bounded workspace.
+    static func subBatch(_ g: Geometry) -> Int { max(1, 4096 / max(1, g.p)) }
+
+    /// Forward of images `range` with one GEMM per group: patches of all images side by side in
+    /// `col` `[K, B·P]`, product in `tmp` `[Mg, B·P]`, then scattered to NCHW with bias (+ReLU).
+    static func forwardBatch(_ range: Range<Int>, _ g: Geometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                             _ bias: [Float]?, _ relu: Bool, _ col: UnsafeMutablePointer<Float>,
+                             _ tmp: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        let b = range.count, ld = b * g.p
+        for grp in 0..<g.groups {
+            for (bi, i) in range.enumerated() {
+                im2col(x + i * g.c * g.h * g.w + grp * g.cg * g.h * g.w, g, col + bi * g.p, ld: ld)
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.mg), Int32(ld), Int32(g.k), 1,
+                        w + grp * g.mg * g.k, Int32(g.k), col, Int32(ld), 0, tmp, Int32(ld))
+            for (bi, i) in range.enumerated() {
+                for m in 0..<g.mg {
+                    let ch = grp * g.mg + m
+                    let src = tmp + m * ld + bi * g.p
+                    let dst = out + (i * g.m + ch) * g.p
+                    let bv = bias?[ch] ?? 0
+                    if relu {
+                        for j in 0..<g.p { dst[j] = max(src[j] + bv, 0) }
+                    } else {
+                        for j in 0..<g.p { dst[j] = src[j] + bv }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Input VJP of samples `range` with one GEMM per group (see `forwardBatch`); `dx` must be zero.
+    static func backwardBatch(_ range: Range<Int>, _ g: Geometry, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                              _ col: UnsafeMutablePointer<Float>, _ tmp: UnsafeMutablePointer<Float>,
+                              _ dx: UnsafeMutablePointer<Float>) {
+        let b = range.count, ld = b * g.p
+        for grp in 0..<g.groups {
+            for (bi, i) in range.enumerated() {
+                for m in 0..<g.mg {
+                    (tmp + m * ld + bi * g.p).update(from: dy + (i * g.m + grp * g.mg + m) * g.p, count: g.p)
+                }
+            }
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(g.k), Int32(ld), Int32(g.mg), 1,
+                        w + grp * g.mg * g.k, Int32(g.k), tmp, Int32(ld), 0, col, Int32(ld))
+            for (bi, i) in range.enumerated() {
+                col2im(col + bi * g.p, g, dx + i * g.c * g.h * g.w + grp * g.cg * g.h * g.w, ld: ld)
+            }
+        }
+    }
+
+    /// Writes the `[Cg*kH*kW, oH*oW]` patch matrix (rows `ld` apart) of one group of one image.
     @inline(__always)
-    static func im2col(_ src: UnsafePointer<Float>, _ g: Geometry, _ col: UnsafeMutablePointer<Float>) {
+    static func im2col(_ src: UnsafePointer<Float>, _ g: Geometry, _ col: UnsafeMutablePointer<Float>, ld: Int? = nil) {
+        let ld = ld ?? g.p
         var row = col
         for c in 0..<g.cg {
             let plane = src + c * g.h * g.w
@@ -154,15 +231,16 @@ enum Convolution {
                         }
                         if owHi < g.ow { (dst + owHi).update(repeating: 0, count: g.ow - owHi) }
                     }
-                    row += g.p
+                    row += ld
                 }
             }
         }
     }
 
-    /// Adds the patch matrix `col` back into the image plane group `dst` (the adjoint of im2col).
+    /// Adds the patch matrix `col` (rows `ld` apart) back into the image plane group `dst` (the adjoint of im2col).
     @inline(__always)
-    static func col2im(_ col: UnsafePointer<Float>, _ g: Geometry, _ dst: UnsafeMutablePointer<Float>) {
+    static func col2im(_ col: UnsafePointer<Float>, _ g: Geometry, _ dst: UnsafeMutablePointer<Float>, ld: Int? = nil) {
+        let ld = ld ?? g.p
         var row = col
         for c in 0..<g.cg {
             let plane = dst + c * g.h * g.w
@@ -182,7 +260,7 @@ enum Convolution {
                             for ow in owLo..<owHi { line[ow * g.sw] += src[ow] }
                         }
                     }
-                    row += g.p
+                    row += ld
                 }
             }
         }

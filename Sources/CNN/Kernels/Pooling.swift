@@ -19,16 +19,18 @@ enum Pooling {
                         let src = xs.baseAddress! + plane * h * w
                         var o = plane * planeOut
                         for oh in 0..<r.outH {
+                            let h0 = oh * win.strideH - r.padTop
+                            let (kiLo, kiHi) = taps(h0, win.kernelH, win.dilationH, h)
                             for ow in 0..<r.outW {
+                                let w0 = ow * win.strideW - r.padLeft
+                                let (kjLo, kjHi) = taps(w0, win.kernelW, win.dilationW, w)
                                 var best = -Float.infinity, bi: Int32 = -1
-                                for ki in 0..<win.kernelH {
-                                    let ih = oh * win.strideH - r.padTop + ki * win.dilationH
-                                    if ih < 0 || ih >= h { continue }
-                                    for kj in 0..<win.kernelW {
-                                        let iw = ow * win.strideW - r.padLeft + kj * win.dilationW
-                                        if iw < 0 || iw >= w { continue }
-                                        let v = src[ih * w + iw]
-                                        if v > best || bi < 0 { best = v; bi = Int32(ih * w + iw) }
+                                for ki in kiLo..<kiHi {
+                                    let rowBase = (h0 + ki * win.dilationH) * w + w0
+                                    for kj in kjLo..<kjHi {
+                                        let at = rowBase + kj * win.dilationW
+                                        let v = src[at]
+                                        if v > best || bi < 0 { best = v; bi = Int32(at) }
                                     }
                                 }
                                 out[o] = bi < 0 ? 0 : best
@@ -65,6 +67,15 @@ enum Pooling {
             }
         }
         return Tensor(uncheckedShape: [samples, c, h, w], data: out)
+    }
+
+    /// Kernel taps `lo..<hi` whose position `start + tap * dilation` lies in `0..<extent`.
+    @inline(__always)
+    static func taps(_ start: Int, _ k: Int, _ d: Int, _ extent: Int) -> (Int, Int) {
+        let lo = start >= 0 ? 0 : (-start + d - 1) / d
+        let room = extent - start
+        let hi = room <= 0 ? 0 : min(k, (room + d - 1) / d)
+        return (min(lo, hi), hi)
     }
 
     /// Window element count used as the divisor for output (oh, ow).

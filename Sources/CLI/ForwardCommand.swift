@@ -47,15 +47,16 @@ struct ForwardCommand: ParsableCommand {
             let n = x.shape.first ?? 0
             guard n > 0 else { throw CNNError.invalidInput("\(input): no images") }
             var parts = [String: [Tensor]]()
-            var progress = ProgressLine(label: "forward", total: n, quiet: quiet)
+            var progress = ProgressReporter(label: "forward", total: n, quiet: quiet)
             var done = 0
             while done < n {
                 let chunk = x.slice(batch: done..<min(n, done + batchSize))
                 let result = try m.forward(chunk, keep: Set(names))
                 for w in wanted { if let t = result[w] { parts[w, default: []].append(t) } }
                 done += chunk.shape[0]
-                progress.update(done)
+                progress.advance(by: chunk.shape[0])
             }
+            progress.finish(quietSummary: quiet)
             for w in wanted {
                 guard let p = parts[w] else { continue }
                 try Npy.write(try Tensor.concatenate(batches: p), to: out + "/" + ForwardCommand.fileName(w))

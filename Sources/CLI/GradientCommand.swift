@@ -54,14 +54,15 @@ struct GradientCommand: ParsableCommand {
             }
             if let wrt { try m.checkTensor(wrt) }
             var parts = [Tensor]()
-            var progress = ProgressLine(label: "gradient", total: n, quiet: quiet)
+            var progress = ProgressReporter(label: "gradient", total: n, quiet: quiet)
             var done = 0
             while done < n {
                 let r = done..<min(n, done + batchSize)
                 parts.append(try m.gradient(x.slice(batch: r), classes: Array(classes[r]), wrt: wrt))
                 done = r.upperBound
-                progress.update(done)
+                progress.advance(by: r.count)
             }
+            progress.finish(quietSummary: quiet)
             try Npy.write(try Tensor.concatenate(batches: parts), to: out)
         }
     }

@@ -51,12 +51,15 @@ struct DatasetOptions: ParsableArguments {
     @Option(help: "Background threads decoding ahead of the consumer (0 = decode inline). Keep OpenBLAS threads + these ≤ cores.")
     var prefetchThreads: Int = 1
 
+    /// The dataset, preprocessing and selection the flags describe, as a storable spec.
+    func spec() throws -> DatasetSpec {
+        DatasetSpec(data: data, format: format, labels: labels, classNames: classNames,
+                    preprocessing: try preprocessing(), selection: selection())
+    }
+
     /// Opens the dataset named by `--data` / `--format` / `--labels` / `--class-names`.
     func openDataset() throws -> any ImageDataset {
-        guard let format = DatasetFormat(rawValue: format) else {
-            throw CNNError.invalidInput("--format: unknown format '\(self.format)'; choose one of \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return try format.open(path: data, labelsPath: labels, classNamesPath: classNames)
+        try spec().openDataset()
     }
 
     /// The preprocessing the flags describe.
@@ -74,8 +77,7 @@ struct DatasetOptions: ParsableArguments {
     /// Dataset, preprocessing and selection together, ready to stream.
     func makeLoader() throws -> DatasetLoader {
         guard prefetchThreads >= 0 else { throw CNNError.invalidInput("--prefetch-threads must be ≥ 0, got \(prefetchThreads)") }
-        return try DatasetLoader(dataset: openDataset(), preprocessing: preprocessing(), selection: selection(),
-                                 batchSize: batchSize, skipBad: skipBad)
+        return try spec().makeLoader(batchSize: batchSize, skipBad: skipBad)
     }
 
     static func parseCrop(_ text: String) throws -> (height: Int, width: Int) {

@@ -202,37 +202,59 @@ enum Convolution {
         }
     }
 
+    /// One row of the patch matrix: input channel `c` seen through kernel tap (ki, kj). Output
+    /// position (oh, ow) reads input (oh·sH + offH, ow·sW + offW) of that channel's plane, which
+    /// lies inside the image exactly for oh in `rows` and ow in `columns`.
+    struct PatchRow {
+        let plane: Int, offH: Int, offW: Int
+        let rows: Range<Int>, columns: Range<Int>
+    }
+
+    /// Output indices `o` in `0..<outSize` with `o·stride + offset` in `0..<inSize`.
+    @inline(__always)
+    static func inside(offset: Int, stride: Int, inSize: Int, outSize: Int) -> Range<Int> {
+        let lo = offset >= 0 ? 0 : min(outSize, (-offset + stride - 1) / stride)
+        return lo..<max(lo, min(outSize, (inSize - offset + stride - 1) / stride))
+    }
+
+    /// Calls `body(r, row)` for the `Cg·kH·kW` rows of the patch matrix of one group, in order.
+    @inline(__always)
+    static func forEachPatchRow(_ g: Geometry, _ body: (Int, PatchRow) -> Void) {
+        var r = 0
+        for c in 0..<g.cg {
+            for ki in 0..<g.kh {
+                for kj in 0..<g.kw {
+                    let offH = ki * g.dh - g.pt, offW = kj * g.dw - g.pl
+                    body(r, PatchRow(plane: c * g.h * g.w, offH: offH, offW: offW,
+                                     rows: inside(offset: offH, stride: g.sh, inSize: g.h, outSize: g.oh),
+                                     columns: inside(offset: offW, stride: g.sw, inSize: g.w, outSize: g.ow)))
+                    r += 1
+                }
+            }
+        }
+    }
+
     /// Writes the `[Cg*kH*kW, oH*oW]` patch matrix (rows `ld` apart) of one group of one image.
     @inline(__always)
     static func im2col(_ src: UnsafePointer<Float>, _ g: Geometry, _ col: UnsafeMutablePointer<Float>, ld: Int? = nil) {
         let ld = ld ?? g.p
-        var row = col
-        for c in 0..<g.cg {
-            let plane = src + c * g.h * g.w
-            for ki in 0..<g.kh {
-                for kj in 0..<g.kw {
-                    let offH = ki * g.dh - g.pt, offW = kj * g.dw - g.pl
-                    // Output columns whose input column lies inside: ow in [owLo, owHi).
-                    let owLo = offW >= 0 ? 0 : min(g.ow, (-offW + g.sw - 1) / g.sw)
-                    let owHi = max(owLo, min(g.ow, (g.w - offW + g.sw - 1) / g.sw))
-                    for oh in 0..<g.oh {
-                        let ih = oh * g.sh + offH
-                        let dst = row + oh * g.ow
-                        if ih < 0 || ih >= g.h {
-                            dst.update(repeating: 0, count: g.ow)
-                            continue
-                        }
-                        let line = plane + ih * g.w + offW
-                        if owLo > 0 { dst.update(repeating: 0, count: owLo) }
-                        if g.sw == 1 {
-                            (dst + owLo).update(from: line + owLo, count: owHi - owLo)
-                        } else {
-                            for ow in owLo..<owHi { dst[ow] = line[ow * g.sw] }
-                        }
-                        if owHi < g.ow { (dst + owHi).update(repeating: 0, count: g.ow - owHi) }
-                    }
-                    row += ld
+        forEachPatchRow(g) { r, t in
+            let row = col + r * ld
+            let lo = t.columns.lowerBound, hi = t.columns.upperBound
+            for oh in 0..<g.oh {
+                let dst = row + oh * g.ow
+                guard t.rows.contains(oh) else {
+                    dst.update(repeating: 0, count: g.ow)
+                    continue
                 }
+                let line = src + t.plane + (oh * g.sh + t.offH) * g.w + t.offW
+                if lo > 0 { dst.update(repeating: 0, count: lo) }
+                if g.sw == 1 {
+                    (dst + lo).update(from: line + lo, count: hi - lo)
+                } else {
+                    for ow in lo..<hi { dst[ow] = line[ow * g.sw] }
+                }
+                if hi < g.ow { (dst + hi).update(repeating: 0, count: g.ow - hi) }
             }
         }
     }
@@ -241,26 +263,15 @@ enum Convolution {
     @inline(__always)
     static func col2im(_ col: UnsafePointer<Float>, _ g: Geometry, _ dst: UnsafeMutablePointer<Float>, ld: Int? = nil) {
         let ld = ld ?? g.p
-        var row = col
-        for c in 0..<g.cg {
-            let plane = dst + c * g.h * g.w
-            for ki in 0..<g.kh {
-                for kj in 0..<g.kw {
-                    let offH = ki * g.dh - g.pt, offW = kj * g.dw - g.pl
-                    let owLo = offW >= 0 ? 0 : min(g.ow, (-offW + g.sw - 1) / g.sw)
-                    let owHi = max(owLo, min(g.ow, (g.w - offW + g.sw - 1) / g.sw))
-                    for oh in 0..<g.oh {
-                        let ih = oh * g.sh + offH
-                        if ih < 0 || ih >= g.h { continue }
-                        let line = plane + ih * g.w + offW
-                        let src = row + oh * g.ow
-                        if g.sw == 1 {
-                            for ow in owLo..<owHi { line[ow] += src[ow] }
-                        } else {
-                            for ow in owLo..<owHi { line[ow * g.sw] += src[ow] }
-                        }
-                    }
-                    row += ld
+        forEachPatchRow(g) { r, t in
+            let row = col + r * ld
+            for oh in t.rows {
+                let line = dst + t.plane + (oh * g.sh + t.offH) * g.w + t.offW
+                let src = row + oh * g.ow
+                if g.sw == 1 {
+                    for ow in t.columns { line[ow] += src[ow] }
+                } else {
+                    for ow in t.columns { line[ow * g.sw] += src[ow] }
                 }
             }
         }

@@ -6,6 +6,7 @@ torchvision does not import against this CPU torch) with random eval-mode BatchN
                                                           # dynamic batch), x16.npy, logits16.npy
   python3 tools/bench_resnet18_engine.py bench [THREADS]  # images/s: inference_mode forward and
                                                           # forward + input gradient of one logit, batch 16
+                                                          # (weights requires_grad=False, input True)
 Then: gigtrace bench-engine --model OUT_DIR/r18.onnx --threads THREADS
 """
 import sys
@@ -88,6 +89,8 @@ def main():
             m(x)
         fwd = 16 * n / (time.time() - t)
     targets = torch.arange(16) % 10
+    for p in m.parameters():     # input gradient only, as the engine computes (no weight gradients)
+        p.requires_grad_(False)
 
     def step():
         xx = x.clone().requires_grad_(True)

@@ -25,6 +25,9 @@ public struct Model: Sendable {
     /// Conv node index → index of the Relu that is the only reader of its output; the pair runs
     /// as one fused kernel unless the Conv output itself is requested.
     let fusedRelu: [Int: Int]
+    /// No node mixes samples along axis 0, so `forward` and `gradient` may split a batch
+    /// between threads (see `Model.isBatchSeparable`).
+    let batchSeparable: Bool
 
     /// The (first) image input.
     public var inputName: String { inputNames.first ?? "" }
@@ -76,6 +79,7 @@ public struct Model: Sendable {
             fused[i] = i + 1
         }
         fusedRelu = fused
+        batchSeparable = Model.isBatchSeparable(nodes, constants: consts, shapes: shapes)
     }
 
     /// Number of nodes per op kind; BatchNormalization folded into a Conv counts as
@@ -126,9 +130,23 @@ public struct Model: Sendable {
         try forward(inputs: [inputName: input], keep: keep)
     }
 
-    /// Runs the graph on named inputs (all graph inputs must be given).
+    /// Runs the graph on named inputs (all graph inputs must be given). With `threads > 1` the
+    /// batch is split between threads (same numbers as a serial run).
     public func forward(inputs: [String: Tensor], keep: Set<String> = []) throws -> [String: Tensor] {
         for k in keep { try checkTensor(k) }
+        let n = inputs[inputName]?.shape.first ?? 0
+        if let parts = subBatches(n), inputNames.allSatisfy({ inputs[$0]?.shape.first == n }) {
+            let results = try onSubBatches(parts) { model, r in
+                try model.forward(inputs: inputs.mapValues { $0.slice(batch: r) }, keep: keep)
+            }
+            var merged = [String: Tensor]()
+            for name in keep.union(outputNames) {
+                // Constant outputs have no batch axis: every part holds the same tensor.
+                let computed = producer[name] != nil || inputNames.contains(name)
+                merged[name] = computed ? try Tensor.concatenate(batches: results.compactMap { $0[name] }) : results[0][name]
+            }
+            return merged
+        }
         var env = [String: Tensor]()
         for name in inputNames {
             guard let v = inputs[name] else {
@@ -157,8 +175,9 @@ public struct Model: Sendable {
         return result
     }
 
-    /// Checks a batch against the declared per-image shape of input `name`.
-    func checkInputShape(_ name: String, _ v: Tensor) throws {
+    /// Throws `shapeMismatch` unless batch `v` is `[N, ...]` of the declared per-image shape of
+    /// input `name` (no check when the model does not declare it).
+    public func checkInputShape(_ name: String, _ v: Tensor) throws {
         guard let per = tensorShapes[name], v.rank > 0 else { return }
         guard v.rank == per.count + 1, Array(v.shape.dropFirst()) == per else {
             throw CNNError.shapeMismatch("input '\(name)' expects [N, \(per.map(String.init).joined(separator: ", "))], got \(v.shape)")
@@ -178,6 +197,12 @@ public struct Model: Sendable {
         let n = input.shape.first ?? 0
         guard classes.count == n else {
             throw CNNError.shapeMismatch("\(classes.count) target classes for a batch of \(n) images")
+        }
+        if let parts = subBatches(n) {
+            let grads = try onSubBatches(parts) { model, r in
+                try model.gradient(input.slice(batch: r), classes: Array(classes[r]), wrt: wrt, output: output)
+            }
+            return try Tensor.concatenate(batches: grads)
         }
         var start = input
         if source != inputName {

@@ -25,3 +25,21 @@ enum Parallel {
         }
     }
 }
+
+extension Parallel {
+    /// `[body(0), …, body(count − 1)]`, the calls running concurrently; rethrows the first error
+    /// (by index) after all calls have returned.
+    static func map<T: Sendable>(_ count: Int, _ body: @Sendable (Int) throws -> T) throws -> [T] {
+        var results = [Result<T, any Error>?](repeating: nil, count: count)
+        results.withUnsafeMutableBufferPointer { buf in
+            let out = SharedPointer(buf.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: count) { i in
+                out.base[i] = Result { try body(i) }
+            }
+        }
+        return try results.map { r in
+            guard let r else { throw CNNError.invalidInput("internal: a parallel task did not run") }
+            return try r.get()
+        }
+    }
+}

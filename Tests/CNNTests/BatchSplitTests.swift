@@ -37,6 +37,21 @@ import Testing
         }
     }
 
+    /// A split forward tape pulls back T = 3 cotangents per sample like a serial one.
+    @Test func splitTapeMatchesSerial() throws {
+        let serial = try BatchSplitTests.model("legacy_folded.onnx", threads: 1)
+        let split = try BatchSplitTests.model("legacy_folded.onnx", threads: 2)
+        let block = try #require(PyTorchFixtureTests.blocks["legacy_folded.onnx"])
+        let x = try PyTorchFixtureTests.npy("inputs.npy")
+        var rng = SeededRandom(5)
+        let cotangent = rng.tensor([4 * 3, 10])
+        let a = try serial.subnetwork(from: "input", to: "logits"), b = try split.subnetwork(from: "input", to: "logits")
+        let ta = try a.forward(x, keep: [block]), tb = try b.forward(x, keep: [block])
+        #expect(BatchSplitTests.same(tb.output, ta.output) && BatchSplitTests.same(tb.kept[block], ta.kept[block]))
+        #expect(BatchSplitTests.same(try b.backward(tb, cotangent: cotangent), try a.backward(ta, cotangent: cotangent)))
+        #expect(throws: CNNError.self) { try b.backward(tb, cotangent: rng.tensor([5, 10])) }
+    }
+
     /// Softmax over the batch axis and ReduceMean over axis 0 couple the samples.
     @Test func graphsMixingSamplesRunWhole() throws {
         var g = GraphFixture()

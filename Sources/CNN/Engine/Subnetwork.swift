@@ -6,7 +6,7 @@ import COpenBLAS
 /// Built by `Model.subnetwork(from:to:)`; throws if `to` depends on any graph input or tensor
 /// other than `from` and constants. Residual paths inside are included.
 public struct Subnetwork: Sendable {
-    public let model: Model
+    public private(set) var model: Model
     public let from: String
     public let to: String
     /// Indices into `model.nodes`, in topological order.
@@ -54,6 +54,22 @@ public struct Subnetwork: Sendable {
         public let kept: [String: Tensor]
         let values: [String: Tensor]
         let argmax: [Int: [Int32]]
+        /// When the forward ran split between threads: each sub-batch's own tape (`values` and
+        /// `argmax` are then empty), and `backward` splits the cotangents the same way.
+        var parts: [Part] = []
+    }
+
+    /// The tape of samples `range` of a split forward pass.
+    struct Part: Sendable {
+        let range: Range<Int>
+        let tape: Tape
+    }
+
+    /// This subnetwork on `model` (e.g. a single-threaded copy).
+    func on(_ model: Model) -> Subnetwork {
+        var s = self
+        s.model = model
+        return s
     }
 
     /// Runs the subnetwork on `x` (`[N, ...shape(from)]`), recording what backward needs.
@@ -62,6 +78,13 @@ public struct Subnetwork: Sendable {
             throw CNNError.shapeMismatch("'\(from)' expects [N, \(per.map(String.init).joined(separator: ", "))], got \(x.shape)")
         }
         guard x.count > 0 else { throw CNNError.invalidInput("input for '\(from)' is empty (shape \(x.shape))") }
+        if let ranges = model.subBatches(x.shape[0]) {
+            let tapes = try model.onSubBatches(ranges) { m, r in try on(m).forward(x.slice(batch: r), keep: keep) }
+            var kept = [String: Tensor]()
+            for k in keep { kept[k] = try Tensor.concatenate(batches: tapes.compactMap { $0.kept[k] }) }
+            return Tape(batch: x.shape[0], output: try Tensor.concatenate(batches: tapes.map(\.output)), kept: kept,
+                        values: [:], argmax: [:], parts: zip(ranges, tapes).map { Part(range: $0, tape: $1) })
+        }
         var values: [String: Tensor] = [from: x]
         var argmax = [Int: [Int32]]()
         openblas_set_num_threads(Int32(model.threads))
@@ -101,6 +124,16 @@ public struct Subnetwork: Sendable {
             throw CNNError.shapeMismatch("cotangent \(cotangent.shape) for '\(to)' of shape \(outShape) (needs [N·T, ...] with N = \(n))")
         }
         let t = cotangent.shape[0] / n
+        if !tape.parts.isEmpty {
+            let parts = tape.parts
+            let pulled = try model.onSubBatches(parts.map(\.range)) { m, r in
+                guard let part = parts.first(where: { $0.range == r }) else {
+                    throw CNNError.invalidInput("internal: no tape for samples \(r)")
+                }
+                return try on(m).backward(part.tape, cotangent: cotangent.slice(batch: (r.lowerBound * t)..<(r.upperBound * t)))
+            }
+            return try Tensor.concatenate(batches: pulled)
+        }
         var grads: [String: Tensor] = [to: cotangent]
         openblas_set_num_threads(Int32(model.threads))
         for (k, i) in nodeIndices.enumerated().reversed() {

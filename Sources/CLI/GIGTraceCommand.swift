@@ -18,6 +18,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ExportCommand.self,
             BenchConceptsCommand.self,
             TraceDatabaseBenchCommand.self,
+            ERFCommand.self,
             ERFBenchCommand.self,
         ]
     )

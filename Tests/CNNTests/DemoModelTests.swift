@@ -13,6 +13,9 @@ import Testing
 
     /// All 10,000 test images in order, (u8/255 − 0.2860)/0.3530, batches of 500: the argmax agrees
     /// with PyTorch's on ≥ 99.9 % of them, and the logits of images 0..<64 agree to 1e-4.
+    /// Cost in a debug build: ≈ 46 s of CPU (100 s wall at load 9). `perf`: ≈ 75 % in the engine's
+    /// Swift loops compiled -Onone (im2col 25 %, bias/ReLU copy 10 %, broadcasting/elementwise 13 %),
+    /// 15 % in OpenBLAS; reading and preprocessing the 10,000 images is negligible.
     @Test func reproducesPyTorchOnTheTestSet() throws {
         let model = try Model.load(path: Self.model, threads: 1)
         let spec = DatasetSpec(data: Self.images, preprocessing: Preprocessing(mean: [0.2860], std: [0.3530]))

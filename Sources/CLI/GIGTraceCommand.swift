@@ -19,6 +19,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ExportCommand.self,
             BenchConceptsCommand.self,
             TraceDatabaseBenchCommand.self,
+            ERFCommand.self,
             ERFBenchCommand.self,
             ConceptsCommand.self,
             TraceCommand.self,

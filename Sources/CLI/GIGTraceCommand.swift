@@ -19,6 +19,8 @@ struct GIGTraceCommand: AsyncParsableCommand {
             BenchConceptsCommand.self,
             TraceDatabaseBenchCommand.self,
             ERFBenchCommand.self,
+            ConceptsCommand.self,
+            TraceCommand.self,
         ]
     )
 }

@@ -70,7 +70,7 @@ def ours(binary, path, args, method, nmf_target=0.0):
     cmd = [binary, "bench-concepts", "--data", str(path), "--rows", str(args.rows), "--cols", str(args.cols),
            "--k", str(args.k), "--methods", method, "--restarts", str(args.restarts),
            "--nmf-max-iter", str(max_iter), "--tol", "1e-4", "--threads", "2",
-           "--components-out", str(path) + ".ours"]
+           "--components-out", str(path) + ".ours", "--seed", str(args.model_seed)]
     if nmf_target > 0:
         cmd += ["--nmf-target-error", repr(nmf_target)]
     if args.lambdas and method in ("kmeans", "nmf"):
@@ -86,7 +86,7 @@ def peer(x, args, method):
     with threadpool_limits(limits=2):
         start = time.perf_counter()
         if method == "kmeans":
-            m = BisectingKMeans(n_clusters=args.k, init="k-means++", n_init=args.restarts, random_state=0,
+            m = BisectingKMeans(n_clusters=args.k, init="k-means++", n_init=args.restarts, random_state=args.model_seed,
                                 bisecting_strategy="biggest_inertia", max_iter=300, tol=1e-4, algorithm="lloyd").fit(x)
             return {"seconds": time.perf_counter() - start, "sse": float(m.inertia_)}
         if method == "nmf":
@@ -107,6 +107,7 @@ def main():
     ap.add_argument("--atoms", type=int, default=256, help="planted atoms")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--restarts", type=int, default=1)
+    ap.add_argument("--model-seed", type=int, default=0, help="k-means++ seed: ours --seed, scikit-learn random_state")
     ap.add_argument("--nmf-max-iter", type=int, default=200)
     ap.add_argument("--nmf-stop", choices=["cap", "target"], default="cap")
     ap.add_argument("--nmf-target-cap", type=int, default=200, help="our iteration cap in --nmf-stop target")

@@ -160,6 +160,7 @@ struct TraceCommand: ParsableCommand {
         c.seed = seed
         c.threads = threads
         c.batchSize = dataset.batchSize
+        c.skipBad = dataset.skipBad
         guard dataset.prefetchThreads >= 0 else { throw CNNError.invalidInput("--prefetch-threads must be ≥ 0, got \(dataset.prefetchThreads)") }
         c.prefetchThreads = dataset.prefetchThreads
         c.checkpointImages = checkpointEvery

@@ -57,7 +57,7 @@ public struct TraceRun: Sendable {
         guard let logits = model.tensorShapes[out], logits.count == 1 else {
             throw CNNError.invalidInput("the model's output '\(out)' is not a vector of class logits")
         }
-        loader = try c.dataset.makeLoader(batchSize: c.batchSize)
+        loader = try c.dataset.makeLoader(batchSize: c.batchSize, skipBad: c.skipBad)
         classNames = try TraceRun.classNames(c, count: logits[0], dataset: loader.dataset)
         let all = loader.indices
         shardIndices = Array(all[(c.shardIndex * all.count / c.shardCount)..<((c.shardIndex + 1) * all.count / c.shardCount)])
@@ -113,6 +113,7 @@ public struct TraceRun: Sendable {
         var completeness = [(image: Int, error: Double)]()
         var lastCheckpoint = Date()
         var stopped = false
+        var processed = 0
         let stream = loader.restricted(to: todo).stream(prefetchThreads: c.prefetchThreads)
         while let batch = try stream.next() {
             for (i, var trace) in try tracer.trace(batch).enumerated() {
@@ -124,12 +125,14 @@ public struct TraceRun: Sendable {
                 try writer.add(trace)
                 completeness.append((trace.index, trace.completenessError))
             }
-            progress.advance(by: batch.indices.count)
+            for skipped in batch.skipped where !c.quiet { ProgressReporter.writeStderr("skipped \(skipped)\n") }
+            progress.advance(by: batch.indices.count + batch.skipped.count)
             if writer.pendingCount >= c.checkpointImages || Date().timeIntervalSince(lastCheckpoint) >= c.checkpointSeconds {
                 try writer.checkpoint()
                 lastCheckpoint = Date()
             }
-            if completeness.count < todo.count && shouldStop(completeness.count) {
+            processed += batch.indices.count + batch.skipped.count
+            if processed < todo.count && shouldStop(completeness.count) {
                 stopped = true
                 break
             }

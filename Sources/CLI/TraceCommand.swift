@@ -34,7 +34,7 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Concepts per layer, one per traced layer, comma-separated (e.g. 8,16,32).")
     var kPerLayer: String?
 
-    @Option(help: "Concept bank files (from `gigtrace concepts`), comma-separated, one per traced layer in order; skips pass 1.")
+    @Option(help: "Concept bank files (from `gigtrace concepts`), comma-separated, one per traced layer in order, or one trace database whose banks to reuse; skips pass 1.")
     var conceptBank: String?
 
     @Option(help: "GIG integration steps.")

@@ -50,8 +50,10 @@ public struct TraceRun: Sendable {
                 throw CNNError.invalidInput("the number of concepts K must be at least 1, got \(bad)")
             }
         }
-        guard c.conceptBankPaths.isEmpty || c.conceptBankPaths.count == names.count else {
-            throw CNNError.invalidInput("--concept-bank: \(c.conceptBankPaths.count) files for \(names.count) traced layers (one per layer, in order)")
+        guard c.conceptBankPaths.isEmpty || c.conceptBankPaths.count == names.count
+                || (c.conceptBankPaths.count == 1 && TraceRun.isTraceDatabase(c.conceptBankPaths[0])) else {
+            throw CNNError.invalidInput("--concept-bank: \(c.conceptBankPaths.count) files for \(names.count) traced layers "
+                + "(one bank file per layer in order, or one trace database)")
         }
         let out = model.outputNames.first ?? ""
         guard let logits = model.tensorShapes[out], logits.count == 1 else {
@@ -162,14 +164,18 @@ public struct TraceRun: Sendable {
         let c = configuration
         let sampleLoader = loader.restricted(to: Array(loader.indices.prefix(c.conceptImages)))
         var progress = ProgressReporter(label: "trace: sampling PFVs for concepts", total: sampleLoader.indices.count, quiet: c.quiet)
-        let sets = try MultiLayerSampler.sample(model: model, loader: sampleLoader, layers: layers.map(\.name),
+        // One thread throughout pass 1: floating-point results then do not depend on --threads,
+        // so shards run with different thread counts learn bit-identical banks (merge requires it).
+        var singleThreaded = model
+        singleThreaded.threads = 1
+        let sets = try MultiLayerSampler.sample(model: singleThreaded, loader: sampleLoader, layers: layers.map(\.name),
                                                 perImage: .count(c.samplesPerImage), seed: c.seed,
                                                 prefetchThreads: c.prefetchThreads) { progress.advance(by: $0) }
         progress.finish(quietSummary: true)
         var options = ConceptOptions()
         options.seed = c.seed
         options.lambda = c.lambda
-        options.threads = c.threads
+        options.threads = 1
         let banks = try zip(layers, sets).enumerated().map { l, pair -> ConceptBank in
             let (g, set) = pair
             guard set.count > 0 else {
@@ -183,11 +189,31 @@ public struct TraceRun: Sendable {
         return banks
     }
 
-    /// The `--concept-bank` files, one per traced layer, checked against the layers.
+    /// The `--concept-bank` files, one per traced layer, checked against the layers; or the banks
+    /// of an existing trace database (e.g. shard 0's, so that shards on machines whose floating
+    /// point differs still share identical banks).
     func loadBanks() throws -> [ConceptBank] {
-        try zip(configuration.conceptBankPaths, layers).map { path, g in
+        let paths = configuration.conceptBankPaths
+        if paths.count == 1, TraceRun.isTraceDatabase(paths[0]) {
+            let stored = try TraceDatabase.open(paths[0]).readHeader().header.banks
+            return try layers.map { g in
+                guard let record = stored.first(where: { $0.layer == g.name }), record.channels == g.channels else {
+                    throw CNNError.invalidInput("--concept-bank \(paths[0]) has no concept bank for layer '\(g.name)'; it has "
+                        + stored.map(\.layer).joined(separator: ", "))
+                }
+                return try TraceRun.bank(record, seed: configuration.seed)
+            }
+        }
+        return try zip(paths, layers).map { path, g in
             try ConceptBank.read(from: path, layer: g.name, channels: g.channels)
         }
+    }
+
+    /// Whether `path` is an SQLite file (a trace database) rather than a bank's JSON.
+    static func isTraceDatabase(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 16)) == Data("SQLite format 3\u{0}".utf8)
     }
 
     /// The header this run writes (and a resumed trace must match).
@@ -199,7 +225,7 @@ public struct TraceRun: Sendable {
             conceptsPerLayer: banks.map(\.k), steps: c.steps, quadrature: c.quadrature.rawValue, seed: c.seed,
             shardIndex: c.shardIndex, shardCount: c.shardCount, datasetPath: c.dataset.data, datasetCount: loader.indices.count,
             extra: ["conceptImages": "\(c.conceptImages)", "samplesPerImage": "\(c.samplesPerImage)", "lambda": "\(c.lambda)",
-                    "conceptBanks": c.conceptBankPaths.isEmpty ? "learned" : "given", "exemplarMass": "\(c.exemplarMass)",
+                    "exemplarMass": "\(c.exemplarMass)",
                     "targetMask": GIGRelevance.TargetMask.masked.rawValue])
         let identity = ModelIdentity(sha256: try SHA256.hex(ofFile: c.modelPath), path: c.modelPath,
                                      inputShape: model.inputShape, classNames: classNames)

@@ -65,6 +65,8 @@ import Testing
         for i in 0..<4 {
             var c = configuration("shard\(i)")
             (c.shardIndex, c.shardCount) = (i, 4)
+            // Shard 0 learns its banks; the others reuse them from shard 0's trace database.
+            if i > 0 { c.conceptBankPaths = [shards[0]] }
             let outcome = try TraceRun(c).run()
             #expect(outcome.finished && outcome.tracedImages == 6)
             shards.append(c.output)

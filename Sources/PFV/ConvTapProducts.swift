@@ -1,0 +1,104 @@
+import COpenBLAS
+
+/// The per-tap contributions of an ungrouped stride-1 convolution on one image, kept by the SRD
+/// forward pass: U[t·M + o, k] = (W_t x_k)_o for every tap t and input position k, from one GEMM
+/// (stacked weights `[taps·M, C]` × input `[C, H·W]`). The conv output is their shifted sum plus
+/// the bias, and the SRD sharing numerators ⟨c_{k→j}, z_j⟩, ‖c_{k→j}‖² read them directly, so the
+/// iERF needs no second GEMM pass over this conv.
+struct ConvTapProducts: Sendable {
+    let conv: Conv2D
+    /// `[taps·M, inH·inW]`, tap-major.
+    let products: [Float]
+    let inH: Int, inW: Int, outH: Int, outW: Int
+    let padTop: Int, padLeft: Int
+
+    /// Convs this applies to: one group, stride 1, and not a stem with few input channels (those
+    /// are cheaper through Gram matrices, `SRDConvShares.byGram`).
+    static func applies(to conv: Conv2D) -> Bool {
+        let w = conv.window
+        return conv.groups == 1 && w.strideH == 1 && w.strideW == 1 && conv.inChannelsPerGroup * 4 > conv.outChannels
+    }
+
+    /// The weights reordered to `[taps·M, C]` (row t·M + o is W[o, :, t]), computed once per plan.
+    static func stackedWeights(_ conv: Conv2D) -> [Float] {
+        let m = conv.outChannels, c = conv.inChannelsPerGroup, taps = conv.window.kernelH * conv.window.kernelW
+        var s = [Float](repeating: 0, count: taps * m * c)
+        for o in 0..<m { for ch in 0..<c { for t in 0..<taps { s[(t * m + o) * c + ch] = conv.weight.data[(o * c + ch) * taps + t] } } }
+        return s
+    }
+
+    /// Computes U for `x` (`[1, C, H, W]`) with `stacked` = `stackedWeights(conv)`.
+    init(conv: Conv2D, stacked: [Float], x: Tensor) throws {
+        let m = conv.outChannels, c = conv.inChannelsPerGroup, taps = conv.window.kernelH * conv.window.kernelW
+        guard x.rank == 4, x.shape[0] == 1, x.shape[1] == c, stacked.count == taps * m * c else {
+            throw CNNError.shapeMismatch("SRD conv: input \(x.shape) for weight \(conv.weight.shape)")
+        }
+        let (h, w) = (x.shape[2], x.shape[3])
+        let rw = conv.window.resolve(h: h, w: w)
+        var u = [Float](repeating: 0, count: taps * m * h * w)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(taps * m), Int32(h * w), Int32(c), 1,
+                    stacked, Int32(c), x.data, Int32(h * w), 0, &u, Int32(h * w))
+        self.conv = conv
+        products = u
+        inH = h; inW = w; outH = rw.outH; outW = rw.outW
+        padTop = rw.padTop; padLeft = rw.padLeft
+    }
+
+    var taps: Int { conv.window.kernelH * conv.window.kernelW }
+
+    /// Input offset (rows, columns) of tap `t`.
+    private func offset(_ t: Int) -> (Int, Int) {
+        let win = conv.window
+        return ((t / win.kernelW) * win.dilationH - padTop, (t % win.kernelW) * win.dilationW - padLeft)
+    }
+
+    /// The conv output `[1, M, outH, outW]`: bias + Σ_t U_t shifted to the output grid.
+    func output() -> Tensor {
+        let m = conv.outChannels, nIn = inH * inW, nOut = outH * outW
+        var y = [Float](repeating: 0, count: m * nOut)
+        y.withUnsafeMutableBufferPointer { yp in
+            products.withUnsafeBufferPointer { up in
+                if let b = conv.bias { for o in 0..<m { (yp.baseAddress! + o * nOut).update(repeating: b[o], count: nOut) } }
+                for t in 0..<taps {
+                    let (offH, offW) = offset(t)
+                    let lo = max(0, -offW), hi = min(outW, inW - offW)
+                    guard lo < hi else { continue }
+                    for o in 0..<m {
+                        let src = up.baseAddress! + (t * m + o) * nIn, dst = yp.baseAddress! + o * nOut
+                        for oh in 0..<outH {
+                            let ih = oh + offH
+                            guard ih >= 0, ih < inH else { continue }
+                            let s = src + ih * inW + offW, d = dst + oh * outW
+                            for ow in lo..<hi { d[ow] += s[ow] }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(uncheckedShape: [1, m, outH, outW], data: y)
+    }
+
+    /// Adds ⟨c_t, z⟩ and ‖c_t‖² to `dots` / `norms` (tap-major, taps·a) for the active output
+    /// positions, whose input positions per tap are `cols` (−1 in the padding) and reference
+    /// columns `zc` (`[M, a]`).
+    func accumulate(cols: UnsafePointer<Int>, zc: UnsafePointer<Float>, active a: Int,
+                    dots: UnsafeMutablePointer<Float>, norms: UnsafeMutablePointer<Float>) {
+        let m = conv.outChannels, nIn = inH * inW
+        products.withUnsafeBufferPointer { up in
+            for t in 0..<taps {
+                let c = cols + t * a, d = dots + t * a, n = norms + t * a
+                for o in 0..<m {
+                    let row = up.baseAddress! + (t * m + o) * nIn, zr = zc + o * a
+                    for i in 0..<a {
+                        let k = c[i]
+                        if k >= 0 {
+                            let v = row[k]
+                            d[i] += v * zr[i]
+                            n[i] += v * v
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -57,6 +57,28 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/bad.sqlite"))
     }
 
+    /// Banks written by `gigtrace concepts` are traced with as given (pass 1 skipped); a bank of
+    /// another layer is refused naming both layers.
+    @Test func conceptBankFilesAreUsedAsGiven() throws {
+        let layers = Self.stages.split(separator: ",").map(String.init)
+        var paths = [String]()
+        for (i, layer) in layers.enumerated() {
+            let path = "\(dir)/bank\(i).json"
+            try ConceptsCommand.parse(["--data", DemoModel.data, "--model", try DemoModel.locate().model, "--mean", "0.286",
+                                       "--std", "0.353", "--limit", "12", "--layer", layer, "--method", "nmf",
+                                       "--k", "\(3 + i)", "--threads", "1", "--out", path, "--quiet"]).run()
+            paths.append(path)
+        }
+        let out = "\(dir)/given.sqlite"
+        try TraceCommand.parse(arguments(out, images: 6, ["--concept-bank", paths.joined(separator: ",")])).run()
+        let header = try TraceReader.open(out).header
+        #expect(header.banks.map(\.conceptCount) == [3, 4] && header.settings.conceptMethod == "nmf")
+        #expect(header.banks[1].vectors == (try ConceptBank.read(from: paths[1])).concepts.data)
+        let swapped = try TraceCommand.parse(arguments("\(dir)/swapped.sqlite", images: 6,
+                                                       ["--concept-bank", paths.reversed().joined(separator: ",")]))
+        #expect { try TraceRun(try swapped.traceConfiguration()).run() } throws: { "\($0)".contains(layers[0]) && "\($0)".contains(layers[1]) }
+    }
+
     /// The real executable (built beside this test bundle) stopped by SIGINT checkpoints, exits
     /// 130 saying how to resume, and the same command then finishes the graph an uninterrupted run gives.
     @Test func sigintStopsAndTheSameCommandResumes() throws {

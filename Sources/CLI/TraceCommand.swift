@@ -82,7 +82,11 @@ struct TraceCommand: ParsableCommand {
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler {
                     if stop.request(number) {
-                        FileHandle.standardError.write(Data("\nstopping after the current batch…\n".utf8))
+                        FileHandle.standardError.write(Data("\nstopping after the current batch… (again to quit at once)\n".utf8))
+                    } else {
+                        // A second signal: quit now. SQLite keeps the last committed checkpoint intact.
+                        FileHandle.standardError.write(Data("\nquitting; the last checkpoint in the .partial file is kept\n".utf8))
+                        _exit(128 + number)
                     }
                 }
                 source.resume()

@@ -255,8 +255,9 @@ public struct TraceRun: Sendable {
                                         activeShare: record.quality.activeShare)
     }
 
-    /// Class names in logit order: given, else `classes.txt` beside the model, else the dataset's,
-    /// else "0", "1", …; given names must match the number of logits.
+    /// Class names in logit order: given, else the dataset's class-names file, else `classes.txt`
+    /// beside the model, else the dataset's own names, else "0", "1", …; given names must match the
+    /// number of logits.
     static func classNames(_ c: TraceConfiguration, count: Int, dataset: any ImageDataset) throws -> [String] {
         if let given = c.classNames {
             guard given.count == count else {
@@ -264,6 +265,7 @@ public struct TraceRun: Sendable {
             }
             return given
         }
+        if c.dataset.classNames != nil, dataset.classNames.count == count { return dataset.classNames }   // --class-names
         let beside = URL(fileURLWithPath: c.modelPath).deletingLastPathComponent().appendingPathComponent("classes.txt").path
         if let text = try? String(contentsOfFile: beside, encoding: .utf8) {
             let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -85,7 +85,7 @@ import Testing
         let exe = try #require(Bundle.main.executableURL).deletingLastPathComponent().appendingPathComponent("gigtrace").path
         #expect(FileManager.default.isExecutableFile(atPath: exe))
         let out = "\(dir)/killed.sqlite"
-        let args = ["trace"] + arguments(out, images: 24, ["--checkpoint-every", "1000"])
+        let args = ["trace"] + arguments(out, images: 12, ["--checkpoint-every", "1000"])
         let process = Process()
         process.executableURL = URL(fileURLWithPath: exe)
         process.arguments = args
@@ -105,9 +105,9 @@ import Testing
 
         try TraceCommand.parse(args.dropFirst().map { $0 }).run()
         let whole = "\(dir)/whole.sqlite"
-        try TraceCommand.parse(arguments(whole, images: 24, ["--checkpoint-every", "1000"])).run()
+        try TraceCommand.parse(arguments(whole, images: 12, ["--checkpoint-every", "1000"])).run()
         let (a, b) = (try TraceReader.open(out), try TraceReader.open(whole))
-        #expect(a.complete && a.graph.imageCount == 24)
+        #expect(a.complete && a.graph.imageCount == 12)
         #expect(a.graph.exemplars == b.graph.exemplars)
         #expect(a.graph.nodes.joined().map(\.imagesActive) == b.graph.nodes.joined().map(\.imagesActive))
         for (x, y) in zip(a.graph.layerEdges + a.graph.classEdges, b.graph.layerEdges + b.graph.classEdges) {

@@ -38,7 +38,7 @@ struct DemoCommand: ParsableCommand {
             var arguments = ["--limit", String(limit), "--out", trace]
             if force { arguments.append("--force") }
             if quiet { arguments.append("--quiet") }
-            var command = try TraceCommand.parse(arguments)
+            let command = try TraceCommand.parse(arguments)
             try command.run()
         } else {
             ProgressReporter.writeStderr("demo: reusing the finished trace \(trace) (--force retraces)\n")

@@ -34,7 +34,7 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Concepts per layer, one per traced layer, comma-separated (e.g. 8,16,32).")
     var kPerLayer: String?
 
-    @Option(help: "Concept bank files (from `gigtrace concepts`), comma-separated, one per traced layer in order; skips pass 1.")
+    @Option(help: "Concept bank files (from `gigtrace concepts`), comma-separated, one per traced layer in order, or one trace database whose banks to reuse; skips pass 1.")
     var conceptBank: String?
 
     @Option(help: "GIG integration steps.")
@@ -82,7 +82,11 @@ struct TraceCommand: ParsableCommand {
                 let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
                 source.setEventHandler {
                     if stop.request(number) {
-                        FileHandle.standardError.write(Data("\nstopping after the current batch…\n".utf8))
+                        FileHandle.standardError.write(Data("\nstopping after the current batch… (again to quit at once)\n".utf8))
+                    } else {
+                        // A second signal: quit now. SQLite keeps the last committed checkpoint intact.
+                        FileHandle.standardError.write(Data("\nquitting; the last checkpoint in the .partial file is kept\n".utf8))
+                        _exit(128 + number)
                     }
                 }
                 source.resume()
@@ -160,6 +164,7 @@ struct TraceCommand: ParsableCommand {
         c.seed = seed
         c.threads = threads
         c.batchSize = dataset.batchSize
+        c.skipBad = dataset.skipBad
         guard dataset.prefetchThreads >= 0 else { throw CNNError.invalidInput("--prefetch-threads must be ≥ 0, got \(dataset.prefetchThreads)") }
         c.prefetchThreads = dataset.prefetchThreads
         c.checkpointImages = checkpointEvery

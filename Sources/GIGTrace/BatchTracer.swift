@@ -71,6 +71,9 @@ public struct BatchTracer: Sendable {
 
     /// One `ImageTrace` per image of `batch`. Each concept's strongest PFV in the image is offered
     /// as an exemplar with a placeholder box; `placeExemplars` decides which to keep and boxes them.
+    /// The image's completeness error pools all its GIG blocks: Σ|Σ_q A − Δg| / Σ|Δg| over every
+    /// target of every layer pair and of the classes; its reconstruction gap is the blocks' mean.
+    /// An image without a label (the dataset has none) is recorded with its prediction as label.
     public func trace(_ batch: DataBatch) throws -> [ImageTrace] {
         let n = batch.indices.count
         guard n > 0 else { return [] }

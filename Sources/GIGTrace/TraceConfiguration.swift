@@ -46,6 +46,8 @@ public struct TraceConfiguration: Sendable {
     /// Start over even if the output or a partial trace exists.
     public var force: Bool = false
     public var batchSize: Int = 32
+    /// Leave out images that cannot be read or decoded (a resumed run retries them).
+    public var skipBad: Bool = false
     /// Total CPU threads (OpenBLAS threads; our own loops use as many).
     public var threads: Int = 2
     /// Background threads decoding images ahead of the tracer.

@@ -50,14 +50,16 @@ public struct TraceRun: Sendable {
                 throw CNNError.invalidInput("the number of concepts K must be at least 1, got \(bad)")
             }
         }
-        guard c.conceptBankPaths.isEmpty || c.conceptBankPaths.count == names.count else {
-            throw CNNError.invalidInput("--concept-bank: \(c.conceptBankPaths.count) files for \(names.count) traced layers (one per layer, in order)")
+        guard c.conceptBankPaths.isEmpty || c.conceptBankPaths.count == names.count
+                || (c.conceptBankPaths.count == 1 && TraceRun.isTraceDatabase(c.conceptBankPaths[0])) else {
+            throw CNNError.invalidInput("--concept-bank: \(c.conceptBankPaths.count) files for \(names.count) traced layers "
+                + "(one bank file per layer in order, or one trace database)")
         }
         let out = model.outputNames.first ?? ""
         guard let logits = model.tensorShapes[out], logits.count == 1 else {
             throw CNNError.invalidInput("the model's output '\(out)' is not a vector of class logits")
         }
-        loader = try c.dataset.makeLoader(batchSize: c.batchSize)
+        loader = try c.dataset.makeLoader(batchSize: c.batchSize, skipBad: c.skipBad)
         classNames = try TraceRun.classNames(c, count: logits[0], dataset: loader.dataset)
         let all = loader.indices
         shardIndices = Array(all[(c.shardIndex * all.count / c.shardCount)..<((c.shardIndex + 1) * all.count / c.shardCount)])
@@ -113,6 +115,7 @@ public struct TraceRun: Sendable {
         var completeness = [(image: Int, error: Double)]()
         var lastCheckpoint = Date()
         var stopped = false
+        var processed = 0
         let stream = loader.restricted(to: todo).stream(prefetchThreads: c.prefetchThreads)
         while let batch = try stream.next() {
             for (i, var trace) in try tracer.trace(batch).enumerated() {
@@ -124,12 +127,14 @@ public struct TraceRun: Sendable {
                 try writer.add(trace)
                 completeness.append((trace.index, trace.completenessError))
             }
-            progress.advance(by: batch.indices.count)
+            for skipped in batch.skipped where !c.quiet { ProgressReporter.writeStderr("skipped \(skipped)\n") }
+            progress.advance(by: batch.indices.count + batch.skipped.count)
             if writer.pendingCount >= c.checkpointImages || Date().timeIntervalSince(lastCheckpoint) >= c.checkpointSeconds {
                 try writer.checkpoint()
                 lastCheckpoint = Date()
             }
-            if completeness.count < todo.count && shouldStop(completeness.count) {
+            processed += batch.indices.count + batch.skipped.count
+            if processed < todo.count && shouldStop(completeness.count) {
                 stopped = true
                 break
             }
@@ -159,14 +164,18 @@ public struct TraceRun: Sendable {
         let c = configuration
         let sampleLoader = loader.restricted(to: Array(loader.indices.prefix(c.conceptImages)))
         var progress = ProgressReporter(label: "trace: sampling PFVs for concepts", total: sampleLoader.indices.count, quiet: c.quiet)
-        let sets = try MultiLayerSampler.sample(model: model, loader: sampleLoader, layers: layers.map(\.name),
+        // One thread throughout pass 1: floating-point results then do not depend on --threads,
+        // so shards run with different thread counts learn bit-identical banks (merge requires it).
+        var singleThreaded = model
+        singleThreaded.threads = 1
+        let sets = try MultiLayerSampler.sample(model: singleThreaded, loader: sampleLoader, layers: layers.map(\.name),
                                                 perImage: .count(c.samplesPerImage), seed: c.seed,
                                                 prefetchThreads: c.prefetchThreads) { progress.advance(by: $0) }
         progress.finish(quietSummary: true)
         var options = ConceptOptions()
         options.seed = c.seed
         options.lambda = c.lambda
-        options.threads = c.threads
+        options.threads = 1
         let banks = try zip(layers, sets).enumerated().map { l, pair -> ConceptBank in
             let (g, set) = pair
             guard set.count > 0 else {
@@ -180,11 +189,31 @@ public struct TraceRun: Sendable {
         return banks
     }
 
-    /// The `--concept-bank` files, one per traced layer, checked against the layers.
+    /// The `--concept-bank` files, one per traced layer, checked against the layers; or the banks
+    /// of an existing trace database (e.g. shard 0's, so that shards on machines whose floating
+    /// point differs still share identical banks).
     func loadBanks() throws -> [ConceptBank] {
-        try zip(configuration.conceptBankPaths, layers).map { path, g in
+        let paths = configuration.conceptBankPaths
+        if paths.count == 1, TraceRun.isTraceDatabase(paths[0]) {
+            let stored = try TraceDatabase.open(paths[0]).readHeader().header.banks
+            return try layers.map { g in
+                guard let record = stored.first(where: { $0.layer == g.name }), record.channels == g.channels else {
+                    throw CNNError.invalidInput("--concept-bank \(paths[0]) has no concept bank for layer '\(g.name)'; it has "
+                        + stored.map(\.layer).joined(separator: ", "))
+                }
+                return try TraceRun.bank(record, seed: configuration.seed)
+            }
+        }
+        return try zip(paths, layers).map { path, g in
             try ConceptBank.read(from: path, layer: g.name, channels: g.channels)
         }
+    }
+
+    /// Whether `path` is an SQLite file (a trace database) rather than a bank's JSON.
+    static func isTraceDatabase(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 16)) == Data("SQLite format 3\u{0}".utf8)
     }
 
     /// The header this run writes (and a resumed trace must match).
@@ -196,7 +225,7 @@ public struct TraceRun: Sendable {
             conceptsPerLayer: banks.map(\.k), steps: c.steps, quadrature: c.quadrature.rawValue, seed: c.seed,
             shardIndex: c.shardIndex, shardCount: c.shardCount, datasetPath: c.dataset.data, datasetCount: loader.indices.count,
             extra: ["conceptImages": "\(c.conceptImages)", "samplesPerImage": "\(c.samplesPerImage)", "lambda": "\(c.lambda)",
-                    "conceptBanks": c.conceptBankPaths.isEmpty ? "learned" : "given", "exemplarMass": "\(c.exemplarMass)",
+                    "exemplarMass": "\(c.exemplarMass)",
                     "targetMask": GIGRelevance.TargetMask.masked.rawValue])
         let identity = ModelIdentity(sha256: try SHA256.hex(ofFile: c.modelPath), path: c.modelPath,
                                      inputShape: model.inputShape, classNames: classNames)
@@ -226,8 +255,9 @@ public struct TraceRun: Sendable {
                                         activeShare: record.quality.activeShare)
     }
 
-    /// Class names in logit order: given, else `classes.txt` beside the model, else the dataset's,
-    /// else "0", "1", …; given names must match the number of logits.
+    /// Class names in logit order: given, else the dataset's class-names file, else `classes.txt`
+    /// beside the model, else the dataset's own names, else "0", "1", …; given names must match the
+    /// number of logits.
     static func classNames(_ c: TraceConfiguration, count: Int, dataset: any ImageDataset) throws -> [String] {
         if let given = c.classNames {
             guard given.count == count else {
@@ -235,6 +265,7 @@ public struct TraceRun: Sendable {
             }
             return given
         }
+        if c.dataset.classNames != nil, dataset.classNames.count == count { return dataset.classNames }   // --class-names
         let beside = URL(fileURLWithPath: c.modelPath).deletingLastPathComponent().appendingPathComponent("classes.txt").path
         if let text = try? String(contentsOfFile: beside, encoding: .utf8) {
             let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -19,7 +19,7 @@ import Testing
 
     func arguments(_ extra: [String]) -> [String] {
         ["--model", Self.model, "--data", Self.images, "--mean", "0.2860", "--std", "0.3530", "--limit", "24",
-         "--batch-size", "16", "--quiet"] + extra
+         "--batch-size", "16", "--threads", "1", "--quiet"] + extra
     }
 
     @Test(arguments: ["kmeans", "nmf", "pca"])

@@ -18,8 +18,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
 
-    /// 24 images in batches of 6 (so a 4-way shard is exactly one batch of the single run), K = 4, 4 steps.
-    func configuration(_ name: String, images: Int = 24) -> TraceConfiguration {
+    /// 16 images in batches of 4 (so a 4-way shard is exactly one batch of the single run), K = 4, 4 steps.
+    func configuration(_ name: String, images: Int = 16) -> TraceConfiguration {
         let spec = DatasetSpec(data: Self.images, preprocessing: Preprocessing(mean: [0.2860], std: [0.3530]),
                                selection: DatasetSelection(limit: images))
         var c = TraceConfiguration(modelPath: Self.model, dataset: spec, output: "\(dir)/\(name).sqlite")
@@ -27,7 +27,7 @@ import Testing
         c.conceptsPerLayer = [4]
         c.steps = 4
         c.conceptImages = images
-        c.batchSize = 6
+        c.batchSize = 4
         c.threads = 1
         c.prefetchThreads = 0
         c.quiet = true
@@ -60,19 +60,21 @@ import Testing
 
     @Test func shardsMergeIntoTheSingleRunGraph() throws {
         let whole = try TraceRun(configuration("whole")).run()
-        #expect(whole.finished && whole.tracedImages == 24)
+        #expect(whole.finished && whole.tracedImages == 16)
         var shards = [String]()
         for i in 0..<4 {
             var c = configuration("shard\(i)")
             (c.shardIndex, c.shardCount) = (i, 4)
+            // Shard 0 learns its banks; the others reuse them from shard 0's trace database.
+            if i > 0 { c.conceptBankPaths = [shards[0]] }
             let outcome = try TraceRun(c).run()
-            #expect(outcome.finished && outcome.tracedImages == 6)
+            #expect(outcome.finished && outcome.tracedImages == 4)
             shards.append(c.output)
         }
         let report = try TraceMerger.merge(output: "\(dir)/merged.sqlite", shards: shards)
-        #expect(report.images == 24)
+        #expect(report.images == 16)
         let single = try TraceReader.open("\(dir)/whole.sqlite"), merged = try TraceReader.open("\(dir)/merged.sqlite")
-        #expect(single.graph.imageCount == 24)
+        #expect(single.graph.imageCount == 16)
         expectSameGraph(single.graph, merged.graph)
         #expect(single.header.banks == merged.header.banks)
         #expect(try single.images().map(\.index) == merged.images().map(\.index))
@@ -81,7 +83,7 @@ import Testing
         #expect(!boxes.isEmpty && boxes.allSatisfy { 0 <= $0.x0 && $0.x0 < $0.x1 && $0.x1 <= 28 && 0 <= $0.y0 && $0.y0 < $0.y1 && $0.y1 <= 28 })
         // The stored preprocessing re-opens the same dataset (the patch exporter relies on it).
         let spec = try DatasetSpec.parse(single.header.preprocessingJSON, origin: "test")
-        #expect(spec.data == Self.images && spec.mean == [0.2860] && spec.limit == 24)
+        #expect(spec.data == Self.images && spec.mean == [0.2860] && spec.limit == 16)
         #expect(single.header.model.classNames.count == 10 && single.header.model.classNames[7] == "Sneaker")
     }
 
@@ -90,25 +92,25 @@ import Testing
         #expect(whole.finished)
         var c = configuration("resumed")
         c.checkpointImages = 1_000   // only the stop checkpoints
-        let first = try TraceRun(c).run { $0 >= 8 }
-        #expect(!first.finished && first.tracedImages == 12)
+        let first = try TraceRun(c).run { $0 >= 6 }
+        #expect(!first.finished && first.tracedImages == 8)
         #expect(FileManager.default.fileExists(atPath: first.path) && !FileManager.default.fileExists(atPath: c.output))
         // A rerun with other settings is refused, naming the difference; the partial file stays.
         var other = c
         other.steps = 6
         #expect { try TraceRun(other).run() } throws: { "\($0)".contains("steps") && "\($0)".contains("--force") }
         let second = try TraceRun(c).run()
-        #expect(second.finished && second.resumedImages == 12 && second.tracedImages == 12)
-        #expect(second.completeness.count == 24)
+        #expect(second.finished && second.resumedImages == 8 && second.tracedImages == 8)
+        #expect(second.completeness.count == 16)
         expectSameGraph(try TraceReader.open("\(dir)/whole.sqlite").graph, try TraceReader.open(c.output).graph)
         // A finished output is refused unless forced.
         #expect { try TraceRun(c).run() } throws: { "\($0)".contains("already exists") }
         c.force = true
-        #expect(try TraceRun(c).run().tracedImages == 24)
+        #expect(try TraceRun(c).run().tracedImages == 16)
     }
 
     @Test func identityGivesAChannelLevelGraph() throws {
-        var c = configuration("identity", images: 6)
+        var c = configuration("identity", images: 4)
         c.method = .identity
         let outcome = try TraceRun(c).run()
         #expect(outcome.finished)

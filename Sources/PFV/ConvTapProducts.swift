@@ -35,9 +35,12 @@ struct ConvTapProducts: Sendable {
         }
         let (h, w) = (x.shape[2], x.shape[3])
         let rw = conv.window.resolve(h: h, w: w)
-        var u = [Float](repeating: 0, count: taps * m * h * w)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(taps * m), Int32(h * w), Int32(c), 1,
-                    stacked, Int32(c), x.data, Int32(h * w), 0, &u, Int32(h * w))
+        // β = 0: the GEMM writes every element, so the array is not zero-filled first.
+        let u = [Float](unsafeUninitializedCapacity: taps * m * h * w) { buffer, count in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(taps * m), Int32(h * w), Int32(c), 1,
+                        stacked, Int32(c), x.data, Int32(h * w), 0, buffer.baseAddress, Int32(h * w))
+            count = taps * m * h * w
+        }
         self.conv = conv
         products = u
         inH = h; inW = w; outH = rw.outH; outW = rw.outW
@@ -81,9 +84,15 @@ struct ConvTapProducts: Sendable {
     /// Adds ⟨c_t, z⟩ and ‖c_t‖² to `dots` / `norms` (tap-major, taps·a) for the active output
     /// positions, whose input positions per tap are `cols` (−1 in the padding) and reference
     /// columns `zc` (`[M, a]`).
-    func accumulate(cols: UnsafePointer<Int>, zc: UnsafePointer<Float>, active a: Int,
+    /// `dense`: the active positions are all output positions in order (then `cols` is not read
+    /// and the loops run over contiguous rows).
+    func accumulate(cols: UnsafePointer<Int>, zc: UnsafePointer<Float>, active a: Int, dense: Bool,
                     dots: UnsafeMutablePointer<Float>, norms: UnsafeMutablePointer<Float>) {
         let m = conv.outChannels, nIn = inH * inW
+        if dense {
+            accumulateDense(z: zc, dots: dots, norms: norms)
+            return
+        }
         products.withUnsafeBufferPointer { up in
             for t in 0..<taps {
                 let c = cols + t * a, d = dots + t * a, n = norms + t * a
@@ -95,6 +104,33 @@ struct ConvTapProducts: Sendable {
                             let v = row[k]
                             d[i] += v * zr[i]
                             n[i] += v * v
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `accumulate` for every output position: tap t's input row for output row oh is row
+    /// oh + offH, shifted by offW, so each (tap, channel, row) is one contiguous loop.
+    private func accumulateDense(z: UnsafePointer<Float>, dots: UnsafeMutablePointer<Float>, norms: UnsafeMutablePointer<Float>) {
+        let m = conv.outChannels, nIn = inH * inW, nOut = outH * outW
+        products.withUnsafeBufferPointer { up in
+            for t in 0..<taps {
+                let (offH, offW) = offset(t)
+                let lo = max(0, -offW), hi = min(outW, inW - offW)
+                guard lo < hi else { continue }
+                let d = dots + t * nOut, n = norms + t * nOut
+                for o in 0..<m {
+                    let row = up.baseAddress! + (t * m + o) * nIn, zr = z + o * nOut
+                    for oh in 0..<outH {
+                        let ih = oh + offH
+                        guard ih >= 0, ih < inH else { continue }
+                        let src = row + ih * inW + offW, base = oh * outW
+                        for ow in lo..<hi {
+                            let v = src[ow]
+                            d[base + ow] += v * zr[base + ow]
+                            n[base + ow] += v * v
                         }
                     }
                 }

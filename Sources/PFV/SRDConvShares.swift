@@ -27,8 +27,9 @@ enum SRDConvShares {
         let mg = m / g, taps = win.kernelH * win.kernelW, a = active.count, nIn = hi * wi, nOut = ho * wo
         if a == 0 { return ([], []) }
         // Reference columns and bias term ⟨b, z_j⟩.
-        var zc = [Float](repeating: 0, count: m * a)
-        for o in 0..<m { for (i, j) in active.enumerated() { zc[o * a + i] = z[o * nOut + j] } }
+        let dense = a == nOut && active.elementsEqual(0..<nOut)
+        var zc = dense ? Array(z.prefix(m * nOut)) : [Float](repeating: 0, count: m * a)
+        if !dense { for o in 0..<m { for (i, j) in active.enumerated() { zc[o * a + i] = z[o * nOut + j] } } }
         var bz = [Float](repeating: 0, count: a)
         if let b = conv.bias { for o in 0..<m { for i in 0..<a { bz[i] += b[o] * zc[o * a + i] } } }
 
@@ -55,7 +56,7 @@ enum SRDConvShares {
                                 // Few input channels per group (a stem): transpose the products
                                 // so the per-position loops run over input channels, not outputs.
                                 if let products {
-                                    products.accumulate(cols: io.cols, zc: io.z, active: a, dots: io.dots, norms: io.norms)
+                                    products.accumulate(cols: io.cols, zc: io.z, active: a, dense: dense, dots: io.dots, norms: io.norms)
                                 } else if cg * 4 <= mg {
                                     byGram(geometry, io)
                                 } else {

@@ -8,6 +8,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
         commandName: "gigtrace",
         abstract: "Mechanistic concept tracing in CNNs with Generalized Integrated Gradients (GIG).",
         subcommands: [
+            DemoCommand.self,
             InspectCommand.self,
             ForwardCommand.self,
             GradientCommand.self,
@@ -20,6 +21,8 @@ struct GIGTraceCommand: AsyncParsableCommand {
             TraceDatabaseBenchCommand.self,
             ERFCommand.self,
             ERFBenchCommand.self,
+            ConceptsCommand.self,
+            TraceCommand.self,
         ]
     )
 }

@@ -3,8 +3,8 @@ import COpenBLAS
 /// The per-tap contributions of an ungrouped stride-1 convolution on one image, kept by the SRD
 /// forward pass: U[t·M + o, k] = (W_t x_k)_o for every tap t and input position k, from one GEMM
 /// (stacked weights `[taps·M, C]` × input `[C, H·W]`). The conv output is their shifted sum plus
-/// the bias, and the SRD sharing numerators ⟨c_{k→j}, z_j⟩, ‖c_{k→j}‖² read them directly, so the
-/// iERF needs no second GEMM pass over this conv.
+/// the bias, and the SRD sharing numerators ⟨c_{k→j}, z_j⟩, ‖c_{k→j}‖² are read from them
+/// (`numerators`), so the iERF needs no second GEMM pass over this conv.
 struct ConvTapProducts: Sendable {
     let conv: Conv2D
     /// `[taps·M, inH·inW]`, tap-major.
@@ -35,9 +35,12 @@ struct ConvTapProducts: Sendable {
         }
         let (h, w) = (x.shape[2], x.shape[3])
         let rw = conv.window.resolve(h: h, w: w)
-        var u = [Float](repeating: 0, count: taps * m * h * w)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(taps * m), Int32(h * w), Int32(c), 1,
-                    stacked, Int32(c), x.data, Int32(h * w), 0, &u, Int32(h * w))
+        // β = 0: the GEMM writes every element, so the array is not zero-filled first.
+        let u = [Float](unsafeUninitializedCapacity: taps * m * h * w) { buffer, count in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(taps * m), Int32(h * w), Int32(c), 1,
+                        stacked, Int32(c), x.data, Int32(h * w), 0, buffer.baseAddress, Int32(h * w))
+            count = taps * m * h * w
+        }
         self.conv = conv
         products = u
         inH = h; inW = w; outH = rw.outH; outW = rw.outW
@@ -78,23 +81,47 @@ struct ConvTapProducts: Sendable {
         return Tensor(uncheckedShape: [1, m, outH, outW], data: y)
     }
 
-    /// Adds ⟨c_t, z⟩ and ‖c_t‖² to `dots` / `norms` (tap-major, taps·a) for the active output
-    /// positions, whose input positions per tap are `cols` (−1 in the padding) and reference
-    /// columns `zc` (`[M, a]`).
-    func accumulate(cols: UnsafePointer<Int>, zc: UnsafePointer<Float>, active a: Int,
-                    dots: UnsafeMutablePointer<Float>, norms: UnsafeMutablePointer<Float>) {
-        let m = conv.outChannels, nIn = inH * inW
+    /// The SRD numerators of every (tap, output position) against the reference `z` (the conv's
+    /// group root, `[1, M, outH, outW]`): ⟨c_t, z_j⟩ and ‖c_t‖². Computed as soon as the forward
+    /// pass reaches z, so the products themselves need not outlive it.
+    func numerators(z: Tensor) throws -> ConvTapNumerators {
+        let m = conv.outChannels, nOut = outH * outW
+        guard z.count == m * nOut else {
+            throw CNNError.shapeMismatch("SRD conv: reference \(z.shape) for \(m) channels of \(outH)×\(outW)")
+        }
+        var dots = [Float](repeating: 0, count: taps * nOut)
+        var norms = [Float](repeating: 0, count: taps * nOut)
+        z.data.withUnsafeBufferPointer { zp in
+            dots.withUnsafeMutableBufferPointer { dp in
+                norms.withUnsafeMutableBufferPointer { np in
+                    accumulateDense(z: zp.baseAddress!, dots: dp.baseAddress!, norms: np.baseAddress!)
+                }
+            }
+        }
+        return ConvTapNumerators(taps: taps, positions: nOut, dots: dots, norms: norms)
+    }
+
+    /// Adds ⟨c_t, z⟩ and ‖c_t‖² for every output position to `dots` / `norms` (`[taps, outH·outW]`):
+    /// tap t's input row for output row oh is row oh + offH shifted by offW, so each (tap, channel,
+    /// row) is one contiguous loop.
+    private func accumulateDense(z: UnsafePointer<Float>, dots: UnsafeMutablePointer<Float>, norms: UnsafeMutablePointer<Float>) {
+        let m = conv.outChannels, nIn = inH * inW, nOut = outH * outW
         products.withUnsafeBufferPointer { up in
             for t in 0..<taps {
-                let c = cols + t * a, d = dots + t * a, n = norms + t * a
+                let (offH, offW) = offset(t)
+                let lo = max(0, -offW), hi = min(outW, inW - offW)
+                guard lo < hi else { continue }
+                let d = dots + t * nOut, n = norms + t * nOut
                 for o in 0..<m {
-                    let row = up.baseAddress! + (t * m + o) * nIn, zr = zc + o * a
-                    for i in 0..<a {
-                        let k = c[i]
-                        if k >= 0 {
-                            let v = row[k]
-                            d[i] += v * zr[i]
-                            n[i] += v * v
+                    let row = up.baseAddress! + (t * m + o) * nIn, zr = z + o * nOut
+                    for oh in 0..<outH {
+                        let ih = oh + offH
+                        guard ih >= 0, ih < inH else { continue }
+                        let src = row + ih * inW + offW, base = oh * outW
+                        for ow in lo..<hi {
+                            let v = src[ow]
+                            d[base + ow] += v * zr[base + ow]
+                            n[base + ow] += v * v
                         }
                     }
                 }

@@ -66,11 +66,11 @@ public struct ReceptiveFieldTracer: Sendable {
             throw CNNError.invalidInput("SRD does not cover node(s) \(plan.unsupported.joined(separator: ", ")) between '\(model.inputName)' and '\(layer.name)'")
         }
         try check(image, positions)
-        let (values, products) = try srdForward(image)
+        let (values, numerators) = try srdForward(image)
         let count = positions.count
         var start = [Float](repeating: 0, count: layer.positions * count)
         for (i, pos) in positions.enumerated() { start[(pos.h * layer.width + pos.w) * count + i] = 1 }
-        var run = SRDPropagation(plan: plan, values: values, input: model.inputName, pfvs: count, products: products)
+        var run = SRDPropagation(plan: plan, values: values, input: model.inputName, pfvs: count, numerators: numerators)
         let r = try run.run(layer: layer.name, start: start)
         let (h, w) = (image.shape[2], image.shape[3])
         var maps = [Float](repeating: 0, count: count * h * w)
@@ -78,12 +78,14 @@ public struct ReceptiveFieldTracer: Sendable {
         return SRDResult(maps: Tensor(uncheckedShape: [count, h, w], data: maps), mass: run.mass, droppedRelevance: run.dropped)
     }
 
-    /// The forward pass from the input to the layer, node by node, keeping every tensor; the convs
-    /// in `plan.stackedWeights` run as one GEMM over all taps whose per-tap products are kept for
-    /// the sharing ratios (`ConvTapProducts`), the other nodes run as in the engine.
-    private func srdForward(_ image: Tensor) throws -> ([String: Tensor], [String: ConvTapProducts]) {
+    /// The forward pass from the input to the layer, node by node, keeping every tensor. The convs
+    /// in `plan.stackedWeights` run as one GEMM over all taps (`ConvTapProducts`); their products
+    /// are reduced to sharing numerators as soon as the conv's reference z (its group root) is
+    /// computed, then dropped. The other nodes run as in the engine.
+    private func srdForward(_ image: Tensor) throws -> ([String: Tensor], [String: ConvTapNumerators]) {
         var values: [String: Tensor] = [model.inputName: image]
-        var products = [String: ConvTapProducts]()
+        var pending = [String: [(String, ConvTapProducts)]]()
+        var numerators = [String: ConvTapNumerators]()
         openblas_set_num_threads(Int32(model.threads))
         for i in toLayer.nodeIndices {
             let node = model.nodes[i]
@@ -91,13 +93,16 @@ public struct ReceptiveFieldTracer: Sendable {
                let x = node.inputs.first.flatMap({ values[$0] }) {
                 let p = try ConvTapProducts(conv: conv, stacked: stacked, x: x)
                 values[node.output] = p.output()
-                products[node.output] = p
+                pending[plan.groupRoot[node.output] ?? node.output, default: []].append((node.output, p))
             } else {
                 let inputs = node.inputs.map { $0.isEmpty ? nil : (values[$0] ?? model.constants[$0]) }
                 values[node.output] = try node.evaluate(inputs, threads: model.threads).0
             }
+            if let waiting = pending.removeValue(forKey: node.output), let z = values[node.output] {
+                for (name, p) in waiting { numerators[name] = try p.numerators(z: z) }
+            }
         }
-        return (values, products)
+        return (values, numerators)
     }
 
     /// Gradient ERF of the PFVs at `positions` of `image` (`[1, C, H, W]`): for each PFV x_p,

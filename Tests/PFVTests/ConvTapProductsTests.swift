@@ -21,13 +21,16 @@ import Testing
         #expect(zip(fused.data, engine.data).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
 
         let (h, w) = (engine.shape[2], engine.shape[3])
-        let active = [0, 3, h * w / 2, h * w - 1]
-        let viaGEMM = try SRDConvShares.compute(conv: conv, x: x.data, channels: 4, height: 6, width: 7, z: engine.data,
-                                                zChannels: 5, outH: h, outW: w, active: active)
-        let viaProducts = try SRDConvShares.compute(conv: conv, x: x.data, channels: 4, height: 6, width: 7, z: engine.data,
-                                                    zChannels: 5, outH: h, outW: w, active: active, products: products)
-        #expect(viaGEMM.cols == viaProducts.cols)
-        #expect(zip(viaGEMM.shares, viaProducts.shares).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($0)) })
-        #expect(viaGEMM.shares.contains { $0 != 0 })
+        // Some positions and all of them.
+        for active in [[0, 3, h * w / 2, h * w - 1], Array(0..<(h * w))] {
+            let viaGEMM = try SRDConvShares.compute(conv: conv, x: x.data, channels: 4, height: 6, width: 7, z: engine.data,
+                                                    zChannels: 5, outH: h, outW: w, active: active)
+            let viaProducts = try SRDConvShares.compute(conv: conv, x: x.data, channels: 4, height: 6, width: 7, z: engine.data,
+                                                        zChannels: 5, outH: h, outW: w, active: active,
+                                                        numerators: try products.numerators(z: engine))
+            #expect(viaGEMM.cols == viaProducts.cols)
+            #expect(zip(viaGEMM.shares, viaProducts.shares).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($0)) })
+            #expect(viaGEMM.shares.contains { $0 != 0 })
+        }
     }
 }

@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "CNNTests", dependencies: ["CNN", "CZlib", "CImageCodecs"]),
         .testTarget(name: "PFVTests", dependencies: ["PFV"]),
         .testTarget(name: "GIGTraceTests", dependencies: ["GIGTrace"]),
-        .testTarget(name: "CLITests", dependencies: ["CLI", "CZlib"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "CZlib", "CImageCodecs"]),
         .testTarget(name: "ConceptsTests", dependencies: ["Concepts"]),
     ],
     swiftLanguageModes: [.v6]

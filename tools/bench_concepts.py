@@ -11,8 +11,12 @@ Equal stopping rules:
            tol 1e-4 x mean channel variance, stop on unchanged labels. Objective: SSE (inertia).
   NMF      NMF(solver='cd', init='nndsvd', tol=1e-4, max_iter=M, beta_loss='frobenius') vs ours:
            NNDSVD + HALS, same projected-gradient violation rule. Objective: ||X - UV||_F.
-  PCA      PCA(n_components=K) (sklearn's own solver choice) vs ours (Gram + dsyevd).
-           Objective: explained variance of the K directions (higher is better).
+           --nmf-stop cap: both stop at tol or M iterations. --nmf-stop target: scikit-learn runs
+           first (tol or M iterations); ours stops at tol, at --nmf-target-cap iterations, or as soon
+           as its error is <= scikit-learn's (time to reach the peer's objective).
+  PCA      PCA(n_components=K) (sklearn's own solver choice) vs ours (one syrk + dsyevr).
+           Objective: explained variance of the K directions (higher is better), from each
+           side's own solver and, for both sides' directions alike, re-measured in float64 here.
 Usage:
   python3 tools/bench_concepts.py [--rows 100000 --cols 512 --k 256 --nmf-max-iter 200]
          [--binary .build/release/gigtrace] [--methods kmeans,nmf,pca]
@@ -49,11 +53,26 @@ def make_data(path, n, c, atoms_k, seed):
     return x
 
 
-def ours(binary, path, args, method):
+def captured_variance(x, directions):
+    """Sum over the rows v of `directions` of the variance of (x - mean) v, in float64, in chunks."""
+    mean = x.mean(axis=0, dtype=np.float64)
+    v = directions.astype(np.float64).T
+    total = 0.0
+    for start in range(0, x.shape[0], 10_000):
+        proj = (x[start:start + 10_000].astype(np.float64) - mean) @ v
+        total += float((proj * proj).sum())
+    return total / (x.shape[0] - 1)
+
+
+def ours(binary, path, args, method, nmf_target=0.0):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
+    max_iter = args.nmf_target_cap if nmf_target > 0 else args.nmf_max_iter
     cmd = [binary, "bench-concepts", "--data", str(path), "--rows", str(args.rows), "--cols", str(args.cols),
            "--k", str(args.k), "--methods", method, "--restarts", str(args.restarts),
-           "--nmf-max-iter", str(args.nmf_max_iter), "--tol", "1e-4", "--threads", "2"]
+           "--nmf-max-iter", str(max_iter), "--tol", "1e-4", "--threads", "2",
+           "--components-out", str(path) + ".ours", "--seed", str(args.model_seed)]
+    if nmf_target > 0:
+        cmd += ["--nmf-target-error", repr(nmf_target)]
     if args.lambdas and method in ("kmeans", "nmf"):
         cmd += ["--lambdas", args.lambdas]
     print("+", " ".join(cmd), file=sys.stderr, flush=True)
@@ -67,7 +86,7 @@ def peer(x, args, method):
     with threadpool_limits(limits=2):
         start = time.perf_counter()
         if method == "kmeans":
-            m = BisectingKMeans(n_clusters=args.k, init="k-means++", n_init=args.restarts, random_state=0,
+            m = BisectingKMeans(n_clusters=args.k, init="k-means++", n_init=args.restarts, random_state=args.model_seed,
                                 bisecting_strategy="biggest_inertia", max_iter=300, tol=1e-4, algorithm="lloyd").fit(x)
             return {"seconds": time.perf_counter() - start, "sse": float(m.inertia_)}
         if method == "nmf":
@@ -77,7 +96,7 @@ def peer(x, args, method):
                     "iterations": int(m.n_iter_)}
         m = PCA(n_components=args.k, random_state=0).fit(x)
         return {"seconds": time.perf_counter() - start, "explained_variance_sum": float(m.explained_variance_.sum()),
-                "solver": m._fit_svd_solver}
+                "solver": m._fit_svd_solver, "components": m.components_}
 
 
 def main():
@@ -88,7 +107,10 @@ def main():
     ap.add_argument("--atoms", type=int, default=256, help="planted atoms")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--restarts", type=int, default=1)
+    ap.add_argument("--model-seed", type=int, default=0, help="k-means++ seed: ours --seed, scikit-learn random_state")
     ap.add_argument("--nmf-max-iter", type=int, default=200)
+    ap.add_argument("--nmf-stop", choices=["cap", "target"], default="cap")
+    ap.add_argument("--nmf-target-cap", type=int, default=200, help="our iteration cap in --nmf-stop target")
     ap.add_argument("--methods", default="kmeans,nmf,pca")
     ap.add_argument("--lambdas", default="0.02,0.05,0.1,0.2", help="λ values our side codes with after fitting")
     ap.add_argument("--data", default="/tmp/concepts_bench_{rows}x{cols}_s{seed}.f32")
@@ -100,10 +122,22 @@ def main():
     print(f"data {path} {x.shape} float32, sklearn {sklearn.__version__}, numpy {np.__version__}", file=sys.stderr)
     results = []
     for method in args.methods.split(","):
-        a = ours(args.binary, path, args, method)
-        print(json.dumps({"ours": a}), file=sys.stderr, flush=True)
-        b = peer(x, args, method)
-        print(json.dumps({"sklearn": b}), file=sys.stderr, flush=True)
+        if method == "nmf" and args.nmf_stop == "target":
+            b = peer(x, args, method)
+            print(json.dumps({"sklearn": b}), file=sys.stderr, flush=True)
+            a = ours(args.binary, path, args, method, nmf_target=b["reconstruction_err"])
+            print(json.dumps({"ours": a}), file=sys.stderr, flush=True)
+        else:
+            a = ours(args.binary, path, args, method)
+            print(json.dumps({"ours": a}), file=sys.stderr, flush=True)
+            b = peer(x, args, method)
+            print(json.dumps({k: v for k, v in b.items() if k != "components"}), file=sys.stderr, flush=True)
+        if method == "pca":
+            mine = np.fromfile(str(path) + ".ours.pca.f32", dtype="<f4").reshape(args.k, args.cols)
+            a["captured_variance_f64"] = captured_variance(x, mine)
+            b["captured_variance_f64"] = captured_variance(x, b.pop("components"))
+            print(json.dumps({"captured_variance_f64": [a["captured_variance_f64"], b["captured_variance_f64"]]}),
+                  file=sys.stderr, flush=True)
         results.append({"method": method, "ours": a, "sklearn": b, "speedup": b["seconds"] / a["seconds"]})
     print("| method | ours (s) | scikit-learn (s) | speed-up | objective: ours | objective: scikit-learn |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -112,8 +146,10 @@ def main():
         extra = ""
         if r["method"] == "nmf":
             extra = f" ({r['ours']['iterations']} / {r['sklearn']['iterations']} iterations)"
+        if r["method"] == "pca":
+            key = "captured_variance_f64"
         print(f"| {r['method']}{extra} | {r['ours']['seconds']:.2f} | {r['sklearn']['seconds']:.2f} | "
-              f"{r['speedup']:.2f}x | {key} {r['ours'][key]:.6g} | {r['sklearn'][key]:.6g} |")
+              f"{r['speedup']:.2f}x | {key} {r['ours'][key]:.9g} | {r['sklearn'][key]:.9g} |")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(results, indent=1))
 

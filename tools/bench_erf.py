@@ -5,7 +5,7 @@ ResNet-18 by autograd, one PFV and all 7x7 positions, to compare with `gigtrace 
 Usage (from the repository root):
 
     python3 tools/make_fixtures.py --resnet18 /tmp/resnet18     # once: ONNX + input.npy
-    python3 tools/bench_erf.py --resnet18 /tmp/resnet18 [--threads 1] [--warmup 1] [--runs 5]
+    python3 tools/bench_erf.py --resnet18 /tmp/resnet18 [--threads 1] [--warmup 1] [--runs 5] [--one-only]
 
 Gradient ERF of PFV x_p (p a position of layer4's 7x7 grid): sum over input channels of
 |d<x_p, x_p>/d input|, on image 0 of OUTDIR/input.npy, with the same seeded network as
@@ -29,14 +29,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import build_resnet18  # noqa: E402
 
 
-def median_ms(fn, warmup, runs):
+BEST = {}
+
+
+def median_ms(fn, warmup, runs, name=None):
+    """Median wall ms of `runs` runs. With `name`, also BEST[name_min] (fastest run) and
+    BEST[name_cpu] (median CPU time of the process, all threads): on a
+    loaded machine other processes add wall time, not CPU time."""
     for _ in range(warmup):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
+        cpu.append((time.process_time() - c0) * 1e3)
         times.append((time.perf_counter() - t0) * 1e3)
+    if name:
+        BEST[name + "_min"] = min(times)
+        BEST[name + "_cpu"] = statistics.median(cpu)
     return statistics.median(times)
 
 
@@ -46,6 +56,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs")
     ap.add_argument("--runs", type=int, default=5, help="timed runs; the median is reported")
+    ap.add_argument("--one-only", action="store_true", help="time only the single-PFV case (quick interleaved rounds)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model = build_resnet18()
@@ -88,15 +99,18 @@ def main():
         return g.abs().sum(2)
 
     result = {"threads": args.threads, "pfvs_all": 49,
-              "torch_ms_one": median_ms(one, args.warmup, args.runs),
-              "torch_ms_all_looped": median_ms(all_looped, args.warmup, args.runs)}
+              "torch_ms_one": median_ms(one, args.warmup, args.runs, "torch_ms_one")}
+    if args.one_only:
+        print(json.dumps({**result, **BEST}))
+        return
+    result["torch_ms_all_looped"] = median_ms(all_looped, args.warmup, args.runs)
     try:
         result["torch_ms_all_batched"] = median_ms(all_batched, args.warmup, args.runs)
     except Exception as e:  # vmap over some backward op may be unsupported
         result["torch_all_batched_error"] = str(e).splitlines()[0]
     best_all = min(v for k, v in result.items() if k.startswith("torch_ms_all"))
     result["torch_ms_per_pfv_all"] = best_all / 49
-    print(json.dumps(result))
+    print(json.dumps({**result, **BEST}))
 
 
 if __name__ == "__main__":

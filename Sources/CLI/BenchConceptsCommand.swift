@@ -30,6 +30,10 @@ struct BenchConceptsCommand: ParsableCommand {
     var threads: Int = 2
     @Option(help: "Seed of k-means++ seeding.")
     var seed: UInt64 = 0
+    @Option(help: "NMF: also stop as soon as ‖X − UV‖_F ≤ this (time to reach a peer's objective); 0 = off.")
+    var nmfTargetError: Double = 0
+    @Option(help: "Write the learned concept vectors (K×C raw little-endian float32) to this path + '.<method>.f32'.")
+    var componentsOut: String = ""
     @Option(help: "Comma-separated λ values: after k-means and NMF, code the PFVs at each λ and report non-zeros and R².")
     var lambdas: String = ""
 
@@ -60,7 +64,8 @@ struct BenchConceptsCommand: ParsableCommand {
                 result["sse"] = fit.sse
                 concepts = fit.centroids
             case "nmf":
-                let fit = try NMF.fit(pfvs, k: k, options: options)
+                let target = nmfTargetError > 0 ? 0.5 * nmfTargetError * nmfTargetError : nil
+                let fit = try NMF.fit(pfvs, k: k, options: options, targetLoss: target)
                 result["seconds"] = Date().timeIntervalSince(start)
                 result["reconstruction_err"] = fit.reconstructionError
                 result["iterations"] = fit.iterations
@@ -70,10 +75,15 @@ struct BenchConceptsCommand: ParsableCommand {
                 result["seconds"] = Date().timeIntervalSince(start)
                 result["explained_variance_sum"] = fit.explainedVariance.reduce(0, +)
                 result["total_variance"] = fit.totalVariance
+                concepts = fit.components
             default:
                 throw ValidationError("unknown method '\(method)'; use kmeans, nmf, pca")
             }
-            if let concepts, !lambdaValues.isEmpty {
+            if let concepts, !componentsOut.isEmpty {
+                let bytes = concepts.data.withUnsafeBytes { Data($0) }
+                try AtomicFile.write(bytes, to: componentsOut + ".\(method).f32")
+            }
+            if let concepts, method != "pca", !lambdaValues.isEmpty {
                 result["coding"] = try coding(pfvs, concepts: concepts, method: method, options: options, lambdas: lambdaValues)
             }
             let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])

@@ -29,7 +29,7 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "Drop edges whose 95% confidence interval contains 0.")
     var significantOnly = false
 
-    @Option(help: "Folder to write each concept's top exemplar patch (PNG) into; nodes then reference them.")
+    @Option(help: "Folder to write each concept's top exemplar patch (PNG, cut from the traced dataset re-opened as the trace records it) into; nodes then reference them.")
     var patches: String?
 
     @Option(help: "Output file.")
@@ -55,9 +55,10 @@ struct ExportCommand: ParsableCommand {
             }
             let options = GraphExportOptions(classIndex: classIndex, topK: topK, minWeight: minWeight, group: imageGroup,
                                              significantOnly: significantOnly)
-            // Exemplar patches need the dataset; the trace command's patch writer plugs in here.
+            // Exemplar patches are cut from the traced dataset, re-opened from the trace header.
+            let writer = try patches.map { _ in try DatasetPatchWriter(header: reader.header, tracePath: trace) }
             try GraphExporter.export(reader, format: format, options: options, output: out, force: force,
-                                     patchesFolder: patches, patchWriter: nil)
+                                     patchesFolder: patches, patchWriter: writer)
         }
     }
 }

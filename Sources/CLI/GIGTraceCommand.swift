@@ -8,6 +8,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
         commandName: "gigtrace",
         abstract: "Mechanistic concept tracing in CNNs with Generalized Integrated Gradients (GIG).",
         subcommands: [
+            DemoCommand.self,
             InspectCommand.self,
             ForwardCommand.self,
             GradientCommand.self,
@@ -18,7 +19,10 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ExportCommand.self,
             BenchConceptsCommand.self,
             TraceDatabaseBenchCommand.self,
+            ERFCommand.self,
             ERFBenchCommand.self,
+            ConceptsCommand.self,
+            TraceCommand.self,
         ]
     )
 }

@@ -39,7 +39,7 @@ public enum BisectingKMeans {
         guard options.restarts >= 1 else { throw CNNError.invalidInput("k-means: restarts must be ≥ 1, got \(options.restarts)") }
         var work = pfvs.data
         var index = Array(0..<n)
-        var rng = Xoshiro256(seed: options.seed)
+        var rng = SamplingRNG(seed: options.seed)
         var clusters: [Cluster] = []
         var norms: [Double] = []
         let tolerance: Double = work.withUnsafeBufferPointer { p in
@@ -91,7 +91,7 @@ public enum BisectingKMeans {
     /// cluster empty (all points equal).
     private static func bisect(
         _ x: UnsafeMutablePointer<Float>, lo: Int, hi: Int, cols c: Int, norms: inout [Double], index: inout [Int],
-        tolerance: Double, options: ConceptOptions, rng: inout Xoshiro256
+        tolerance: Double, options: ConceptOptions, rng: inout SamplingRNG
     ) -> Int? {
         let n = hi - lo
         let block = x + lo * c
@@ -126,9 +126,9 @@ public enum BisectingKMeans {
     /// k-means++ seeding of two centres with scikit-learn's greedy local trials (2 + ⌊ln 2⌋ = 2).
     /// Nil when all rows coincide with the first centre.
     private static func seedPlusPlus(
-        _ x: UnsafeMutablePointer<Float>, rows n: Int, cols c: Int, norms: [Double], rng: inout Xoshiro256
+        _ x: UnsafeMutablePointer<Float>, rows n: Int, cols c: Int, norms: [Double], rng: inout SamplingRNG
     ) -> ([Float], [Float])? {
-        let first = min(n - 1, Int(rng.nextUnit() * Double(n)))
+        let first = min(n - 1, Int(rng.unit() * Double(n)))
         let c1 = Array(UnsafeBufferPointer(start: x + first * c, count: c))
         let d1 = squaredDistances(x, rows: n, cols: c, norms: norms, to: c1)
         var cumulative = [Double](repeating: 0, count: n)
@@ -137,7 +137,7 @@ public enum BisectingKMeans {
         guard acc > 0 else { return nil }
         var bestCandidate = -1, bestPotential = Double.infinity
         for _ in 0..<2 {
-            let target = rng.nextUnit() * acc
+            let target = rng.unit() * acc
             var lo = 0, hi = n - 1
             while lo < hi { let m = (lo + hi) / 2; if cumulative[m] <= target { lo = m + 1 } else { hi = m } }
             let cand = Array(UnsafeBufferPointer(start: x + lo * c, count: c))

@@ -38,9 +38,9 @@ enum CoordinateDescent {
         let violations = UnsafeMutablePointer<Double>.allocate(capacity: workers)
         defer { violations.deallocate() }
         violations.initialize(repeating: 0, count: workers)
-        let shared = (SharedPointer(base: codes), SharedPointer(base: residual), SharedPointer(base: violations))
+        let shared = (SharedPointer(codes), SharedPointer(residual), SharedPointer(violations))
         gram.withUnsafeBufferPointer { pg in
-            let g = SharedPointer(base: UnsafeMutablePointer(mutating: pg.baseAddress!))
+            let g = SharedConstPointer(pg.baseAddress!)
             let work = { @Sendable (worker: Int) in
                 let lo = rows * worker / workers, hi = rows * (worker + 1) / workers
                 let active = UnsafeMutablePointer<Int>.allocate(capacity: k)
@@ -65,7 +65,7 @@ enum CoordinateDescent {
     /// active-set strategy of glmnet). Returns the projected-gradient violation of the first sweep.
     @inline(__always)
     private static func sweepRow(
-        _ g: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>, r: UnsafeMutablePointer<Float>, k: Int,
+        _ g: UnsafePointer<Float>, u: UnsafeMutablePointer<Float>, r: UnsafeMutablePointer<Float>, k: Int,
         lambda: Float, nonNegative: Bool, maxSweeps: Int, tolerance: Float, active: UnsafeMutablePointer<Int>
     ) -> Double {
         var firstViolation = 0.0

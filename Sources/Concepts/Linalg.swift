@@ -35,27 +35,30 @@ enum Linalg {
         return c
     }
 
-    /// The full symmetric Gram matrix AᵀA (cols×cols) of A (rows×cols) by ssyrk, both triangles filled.
+    /// The full symmetric Gram matrix AᵀA (cols×cols) of A (rows×cols): one ssyrk, both triangles filled.
     static func gramOfColumns(_ a: UnsafePointer<Float>, rows: Int, cols: Int) -> [Float] {
-        var g = [Float](repeating: 0, count: cols * cols)
-        guard rows > 0, cols > 0 else { return g }
-        g.withUnsafeMutableBufferPointer { pg in
-            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(cols), Int32(rows), 1, a, Int32(cols),
-                        0, pg.baseAddress!, Int32(cols))
-        }
+        var g = syrk(a, rows: rows, cols: cols, ofColumns: true)
         symmetrizeUpper(&g, n: cols)
         return g
     }
 
-    /// The full symmetric Gram matrix AAᵀ (rows×rows) of A (rows×cols).
+    /// The full symmetric Gram matrix AAᵀ (rows×rows) of A (rows×cols): one ssyrk, both triangles filled.
     static func gramOfRows(_ a: UnsafePointer<Float>, rows: Int, cols: Int) -> [Float] {
-        var g = [Float](repeating: 0, count: rows * rows)
-        guard rows > 0, cols > 0 else { return g }
-        g.withUnsafeMutableBufferPointer { pg in
-            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(rows), Int32(cols), 1, a, Int32(cols),
-                        0, pg.baseAddress!, Int32(rows))
-        }
+        var g = syrk(a, rows: rows, cols: cols, ofColumns: false)
         symmetrizeUpper(&g, n: rows)
+        return g
+    }
+
+    /// The upper triangle of AᵀA (`ofColumns`, cols×cols) or AAᵀ (rows×rows) of A (rows×cols) by one
+    /// ssyrk reading A in place; the strict lower triangle is zero.
+    private static func syrk(_ a: UnsafePointer<Float>, rows: Int, cols: Int, ofColumns: Bool) -> [Float] {
+        let n = ofColumns ? cols : rows, depth = ofColumns ? rows : cols
+        var g = [Float](repeating: 0, count: n * n)
+        guard n > 0, depth > 0 else { return g }
+        g.withUnsafeMutableBufferPointer { pg in
+            cblas_ssyrk(CblasRowMajor, CblasUpper, ofColumns ? CblasTrans : CblasNoTrans, Int32(n), Int32(depth), 1,
+                        a, Int32(cols), 0, pg.baseAddress!, Int32(n))
+        }
         return g
     }
 
@@ -64,55 +67,39 @@ enum Linalg {
         for i in 0..<n { for j in 0..<i { g[i * n + j] = g[j * n + i] } }
     }
 
-    /// Σ_i ‖x_i − μ‖² over the rows of X (rows×cols), exact (no ‖x‖² − ‖μ‖² cancellation):
-    /// chunks of rows are copied, shifted by a rank-1 update and measured with snrm2.
-    /// `mu == nil` measures Σ‖x_i‖².
-    static func sumSquaredDeviation(_ x: UnsafePointer<Float>, rows: Int, cols: Int, from mu: [Float]?) -> Double {
-        guard rows > 0, cols > 0 else { return 0 }
-        let chunk = max(1, 8192 / max(1, cols / 64))
-        var buffer = [Float](repeating: 0, count: min(rows, chunk) * cols)
-        let ones = [Float](repeating: 1, count: min(rows, chunk))
-        var total = 0.0
-        var start = 0
-        while start < rows {
-            let n = min(chunk, rows - start)
-            buffer.withUnsafeMutableBufferPointer { pb in
-                let b = pb.baseAddress!
-                b.update(from: x + start * cols, count: n * cols)
-                if let mu {
-                    cblas_sger(CblasRowMajor, Int32(n), Int32(cols), -1, ones, 1, mu, 1, b, Int32(cols))
-                }
-                let norm = Double(cblas_snrm2(Int32(n * cols), b, 1))
-                total += norm * norm
-            }
-            start += n
-        }
-        return total
+    /// X ← X − 1μᵀ for the `rows`×`cols` block X (one rank-1 update, sger).
+    private static func subtractMean(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, mean mu: [Float]) {
+        let ones = [Float](repeating: 1, count: rows)
+        cblas_sger(CblasRowMajor, Int32(rows), Int32(cols), -1, ones, 1, mu, 1, x, Int32(cols))
     }
 
-    /// Σ_i ‖x_i − (μ + Vᵀu_i)‖² for X (rows×cols), codes U (rows×k), basis V (k×cols), exact in chunks:
-    /// each chunk is copied and updated by one sgemm (and a rank-1 update for μ), then measured.
+    /// Σ_i ‖x_i − μ‖² over the rows of X (rows×cols), exact (no ‖x‖² − ‖μ‖² cancellation);
+    /// `mu == nil` measures Σ‖x_i‖². See `residualSquared`.
+    static func sumSquaredDeviation(_ x: UnsafePointer<Float>, rows: Int, cols: Int, from mu: [Float]?) -> Double {
+        residualSquared(x, codes: nil, basis: nil, rows: rows, cols: cols, k: 0, mean: mu)
+    }
+
+    /// Σ_i ‖x_i − (μ + Vᵀu_i)‖² for X (rows×cols), codes U (rows×k), basis V (k×cols) (nil: no
+    /// basis term; `mean` nil: μ = 0), exact in chunks of about 2 MB: each chunk is copied, updated by
+    /// one sgemm and one rank-1 update, and measured with snrm2 in Double.
     static func residualSquared(
-        _ x: UnsafePointer<Float>, codes: UnsafePointer<Float>, basis: UnsafePointer<Float>,
+        _ x: UnsafePointer<Float>, codes: UnsafePointer<Float>?, basis: UnsafePointer<Float>?,
         rows: Int, cols: Int, k: Int, mean mu: [Float]?
     ) -> Double {
         guard rows > 0, cols > 0 else { return 0 }
-        let chunk = 2048
-        var buffer = [Float](repeating: 0, count: min(rows, chunk) * cols)
-        let ones = [Float](repeating: 1, count: min(rows, chunk))
+        let chunk = max(1, (1 << 19) / cols)
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: min(rows, chunk) * cols)
+        defer { buffer.deallocate() }
         var total = 0.0
-        var start = 0
-        while start < rows {
+        for start in stride(from: 0, to: rows, by: chunk) {
             let n = min(chunk, rows - start)
-            buffer.withUnsafeMutableBufferPointer { pb in
-                let b = pb.baseAddress!
-                b.update(from: x + start * cols, count: n * cols)
-                gemm(codes + start * k, transA: false, basis, transB: false, b, m: n, n: cols, k: k, alpha: -1, beta: 1)
-                if let mu { cblas_sger(CblasRowMajor, Int32(n), Int32(cols), -1, ones, 1, mu, 1, b, Int32(cols)) }
-                let norm = Double(cblas_snrm2(Int32(n * cols), b, 1))
-                total += norm * norm
+            buffer.update(from: x + start * cols, count: n * cols)
+            if let codes, let basis {
+                gemm(codes + start * k, transA: false, basis, transB: false, buffer, m: n, n: cols, k: k, alpha: -1, beta: 1)
             }
-            start += n
+            if let mu { subtractMean(buffer, rows: n, cols: cols, mean: mu) }
+            let norm = Double(cblas_snrm2(Int32(n * cols), buffer, 1))
+            total += norm * norm
         }
         return total
     }
@@ -135,21 +122,39 @@ enum Linalg {
         }
     }
 
-    /// Eigen-decomposition of a symmetric n×n matrix (row-major) by LAPACK dsyevd, in Double.
-    /// Returns eigenvalues in DESCENDING order and the matching eigenvectors as rows.
-    static func symmetricEigen(_ a: [Double], n: Int) throws -> (values: [Double], vectors: [Double]) {
-        var w = a
-        var values = [Double](repeating: 0, count: n)
-        let info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")),
-                                  Int32(n), &w, Int32(n), &values)
-        guard info == 0 else { throw CNNError.invalidInput("LAPACK dsyevd failed (info \(info)) on a \(n)×\(n) matrix") }
-        // Columns of w are eigenvectors, ascending; return rows, descending.
-        var vectors = [Double](repeating: 0, count: n * n)
-        for j in 0..<n {
-            let src = n - 1 - j
-            for i in 0..<n { vectors[j * n + i] = w[i * n + src] }
+    // MARK: LAPACK
+
+    /// A LAPACK option letter ("V", "U", …) as LAPACKE's `char`.
+    private static func option(_ letter: Unicode.Scalar) -> Int8 { Int8(UInt8(ascii: letter)) }
+
+    /// Throws the one-line error for a failed LAPACK call (`info` ≠ 0).
+    private static func check(_ info: Int32, _ routine: String, rows: Int, cols: Int) throws {
+        guard info == 0 else { throw CNNError.invalidInput("LAPACK \(routine) failed (info \(info)) on a \(rows)×\(cols) matrix") }
+    }
+
+    /// The `k` largest eigenvalues (descending) of the symmetric n×n matrix A (row-major, upper
+    /// triangle read, destroyed) and their eigenvectors as rows (k×n), by LAPACK dsyevr (MRRR, only
+    /// the wanted eigenpairs are computed).
+    static func topEigen(_ a: inout [Double], n: Int, k: Int) throws -> (values: [Double], vectors: [Double]) {
+        var found: Int32 = 0
+        var w = [Double](repeating: 0, count: n)
+        var z = [Double](repeating: 0, count: n * k)
+        var support = [Int32](repeating: 0, count: 2 * k)
+        let info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, option("V"), option("I"), option("U"), Int32(n), &a, Int32(n),
+                                  0, 0, Int32(n - k + 1), Int32(n), 0, &found, &w, &z, Int32(k), &support)
+        try check(info, "dsyevr", rows: n, cols: n)
+        guard found == Int32(k) else {
+            throw CNNError.invalidInput("LAPACK dsyevr found \(found) of \(k) eigenpairs of a \(n)×\(n) matrix")
         }
-        return (values.reversed(), vectors)
+        // Columns of z are eigenvectors, ascending; return rows, descending.
+        var values = [Double](repeating: 0, count: k)
+        var vectors = [Double](repeating: 0, count: k * n)
+        for j in 0..<k {
+            let src = k - 1 - j
+            values[j] = w[src]
+            for i in 0..<n { vectors[j * n + i] = z[i * k + src] }
+        }
+        return (values, vectors)
     }
 
     /// Singular values (descending) and right singular vectors (rows of Vᵀ, min(m,n)×n) of the
@@ -159,17 +164,18 @@ enum Linalg {
         var s = [Float](repeating: 0, count: r)
         var u = [Float](repeating: 0, count: m * r)
         var vt = [Float](repeating: 0, count: r * n)
-        let info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "S")), Int32(m), Int32(n), &a, Int32(n),
+        let info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, option("S"), Int32(m), Int32(n), &a, Int32(n),
                                   &s, &u, Int32(r), &vt, Int32(n))
-        guard info == 0 else { throw CNNError.invalidInput("LAPACK sgesdd failed (info \(info)) on a \(m)×\(n) matrix") }
+        try check(info, "sgesdd", rows: m, cols: n)
         return (s, vt)
     }
 
     /// Top-`k` right singular directions of X − 1μᵀ (rows×cols) (μ = nil: of X itself) and their
-    /// singular values σ (descending). With rows ≥ 2·cols the centred Gram matrix is formed in chunks
-    /// by ssyrk and solved by dsyevd; otherwise sgesdd runs on the centred copy. Signs are fixed as
+    /// singular values σ (descending). With rows ≥ 2·cols: one ssyrk of XᵀX read in place (no copy,
+    /// no centring pass), G = XᵀX − N·μμᵀ in Double, and dsyevr for the top k only (scikit-learn's
+    /// `covariance_eigh` route); otherwise sgesdd of the centred copy. Signs are fixed as
     /// scikit-learn's `svd_flip(u_based_decision=False)`: the largest-|·| entry of each direction is > 0.
-    /// `sumOfSquares` is ‖X − 1μᵀ‖²_F (trace of the Gram matrix, or Σ of all σ²).
+    /// `sumOfSquares` is ‖X − 1μᵀ‖²_F (trace of G, or Σ of all σ²).
     static func topRightSingular(
         _ x: UnsafePointer<Float>, rows: Int, cols: Int, mean mu: [Float]?, k: Int
     ) throws -> (sigma: [Double], directions: Matrix, sumOfSquares: Double) {
@@ -177,34 +183,24 @@ enum Linalg {
         var dirs = Matrix(rows: k, cols: cols)
         var sumOfSquares = 0.0
         if rows >= 2 * cols {
-            var gram = [Float](repeating: 0, count: cols * cols)
-            let chunk = max(1, 4096)
-            var buffer = [Float](repeating: 0, count: min(rows, chunk) * cols)
-            let ones = [Float](repeating: 1, count: min(rows, chunk))
-            var start = 0
-            while start < rows {
-                let n = min(chunk, rows - start)
-                buffer.withUnsafeMutableBufferPointer { pb in
-                    let b = pb.baseAddress!
-                    b.update(from: x + start * cols, count: n * cols)
-                    if let mu { cblas_sger(CblasRowMajor, Int32(n), Int32(cols), -1, ones, 1, mu, 1, b, Int32(cols)) }
-                    gram.withUnsafeMutableBufferPointer { pg in
-                        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(cols), Int32(n), 1, b, Int32(cols),
-                                    1, pg.baseAddress!, Int32(cols))
-                    }
+            let upper = syrk(x, rows: rows, cols: cols, ofColumns: true)
+            var gram = upper.map(Double.init)
+            if let mu {
+                let n = Double(rows)
+                for i in 0..<cols {
+                    let scaled = n * Double(mu[i])
+                    for j in i..<cols { gram[i * cols + j] -= scaled * Double(mu[j]) }
                 }
-                start += n
             }
-            symmetrizeUpper(&gram, n: cols)
-            for i in 0..<cols { sumOfSquares += Double(gram[i * cols + i]) }
-            let (values, vectors) = try symmetricEigen(gram.map(Double.init), n: cols)
+            for i in 0..<cols { sumOfSquares += gram[i * cols + i] }
+            let (values, vectors) = try topEigen(&gram, n: cols, k: k)
             for j in 0..<k {
                 sigma[j] = max(0, values[j]).squareRoot()
                 for i in 0..<cols { dirs.data[j * cols + i] = Float(vectors[j * cols + i]) }
             }
         } else {
             var a = Array(UnsafeBufferPointer(start: x, count: rows * cols))
-            if let mu { for r in 0..<rows { for c in 0..<cols { a[r * cols + c] -= mu[c] } } }
+            if let mu { a.withUnsafeMutableBufferPointer { subtractMean($0.baseAddress!, rows: rows, cols: cols, mean: mu) } }
             let (s, vt) = try rightSingular(&a, m: rows, n: cols)
             sumOfSquares = s.reduce(0.0) { $0 + Double($1) * Double($1) }
             for j in 0..<k {
@@ -220,9 +216,4 @@ enum Linalg {
         }
         return (sigma, dirs, sumOfSquares)
     }
-}
-
-/// A pointer that may cross into `concurrentPerform` workers; each worker touches disjoint rows.
-struct SharedPointer<T>: @unchecked Sendable {
-    let base: UnsafeMutablePointer<T>
 }

@@ -20,9 +20,11 @@ public enum NMF {
     }
 
     /// Factorises `pfvs` (N×C, all ≥ 0) with `k` ≤ min(N, C) components.
-    /// `progress(iteration, cap)` is called after every HALS iteration.
+    /// `progress(iteration, cap)` is called after every HALS iteration. `targetLoss` (benchmarks:
+    /// time to reach a peer's objective) also stops as soon as ½‖P − UV‖²_F ≤ targetLoss.
     public static func fit(
-        _ pfvs: Matrix, k: Int, options: ConceptOptions, progress: ((_ done: Int, _ total: Int) -> Void)? = nil
+        _ pfvs: Matrix, k: Int, options: ConceptOptions, targetLoss: Double? = nil,
+        progress: ((_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> Result {
         let n = pfvs.rows, c = pfvs.cols
         guard k >= 1, k <= min(n, c) else {
@@ -73,6 +75,7 @@ public enum NMF {
                 progress?(iteration, options.nmfMaxIterations)
                 if iteration == 1 { initialViolation = violation }
                 if initialViolation == 0 || violation / initialViolation <= options.nmfTolerance { break }
+                if let targetLoss, history[history.count - 1] <= targetLoss { break }
             }
             let v = Matrix(uncheckedRows: c, cols: k, data: vt).transposed
             let codes = Matrix(uncheckedRows: n, cols: k, data: u)

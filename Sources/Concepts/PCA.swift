@@ -1,5 +1,5 @@
 /// Principal component analysis of PFVs (METHOD §3): the top-K right singular vectors of the
-/// centred PFVs (LAPACK dsyevd of the centred Gram matrix when N ≥ 2C, else sgesdd), signs as
+/// centred PFVs (LAPACK dsyevr on the centred Gram matrix XᵀX − N·μμᵀ when N ≥ 2C, else sgesdd), signs as
 /// scikit-learn's. Codes are u = V(x − mean); the mean is kept for x̃ = mean + Vᵀu.
 public enum PCA {
     /// Principal directions and the variance they explain.

@@ -15,17 +15,30 @@ public struct ExemplarPatch: Sendable {
     /// red and negative blue, with opacity up to `opacity` at the largest |value|.
     public init(image: Tensor, map: [Float], mass: Double = 0.9, normalization: ImageNormalization = .identity,
                 overlay: Bool = false, opacity: Float = 0.5) throws {
-        let shape = image.rank == 4 && image.shape[0] == 1 ? Array(image.shape.dropFirst()) : image.shape
-        guard shape.count == 3, shape[0] == 1 || shape[0] == 3 else {
-            throw CNNError.shapeMismatch("exemplar patches need a grey or RGB image [C, H, W] with C = 1 or 3, got \(image.shape)")
-        }
-        let (c, h, w) = (shape[0], shape[1], shape[2])
+        let (_, h, w) = try Self.channelsHeightWidth(image)
+        let box = try PatchBox.covering(map, height: h, width: w, mass: mass)
+        try self.init(image: image, box: box, normalization: normalization, tint: overlay ? map : nil, opacity: opacity)
+    }
+
+    /// Crops `box` (which must lie inside the image) from `image` (`[C, H, W]` or `[1, C, H, W]`,
+    /// normalised as `normalization` says; C = 1 or 3), shown as raw pixels in [0, 1] → 0…255.
+    /// With `tint` (an H·W map), positive values tint red and negative blue, with opacity up to
+    /// `opacity` at the largest |value|.
+    public init(image: Tensor, box: PatchBox, normalization: ImageNormalization = .identity,
+                tint map: [Float]? = nil, opacity: Float = 0.5) throws {
+        let (c, h, w) = try Self.channelsHeightWidth(image)
         guard normalization.mean.count == 1 || normalization.mean.count == c else {
             throw CNNError.invalidInput("normalisation has \(normalization.mean.count) channels, the image \(c)")
         }
-        let box = try PatchBox.covering(map, height: h, width: w, mass: mass)
-        let outC = overlay ? 3 : c
-        let peak = map.map { abs($0) }.max() ?? 0
+        guard box.top >= 0, box.left >= 0, box.height > 0, box.width > 0,
+              box.top + box.height <= h, box.left + box.width <= w else {
+            throw CNNError.invalidInput("patch box \(box) is not inside the \(h)×\(w) image")
+        }
+        if let map, map.count != h * w {
+            throw CNNError.shapeMismatch("tint map of \(map.count) values for a \(h)×\(w) image")
+        }
+        let outC = map != nil ? 3 : c
+        let peak = map?.map { abs($0) }.max() ?? 0
         var px = [UInt8]()
         px.reserveCapacity(box.height * box.width * outC)
         for r in box.top..<(box.top + box.height) {
@@ -34,7 +47,7 @@ public struct ExemplarPatch: Sendable {
                     let ch = min(k, c - 1)
                     return min(max(normalization.raw(image.data[(ch * h + r) * w + col], channel: ch), 0), 1)
                 }
-                if overlay, peak > 0 {
+                if let map, peak > 0 {
                     let v = map[r * w + col], a = opacity * abs(v) / peak
                     let tint: [Float] = v >= 0 ? [1, 0, 0] : [0, 0, 1]
                     for k in 0..<3 { rgb[k] = (1 - a) * rgb[k] + a * tint[k] }
@@ -47,6 +60,15 @@ public struct ExemplarPatch: Sendable {
         height = box.height
         channels = outC
         pixels = px
+    }
+
+    /// (C, H, W) of a grey or RGB image `[C, H, W]` or `[1, C, H, W]`.
+    static func channelsHeightWidth(_ image: Tensor) throws -> (Int, Int, Int) {
+        let shape = image.rank == 4 && image.shape[0] == 1 ? Array(image.shape.dropFirst()) : image.shape
+        guard shape.count == 3, shape[0] == 1 || shape[0] == 3 else {
+            throw CNNError.shapeMismatch("exemplar patches need a grey or RGB image [C, H, W] with C = 1 or 3, got \(image.shape)")
+        }
+        return (shape[0], shape[1], shape[2])
     }
 
     /// Writes the patch as a PNG (temporary file, then rename).

@@ -1,3 +1,5 @@
+import COpenBLAS
+
 /// Effective receptive fields of PFVs of one traced layer: the iERF by SRD sharing ratios and the
 /// gradient ERF (METHOD §2), for many PFVs of one image at once.
 ///
@@ -64,19 +66,43 @@ public struct ReceptiveFieldTracer: Sendable {
             throw CNNError.invalidInput("SRD does not cover node(s) \(plan.unsupported.joined(separator: ", ")) between '\(model.inputName)' and '\(layer.name)'")
         }
         try check(image, positions)
-        let tape = try toLayer.forward(image, keep: plan.tensors)
-        var values = tape.kept
-        values[layer.name] = tape.output
-        values[model.inputName] = image
+        let (values, numerators) = try srdForward(image)
         let count = positions.count
         var start = [Float](repeating: 0, count: layer.positions * count)
         for (i, pos) in positions.enumerated() { start[(pos.h * layer.width + pos.w) * count + i] = 1 }
-        var run = SRDPropagation(plan: plan, values: values, input: model.inputName, pfvs: count)
+        var run = SRDPropagation(plan: plan, values: values, input: model.inputName, pfvs: count, numerators: numerators)
         let r = try run.run(layer: layer.name, start: start)
         let (h, w) = (image.shape[2], image.shape[3])
         var maps = [Float](repeating: 0, count: count * h * w)
         for k in 0..<(h * w) { for i in 0..<count { maps[i * h * w + k] = r[k * count + i] } }
         return SRDResult(maps: Tensor(uncheckedShape: [count, h, w], data: maps), mass: run.mass, droppedRelevance: run.dropped)
+    }
+
+    /// The forward pass from the input to the layer, node by node, keeping every tensor. The convs
+    /// in `plan.stackedWeights` run as one GEMM over all taps (`ConvTapProducts`); their products
+    /// are reduced to sharing numerators as soon as the conv's reference z (its group root) is
+    /// computed, then dropped. The other nodes run as in the engine.
+    private func srdForward(_ image: Tensor) throws -> ([String: Tensor], [String: ConvTapNumerators]) {
+        var values: [String: Tensor] = [model.inputName: image]
+        var pending = [String: [(String, ConvTapProducts)]]()
+        var numerators = [String: ConvTapNumerators]()
+        openblas_set_num_threads(Int32(model.threads))
+        for i in toLayer.nodeIndices {
+            let node = model.nodes[i]
+            if case .conv(let conv) = node.op, let stacked = plan.stackedWeights[node.output],
+               let x = node.inputs.first.flatMap({ values[$0] }) {
+                let p = try ConvTapProducts(conv: conv, stacked: stacked, x: x)
+                values[node.output] = p.output()
+                pending[plan.groupRoot[node.output] ?? node.output, default: []].append((node.output, p))
+            } else {
+                let inputs = node.inputs.map { $0.isEmpty ? nil : (values[$0] ?? model.constants[$0]) }
+                values[node.output] = try node.evaluate(inputs, threads: model.threads).0
+            }
+            if let waiting = pending.removeValue(forKey: node.output), let z = values[node.output] {
+                for (name, p) in waiting { numerators[name] = try p.numerators(z: z) }
+            }
+        }
+        return (values, numerators)
     }
 
     /// Gradient ERF of the PFVs at `positions` of `image` (`[1, C, H, W]`): for each PFV x_p,

@@ -8,12 +8,13 @@ import COpenBLAS
 /// is split equally among the taps that fall inside the input.
 enum SRDConvShares {
     /// - Parameters: `x` the conv input `[C, H, W]`, `z` the reference `[M, outH, outW]`,
-    ///   `active` the output positions to compute.
+    ///   `active` the output positions to compute, `numerators` the ones the SRD forward computed
+    ///   for every position (then no GEMM is needed here).
     /// - Returns: tap-major arrays of length taps·active.count: the input position each
     ///   (tap, position) reads (−1 in the padding) and its numerator ⟨c + b_k, z_j⟩.
     static func compute(conv: Conv2D, x: [Float], channels cin: Int, height hi: Int, width wi: Int,
                         z: [Float], zChannels: Int, outH ho: Int, outW wo: Int,
-                        active: [Int]) throws -> (cols: [Int], shares: [Float]) {
+                        active: [Int], numerators: ConvTapNumerators? = nil) throws -> (cols: [Int], shares: [Float]) {
         let win = conv.window
         let m = conv.outChannels, g = conv.groups, cg = conv.inChannelsPerGroup
         guard zChannels == m, cin == cg * g, m % g == 0 else {
@@ -25,6 +26,9 @@ enum SRDConvShares {
         }
         let mg = m / g, taps = win.kernelH * win.kernelW, a = active.count, nIn = hi * wi, nOut = ho * wo
         if a == 0 { return ([], []) }
+        if let numerators, numerators.taps != taps || numerators.positions != nOut {
+            throw CNNError.shapeMismatch("SRD conv: numerators for \(numerators.taps) taps × \(numerators.positions) positions, conv has \(taps) × \(nOut)")
+        }
         // Reference columns and bias term ⟨b, z_j⟩.
         var zc = [Float](repeating: 0, count: m * a)
         for o in 0..<m { for (i, j) in active.enumerated() { zc[o * a + i] = z[o * nOut + j] } }
@@ -53,7 +57,13 @@ enum SRDConvShares {
                                                   cols: cp.baseAddress!, dots: dp.baseAddress!, norms: np.baseAddress!)
                                 // Few input channels per group (a stem): transpose the products
                                 // so the per-position loops run over input channels, not outputs.
-                                if cg * 4 <= mg { byGram(geometry, io) } else { byContributions(geometry, io) }
+                                if let numerators {
+                                    numerators.select(active, dots: io.dots, norms: io.norms)
+                                } else if cg * 4 <= mg {
+                                    byGram(geometry, io)
+                                } else {
+                                    byContributions(geometry, io)
+                                }
                             }
                         }
                     }

@@ -15,6 +15,9 @@ struct SRDPlan: Sendable {
     let unsupported: [String]
     /// Every tensor the propagation reads.
     let tensors: Set<String>
+    /// Conv output → stacked weights, for the convs whose per-tap contributions the SRD forward
+    /// keeps (`ConvTapProducts.applies`; not those the plan fused with a BatchNormalization).
+    let stackedWeights: [String: [Float]]
 
     init(model: Model, subnetwork sub: Subnetwork) {
         let nodes = model.nodes
@@ -27,6 +30,7 @@ struct SRDPlan: Sendable {
         var steps = [SRDStep]()
         var unsupported = [String]()
         var fused = Set<Int>()
+        var stacked = [String: [Float]]()
         for (pos, i) in sub.nodeIndices.enumerated() where !fused.contains(pos) {
             let node = nodes[i]
             let inputs = node.inputs.filter { !isConstant($0) }
@@ -38,6 +42,9 @@ struct SRDPlan: Sendable {
                     conv = SRDPlan.fold(conv, bn)
                     fused.insert(r[0])
                     output = nodes[sub.nodeIndices[r[0]]].output
+                }
+                if output == node.output, ConvTapProducts.applies(to: conv) {
+                    stacked[output] = ConvTapProducts.stackedWeights(conv)
                 }
                 rule = .conv(conv)
             case .batchNorm: rule = .affine
@@ -77,6 +84,7 @@ struct SRDPlan: Sendable {
         self.steps = steps
         self.unsupported = unsupported
         groupRoot = root
+        stackedWeights = stacked
         tensors = Set(steps.flatMap { $0.inputs + [$0.output] })
     }
 

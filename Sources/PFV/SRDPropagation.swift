@@ -11,14 +11,17 @@ struct SRDPropagation {
     let values: [String: Tensor]
     let input: String
     let p: Int
+    /// Conv sharing numerators computed by the SRD forward, by conv output name.
+    let numerators: [String: ConvTapNumerators]
 
     private var relevance = [String: [Float]]()
     private var density = [String: [Float]]()
     private(set) var mass = [String: [Float]]()
     private(set) var dropped: [Float]
 
-    init(plan: SRDPlan, values: [String: Tensor], input: String, pfvs: Int) {
+    init(plan: SRDPlan, values: [String: Tensor], input: String, pfvs: Int, numerators: [String: ConvTapNumerators] = [:]) {
         self.plan = plan
+        self.numerators = numerators
         self.values = values
         self.input = input
         p = pfvs
@@ -160,7 +163,8 @@ struct SRDPropagation {
             let (cx, hi, wi, xv) = try chw(x)
             let rows = active(d, positions: n)
             let (cols, shares) = try SRDConvShares.compute(conv: conv, x: xv, channels: cx, height: hi, width: wi,
-                                                          z: z, zChannels: cz, outH: h, outW: w, active: rows)
+                                                          z: z, zChannels: cz, outH: h, outW: w, active: rows,
+                                                          numerators: numerators[step.output])
             let taps = cols.count / max(1, rows.count)
             var expanded = [Int]()
             expanded.reserveCapacity(cols.count)

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct ConceptBankTests {
     static func sampleBank() throws -> ConceptBank {
-        var rng = Xoshiro256(seed: 51)
+        var rng = SamplingRNG(seed: 51)
         let atoms = PlantedData.nonNegativeAtoms(k: 4, c: 12, rng: &rng)
         let x = PlantedData.sparseCombinations(atoms: atoms, n: 200, active: 2, noise: 0.05, rng: &rng)
         return try ConceptLearner.learn(pfvs: x, k: 4, method: .nmf, layer: "layer2.0.conv1",
@@ -27,7 +27,7 @@ import Testing
     }
 
     @Test func pcaBankKeepsItsMeanAndRebuilds() throws {
-        var rng = Xoshiro256(seed: 52)
+        var rng = SamplingRNG(seed: 52)
         let atoms = PlantedData.orthonormalAtoms(k: 3, c: 8, rng: &rng)
         let x = PlantedData.gaussianMixture(atoms: atoms, scales: [3, 2, 1], n: 100, noise: 0, rng: &rng)
         let bank = try ConceptLearner.learn(pfvs: x, k: 3, method: .pca)

@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func allZeroPFVsCodeToZero() throws {
-        var rng = Xoshiro256(seed: 41)
+        var rng = SamplingRNG(seed: 41)
         let atoms = PlantedData.nonNegativeAtoms(k: 3, c: 6, rng: &rng)
         let x = PlantedData.sparseCombinations(atoms: atoms, n: 50, active: 1, noise: 0.05, rng: &rng)
         let bank = try ConceptLearner.learn(pfvs: x, k: 3, method: .kmeans)

@@ -15,7 +15,7 @@ import Testing
 
     @Test(arguments: [Float(0.02), 0.1, 0.3])
     func codesSatisfyKKT(lambda: Float) throws {
-        var rng = Xoshiro256(seed: 31)
+        var rng = SamplingRNG(seed: 31)
         var v = Matrix(rows: 16, cols: 12)
         for i in 0..<v.data.count { v.data[i] = PlantedData.gaussian(&rng) }
         ConceptLearner.normalizeRows(&v)
@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func largerLambdaGivesSparserCodes() throws {
-        var rng = Xoshiro256(seed: 32)
+        var rng = SamplingRNG(seed: 32)
         let atoms = PlantedData.nonNegativeAtoms(k: 8, c: 32, rng: &rng)
         let x = PlantedData.sparseCombinations(atoms: atoms, n: 300, active: 3, noise: 0.05, rng: &rng)
         let nnz = try [Float(0.01), 0.1, 0.4].map { lambda -> Double in

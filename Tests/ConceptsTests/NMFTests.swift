@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct NMFTests {
     static func plantedPFVs() -> Matrix {
-        var rng = Xoshiro256(seed: 21)
+        var rng = SamplingRNG(seed: 21)
         let atoms = PlantedData.nonNegativeAtoms(k: 6, c: 40, rng: &rng)
         return PlantedData.sparseCombinations(atoms: atoms, n: 500, active: 3, noise: 0.05, rng: &rng)
     }

@@ -4,20 +4,20 @@ import Foundation
 /// Synthetic PFVs with known structure, and helpers to compare learned concepts with it.
 enum PlantedData {
     /// A standard normal draw (Box–Muller).
-    static func gaussian(_ rng: inout Xoshiro256) -> Float {
-        let u1 = max(rng.nextUnit(), 1e-300), u2 = rng.nextUnit()
+    static func gaussian(_ rng: inout SamplingRNG) -> Float {
+        let u1 = max(rng.unit(), 1e-300), u2 = rng.unit()
         return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 
     /// `k` non-negative unit vectors of `c` channels, each supported on its own block of channels
     /// plus a little shared mass (so they are distinct but not orthogonal).
-    static func nonNegativeAtoms(k: Int, c: Int, rng: inout Xoshiro256) -> Matrix {
+    static func nonNegativeAtoms(k: Int, c: Int, rng: inout SamplingRNG) -> Matrix {
         var atoms = Matrix(rows: k, cols: c)
         let block = c / k
         for j in 0..<k {
             for i in 0..<c {
                 let inBlock = i >= j * block && i < (j + 1) * block
-                atoms[j, i] = inBlock ? Float(0.5 + rng.nextUnit()) : Float(0.1 * rng.nextUnit())
+                atoms[j, i] = inBlock ? Float(0.5 + rng.unit()) : Float(0.1 * rng.unit())
             }
         }
         ConceptLearner.normalizeRows(&atoms)
@@ -25,7 +25,7 @@ enum PlantedData {
     }
 
     /// `k` orthonormal directions (Gram–Schmidt of random vectors).
-    static func orthonormalAtoms(k: Int, c: Int, rng: inout Xoshiro256) -> Matrix {
+    static func orthonormalAtoms(k: Int, c: Int, rng: inout SamplingRNG) -> Matrix {
         var atoms = Matrix(rows: k, cols: c)
         for j in 0..<k {
             var v = (0..<c).map { _ in Double(gaussian(&rng)) }
@@ -41,13 +41,13 @@ enum PlantedData {
 
     /// N PFVs, each a non-negative combination of `active` random atoms (weights 0.5…1.5) plus
     /// non-negative noise of scale `noise`.
-    static func sparseCombinations(atoms: Matrix, n: Int, active: Int, noise: Float, rng: inout Xoshiro256) -> Matrix {
+    static func sparseCombinations(atoms: Matrix, n: Int, active: Int, noise: Float, rng: inout SamplingRNG) -> Matrix {
         var x = Matrix(rows: n, cols: atoms.cols)
         for r in 0..<n {
             var chosen = Set<Int>()
-            while chosen.count < min(active, atoms.rows) { chosen.insert(Int(rng.nextUnit() * Double(atoms.rows))) }
+            while chosen.count < min(active, atoms.rows) { chosen.insert(Int(rng.unit() * Double(atoms.rows))) }
             for j in chosen {
-                let w = Float(0.5 + rng.nextUnit())
+                let w = Float(0.5 + rng.unit())
                 for i in 0..<atoms.cols { x[r, i] += w * atoms[j, i] }
             }
             for i in 0..<atoms.cols { x[r, i] += noise * abs(gaussian(&rng)) }
@@ -56,7 +56,7 @@ enum PlantedData {
     }
 
     /// N PFVs x = offset + Σ_j s_j z_j v_j + noise with z ~ N(0, 1) (for PCA).
-    static func gaussianMixture(atoms: Matrix, scales: [Float], n: Int, noise: Float, rng: inout Xoshiro256) -> Matrix {
+    static func gaussianMixture(atoms: Matrix, scales: [Float], n: Int, noise: Float, rng: inout SamplingRNG) -> Matrix {
         var x = Matrix(rows: n, cols: atoms.cols)
         for r in 0..<n {
             for i in 0..<atoms.cols { x[r, i] = 2 + noise * gaussian(&rng) }

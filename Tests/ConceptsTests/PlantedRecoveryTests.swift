@@ -4,7 +4,7 @@ import Testing
 /// Each method must recover directions planted in synthetic PFVs, and R² must rise with K.
 @Suite struct PlantedRecoveryTests {
     @Test func kmeansRecoversPlantedDirections() throws {
-        var rng = Xoshiro256(seed: 11)
+        var rng = SamplingRNG(seed: 11)
         let atoms = PlantedData.nonNegativeAtoms(k: 6, c: 24, rng: &rng)
         let x = PlantedData.sparseCombinations(atoms: atoms, n: 600, active: 1, noise: 0.05, rng: &rng)
         let bank = try ConceptLearner.learn(pfvs: x, k: 6, method: .kmeans, layer: "planted")
@@ -14,7 +14,7 @@ import Testing
     }
 
     @Test func nmfRecoversPlantedDirections() throws {
-        var rng = Xoshiro256(seed: 12)
+        var rng = SamplingRNG(seed: 12)
         let atoms = PlantedData.nonNegativeAtoms(k: 5, c: 30, rng: &rng)
         let x = PlantedData.sparseCombinations(atoms: atoms, n: 800, active: 2, noise: 0.02, rng: &rng)
         let bank = try ConceptLearner.learn(pfvs: x, k: 5, method: .nmf, layer: "planted")
@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func pcaRecoversPlantedOrthogonalDirections() throws {
-        var rng = Xoshiro256(seed: 13)
+        var rng = SamplingRNG(seed: 13)
         let atoms = PlantedData.orthonormalAtoms(k: 4, c: 20, rng: &rng)
         let x = PlantedData.gaussianMixture(atoms: atoms, scales: [5, 4, 3, 2], n: 1000, noise: 0.1, rng: &rng)
         let bank = try ConceptLearner.learn(pfvs: x, k: 4, method: .pca, layer: "planted")
@@ -35,7 +35,7 @@ import Testing
 
     @Test(arguments: [ConceptMethod.kmeans, .nmf, .pca])
     func r2RisesWithK(method: ConceptMethod) throws {
-        var rng = Xoshiro256(seed: 14)
+        var rng = SamplingRNG(seed: 14)
         let x: Matrix
         if method == .pca {
             let atoms = PlantedData.orthonormalAtoms(k: 6, c: 24, rng: &rng)
@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func learningIsReproducibleFromTheSeed() throws {
-        var rng = Xoshiro256(seed: 15)
+        var rng = SamplingRNG(seed: 15)
         let atoms = PlantedData.nonNegativeAtoms(k: 4, c: 16, rng: &rng)
         let x = PlantedData.sparseCombinations(atoms: atoms, n: 300, active: 1, noise: 0.1, rng: &rng)
         var options = ConceptOptions()
@@ -62,7 +62,7 @@ import Testing
     }
 
     @Test func identityBasisCodesAreThePFVs() throws {
-        var rng = Xoshiro256(seed: 16)
+        var rng = SamplingRNG(seed: 16)
         let atoms = PlantedData.nonNegativeAtoms(k: 3, c: 9, rng: &rng)
         let x = PlantedData.sparseCombinations(atoms: atoms, n: 40, active: 2, noise: 0.1, rng: &rng)
         let bank = try ConceptLearner.learn(pfvs: x, k: 9, method: .identity)
@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func progressReportsEverySplit() throws {
-        var rng = Xoshiro256(seed: 17)
+        var rng = SamplingRNG(seed: 17)
         let atoms = PlantedData.nonNegativeAtoms(k: 4, c: 8, rng: &rng)
         let x = PlantedData.sparseCombinations(atoms: atoms, n: 100, active: 1, noise: 0.05, rng: &rng)
         var seen: [Int] = []

@@ -82,4 +82,16 @@ struct PatchTests {
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
         #expect(left == ["patch-false.png", "patch-true.png"])
     }
+
+    /// A given box is cropped from the un-normalised image; a box reaching outside is refused.
+    @Test func cropGivenBox() throws {
+        let norm = try ImageNormalization(mean: [0.5], std: [0.25])
+        var image = Tensor(shape: [1, 1, 3, 4])
+        for k in 0..<12 { image.data[k] = (Float(k * 20) / 255 - 0.5) / 0.25 }
+        let patch = try ExemplarPatch(image: image, box: PatchBox(top: 1, left: 2, height: 2, width: 2), normalization: norm)
+        #expect(patch.width == 2 && patch.height == 2 && patch.channels == 1)
+        #expect(patch.pixels == [120, 140, 200, 220])
+        #expect(throws: CNNError.self) { try ExemplarPatch(image: image, box: PatchBox(top: 2, left: 0, height: 2, width: 1)) }
+        #expect(throws: CNNError.self) { try ExemplarPatch(image: image, box: PatchBox(top: 0, left: -1, height: 1, width: 1)) }
+    }
 }

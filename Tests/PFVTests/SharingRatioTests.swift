@@ -77,8 +77,9 @@ struct SharingRatioTests {
 
     /// The ratios themselves against the formula written out by hand for one 3×3 conv with bias:
     /// μ_{k→j} = (⟨c_k, z_j⟩ + ‖c_k‖/Σ‖c‖·⟨b, z_j⟩)/‖z_j‖², c_k = W[:, :, tap]·x_k. Both ways the
-    /// code computes the products are covered: few input channels (stem-like 1→6, by Gram
-    /// matrices) and as many inputs as outputs (2→3, by explicit contributions).
+    /// code computes the products for a stride-1 conv are covered: few input channels (stem-like
+    /// 1→6, by Gram matrices) and as many inputs as outputs (2→3, from the per-tap products the
+    /// SRD forward keeps; ConvTapProductsTests checks them against the explicit per-tap GEMMs).
     @Test(arguments: [(2, 3), (1, 6)])
     func convRatiosMatchTheFormula(cin: Int, cout: Int) throws {
         var net = TinyNet(seed: 21)

@@ -1,8 +1,9 @@
 /// Forward evaluation and vector-Jacobian products of one node, dispatching to the kernels.
 extension Node {
     /// Runs the op on its resolved inputs (`nil` for an omitted optional input). Returns the output
-    /// and, for MaxPool, the argmax needed by the backward pass.
-    func evaluate(_ inputs: [Tensor?], threads: Int, fuseRelu: Bool = false) throws -> (Tensor, [Int32]?) {
+    /// and, for MaxPool, the argmax needed by the backward pass. Public for passes that run a
+    /// subnetwork node by node with some ops replaced (the SRD forward of `PFV`).
+    public func evaluate(_ inputs: [Tensor?], threads: Int, fuseRelu: Bool = false) throws -> (Tensor, [Int32]?) {
         func input(_ i: Int) throws -> Tensor {
             guard i < inputs.count, let t = inputs[i] else {
                 throw CNNError.invalidInput("node '\(name)' (\(op.kind)) is missing input \(i)")

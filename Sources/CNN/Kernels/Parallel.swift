@@ -2,15 +2,15 @@ import Dispatch
 
 /// A raw pointer that may cross into worker closures: the caller guarantees that workers touch
 /// disjoint regions and that the buffer outlives the parallel loop.
-struct SharedPointer<T>: @unchecked Sendable {
-    let base: UnsafeMutablePointer<T>
-    init(_ base: UnsafeMutablePointer<T>) { self.base = base }
+public struct SharedPointer<T>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<T>
+    public init(_ base: UnsafeMutablePointer<T>) { self.base = base }
 }
 
 /// Read-only counterpart of `SharedPointer`.
-struct SharedConstPointer<T>: @unchecked Sendable {
-    let base: UnsafePointer<T>
-    init(_ base: UnsafePointer<T>) { self.base = base }
+public struct SharedConstPointer<T>: @unchecked Sendable {
+    public let base: UnsafePointer<T>
+    public init(_ base: UnsafePointer<T>) { self.base = base }
 }
 
 enum Parallel {

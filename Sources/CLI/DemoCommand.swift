@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import GIGTrace
+
+/// `gigtrace demo`: the built-in walk-through. Traces Fashion-MNIST test images through the demo
+/// model, prints the best pathways into two classes and writes the concept graph as DOT (and SVG
+/// when Graphviz's `dot` is installed). Each step is the public command a user would run.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Trace 1,000 Fashion-MNIST test images through the built-in demo model, print pathways, write demo/graph.dot (+ .svg).")
+
+    @Option(help: "Folder for the trace database, the graph and the exemplar patches.")
+    var out = "demo"
+
+    @Option(help: "Number of Fashion-MNIST test images to trace.")
+    var limit = 1000
+
+    @Option(help: "Classes whose pathways are printed, comma-separated names or indices.")
+    var classes = "Sneaker,Trouser"
+
+    @Option(help: "Pathways printed per class.")
+    var top = 3
+
+    @Flag(help: "Retrace even if the folder already holds a finished trace.")
+    var force = false
+
+    @Flag(help: "No progress output on stderr.")
+    var quiet = false
+
+    func run() throws {
+        let trace = out + "/trace.sqlite"
+        let graph = out + "/graph.dot"
+        try reportingErrors {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        }
+        if force || !FileManager.default.fileExists(atPath: trace) {
+            var arguments = ["--limit", String(limit), "--out", trace]
+            if force { arguments.append("--force") }
+            if quiet { arguments.append("--quiet") }
+            let command = try TraceCommand.parse(arguments)
+            try command.run()
+        } else {
+            ProgressReporter.writeStderr("demo: reusing the finished trace \(trace) (--force retraces)\n")
+        }
+        for name in classes.split(separator: ",") {
+            print("Pathways into class \(name):")
+            try QueryCommand.parse([trace, "pathways", "--class", String(name), "--top", String(top)]).run()
+            print("")
+        }
+        try ExportCommand.parse([trace, "--format", "dot", "--top-k", "3", "--patches", out + "/patches",
+                                 "--out", graph, "--force"]).run()
+        print("wrote \(graph)")
+        if let dot = Self.executableInPath("dot") {
+            let svg = out + "/graph.svg"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: dot)
+            process.arguments = ["-Tsvg", graph, "-o", svg]
+            try process.run()
+            process.waitUntilExit()
+            if process.terminationStatus == 0 {
+                print("wrote \(svg)")
+            } else {
+                ProgressReporter.writeStderr("demo: dot -Tsvg failed (exit \(process.terminationStatus)); the DOT file is still there\n")
+            }
+        } else {
+            print("Graphviz's `dot` is not installed; render with: dot -Tsvg \(graph) -o \(out)/graph.svg")
+        }
+    }
+
+    /// The first executable called `name` on $PATH, if any.
+    static func executableInPath(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}

@@ -44,13 +44,13 @@ struct DemoCommand: ParsableCommand {
             ProgressReporter.writeStderr("demo: reusing the finished trace \(trace) (--force retraces)\n")
         }
         for name in classes.split(separator: ",") {
-            print("Pathways into class \(name):")
+            Self.say("Pathways into class \(name):\n")
             try QueryCommand.parse([trace, "pathways", "--class", String(name), "--top", String(top)]).run()
-            print("")
+            Self.say("\n")
         }
         try ExportCommand.parse([trace, "--format", "dot", "--top-k", "3", "--patches", out + "/patches",
                                  "--out", graph, "--force"]).run()
-        print("wrote \(graph)")
+        Self.say("wrote \(graph)\n")
         if let dot = Self.executableInPath("dot") {
             let svg = out + "/graph.svg"
             let process = Process()
@@ -59,13 +59,18 @@ struct DemoCommand: ParsableCommand {
             try process.run()
             process.waitUntilExit()
             if process.terminationStatus == 0 {
-                print("wrote \(svg)")
+                Self.say("wrote \(svg)\n")
             } else {
                 ProgressReporter.writeStderr("demo: dot -Tsvg failed (exit \(process.terminationStatus)); the DOT file is still there\n")
             }
         } else {
-            print("Graphviz's `dot` is not installed; render with: dot -Tsvg \(graph) -o \(out)/graph.svg")
+            Self.say("Graphviz's `dot` is not installed; render with: dot -Tsvg \(graph) -o \(out)/graph.svg\n")
         }
+    }
+
+    /// Writes to stdout unbuffered, so it interleaves correctly with the query command's output.
+    static func say(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
     }
 
     /// The first executable called `name` on $PATH, if any.

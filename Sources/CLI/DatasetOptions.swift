@@ -7,7 +7,7 @@ import GIGTrace
 /// ImageFolder/MNIST/CIFAR → Resize → CenterCrop → ToTensor → Normalize, in a DataLoader.
 struct DatasetOptions: ParsableArguments {
     @Option(help: "Dataset: an image folder (ImageFolder layout), an IDX images file (.gz ok), a CIFAR .bin batch or folder, or an .npy array.")
-    var data: String
+    var data: String?
 
     @Option(help: "Dataset format: \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
     var format: String = "auto"
@@ -52,9 +52,11 @@ struct DatasetOptions: ParsableArguments {
     var prefetchThreads: Int = 1
 
     /// The dataset, preprocessing and selection the flags describe, as a storable spec.
-    func spec() throws -> DatasetSpec {
-        DatasetSpec(data: data, format: format, labels: labels, classNames: classNames,
-                    preprocessing: try preprocessing(), selection: selection())
+    /// `defaultData` stands in for a missing `--data` (the built-in demo); without either it throws.
+    func spec(defaultData: String? = nil) throws -> DatasetSpec {
+        guard let path = data ?? defaultData else { throw CNNError.invalidInput("--data is required (the dataset to read)") }
+        return DatasetSpec(data: path, format: format, labels: labels, classNames: classNames,
+                           preprocessing: try preprocessing(), selection: selection())
     }
 
     /// Opens the dataset named by `--data` / `--format` / `--labels` / `--class-names`.

@@ -19,6 +19,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             BenchConceptsCommand.self,
             TraceDatabaseBenchCommand.self,
             ERFBenchCommand.self,
+            ConceptsCommand.self,
             BenchGIGCommand.self,
         ]
     )

@@ -95,6 +95,18 @@ public struct Subnetwork: Sendable {
     /// Pulls back a batch of cotangents at `to`, shape `[N·T, ...shape(to)]` (T targets per
     /// sample, sample-major), to `from`: returns `[N·T, ...shape(from)]`.
     public func backward(_ tape: Tape, cotangent: Tensor) throws -> Tensor {
+        let grads = try backward(tape, cotangent: cotangent, collecting: [from])
+        return grads[from] ?? Tensor(shape: [])
+    }
+
+    /// Like `backward(_:cotangent:)`, but returns the pulled-back cotangents at every tensor in
+    /// `names` (`from` or tensors computed inside the subnetwork), each `[N·T, ...shape(name)]`: one
+    /// backward pass gives the gradients at several traced layers. Zero where a name does not
+    /// influence `to`.
+    public func backward(_ tape: Tape, cotangent: Tensor, collecting names: Set<String>) throws -> [String: Tensor] {
+        for name in names where tape.values[name] == nil {
+            throw CNNError.unknownTensor(name, available: [from] + nodeIndices.map { model.nodes[$0].output })
+        }
         let n = tape.batch, outShape = tape.output.shape
         guard n > 0, cotangent.rank == outShape.count, cotangent.shape[0] % n == 0,
               Array(cotangent.shape.dropFirst()) == Array(outShape.dropFirst()) else {
@@ -102,10 +114,12 @@ public struct Subnetwork: Sendable {
         }
         let t = cotangent.shape[0] / n
         var grads: [String: Tensor] = [to: cotangent]
+        var collected: [String: Tensor] = [:]
         openblas_set_num_threads(Int32(model.threads))
         for (k, i) in nodeIndices.enumerated().reversed() {
             let node = model.nodes[i]
             guard let g = grads.removeValue(forKey: node.output) else { continue }
+            if names.contains(node.output) { collected[node.output] = g }
             let needs = dependent[k]
             if !needs.contains(true) { continue }
             let ins = node.inputs.map { $0.isEmpty ? nil : (tape.values[$0] ?? model.constants[$0]) }
@@ -121,9 +135,12 @@ public struct Subnetwork: Sendable {
                 }
             }
         }
-        if let g = grads[from] { return g }
-        var shape = tape.values[from]?.shape ?? []
-        if !shape.isEmpty { shape[0] *= t }
-        return Tensor(shape: shape)
+        if let g = grads[from] { collected[from] = g }
+        for name in names where collected[name] == nil {
+            var shape = tape.values[name]?.shape ?? []
+            if !shape.isEmpty { shape[0] *= t }
+            collected[name] = Tensor(shape: shape)
+        }
+        return collected
     }
 }

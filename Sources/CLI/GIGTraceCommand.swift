@@ -20,6 +20,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             TraceDatabaseBenchCommand.self,
             ERFBenchCommand.self,
             ConceptsCommand.self,
+            TraceCommand.self,
             BenchGIGCommand.self,
         ]
     )

@@ -162,3 +162,20 @@ public struct ConceptBank: Sendable, Codable, Equatable {
         }
     }
 }
+
+extension ConceptBank {
+    /// A bank from stored parts (e.g. a trace database's bank record, which keeps R², non-zeros and
+    /// activity shares of the quality report); throws when they are
+    /// inconsistent, by the same rules as `read(from:)`.
+    public static func restored(layer: String, method: ConceptMethod, concepts: Matrix, mean: [Float]?, lambda: Float,
+                                codingMaxSweeps: Int, codingTolerance: Float, sample: ConceptSample,
+                                r2: Double, meanNonzeros: Double, activeShare: [Double]) throws -> ConceptBank {
+        let quality = QualityReport(layer: layer, method: method, k: concepts.rows, pfvCount: sample.count, r2: r2,
+                                    meanNonzeros: meanNonzeros, activeShare: activeShare,
+                                    deadConcepts: activeShare.indices.filter { activeShare[$0] == 0 })
+        let bank = ConceptBank(layer: layer, method: method, concepts: concepts, mean: mean, lambda: lambda,
+                               codingMaxSweeps: codingMaxSweeps, codingTolerance: codingTolerance, sample: sample, quality: quality)
+        if let problem = bank.validationProblem() { throw CNNError.invalidInput("concept bank of layer '\(layer)': \(problem)") }
+        return bank
+    }
+}

@@ -33,6 +33,20 @@ public struct DatasetLoader: Sendable {
         self.skipBad = skipBad
     }
 
+    /// The same dataset and preprocessing visiting only `indices` (dataset indices, in that order):
+    /// one shard of a run, the images a resumed run still needs, or a fixed sample.
+    public func restricted(to indices: [Int]) -> DatasetLoader {
+        DatasetLoader(copying: self, indices: indices)
+    }
+
+    private init(copying other: DatasetLoader, indices: [Int]) {
+        dataset = other.dataset
+        preprocessing = other.preprocessing
+        self.indices = indices
+        batchSize = other.batchSize
+        skipBad = other.skipBad
+    }
+
     /// Number of batches (the last may be short).
     public var batchCount: Int { (indices.count + batchSize - 1) / batchSize }
 

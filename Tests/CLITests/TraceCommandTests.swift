@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import GIGTrace
+import Testing
+@testable import CLI
+
+/// `gigtrace trace` through its argument parsing: the built-in demo default, refusing a finished
+/// output, bad flags, and a real process stopped with SIGINT that resumes into the same graph.
+@Suite(.serialized) struct TraceCommandTests {
+    static let stages = "/stage2/relu/Relu_output_0,/stage3/relu/Relu_output_0"
+    let dir: String
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("trace-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    /// Small demo settings: 12 images (or `images`), two layers, K = 4, 4 steps, batches of 6.
+    func arguments(_ out: String, images: Int = 12, _ extra: [String] = []) -> [String] {
+        ["--limit", "\(images)", "--concept-images", "\(images)", "--k", "4", "--steps", "4", "--layers", Self.stages,
+         "--batch-size", "6", "--threads", "1", "--prefetch-threads", "0", "--out", out, "--quiet"] + extra
+    }
+
+    @Test func tracesTheBuiltInDemoByDefault() throws {
+        let out = "\(dir)/demo.sqlite"
+        try TraceCommand.parse(arguments(out)).run()
+        let reader = try TraceReader.open(out)
+        #expect(reader.complete && reader.graph.imageCount == 12)
+        #expect(reader.header.model.path.hasSuffix("models/fashion-resnet/model.onnx"))
+        #expect(reader.header.model.classNames.first == "T-shirt/top" && reader.header.model.classNames.count == 10)
+        let spec = try DatasetSpec.parse(reader.header.preprocessingJSON, origin: "test")
+        #expect(spec.data == DemoModel.data && spec.mean == [0.286] && spec.std == [0.353])
+        #expect(reader.header.settings.layers == Self.stages.split(separator: ",").map(String.init))
+
+        // A finished output is refused without --force, and left as it was.
+        let again = try TraceCommand.parse(arguments(out, images: 6))
+        #expect(throws: ExitCode.self) { try again.run() }
+        #expect(try TraceReader.open(out).graph.imageCount == 12)
+        try TraceCommand.parse(arguments(out, images: 6, ["--force"])).run()
+        #expect(try TraceReader.open(out).graph.imageCount == 6)
+    }
+
+    @Test func badFlagsAreOneClearError() throws {
+        func message(_ extra: [String]) throws -> String {
+            do { _ = try TraceRun(try TraceCommand.parse(arguments("\(dir)/bad.sqlite", extra)).traceConfiguration()) } catch {
+                return "\(error)"
+            }
+            return ""
+        }
+        #expect(try message(["--k-per-layer", "4,8"]).contains("either --k or --k-per-layer"))
+        #expect(try message(["--shard", "4/4"]).contains("--shard"))
+        #expect(try message(["--quadrature", "simpson"]).contains("unknown rule 'simpson'"))
+        #expect(try message(["--concepts", "lda"]).contains("unknown method 'lda'"))
+        #expect(try message(["--layers", "/stage3/relu/Relu_output_0,/stage2/relu/Relu_output_0"]).contains("must run forward"))
+        #expect(try message(["--model", "\(dir)/missing.onnx", "--data", DemoModel.data]).contains("missing.onnx"))
+        #expect(try message(["--model", "\(dir)/missing.onnx"]).contains("--data is required"))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/bad.sqlite"))
+    }
+
+    /// The real executable (built beside this test bundle) stopped by SIGINT checkpoints, exits
+    /// 130 saying how to resume, and the same command then finishes the graph an uninterrupted run gives.
+    @Test func sigintStopsAndTheSameCommandResumes() throws {
+        let exe = try #require(Bundle.main.executableURL).deletingLastPathComponent().appendingPathComponent("gigtrace").path
+        #expect(FileManager.default.isExecutableFile(atPath: exe))
+        let out = "\(dir)/killed.sqlite"
+        let args = ["trace"] + arguments(out, images: 24, ["--checkpoint-every", "1000"])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: exe)
+        process.arguments = args
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        // Pass 2 has started once the partial trace exists; stop during its first batch.
+        let partial = TraceWriter.partialPath(for: out)
+        let deadline = Date().addingTimeInterval(300)
+        while !FileManager.default.fileExists(atPath: partial) && process.isRunning && Date() < deadline { usleep(20_000) }
+        process.interrupt()
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 130, "\(stderr)")
+        #expect(stderr.contains("rerun the same command to resume"))
+        #expect(FileManager.default.fileExists(atPath: partial) && !FileManager.default.fileExists(atPath: out))
+
+        try TraceCommand.parse(args.dropFirst().map { $0 }).run()
+        let whole = "\(dir)/whole.sqlite"
+        try TraceCommand.parse(arguments(whole, images: 24, ["--checkpoint-every", "1000"])).run()
+        let (a, b) = (try TraceReader.open(out), try TraceReader.open(whole))
+        #expect(a.complete && a.graph.imageCount == 24)
+        #expect(a.graph.exemplars == b.graph.exemplars)
+        #expect(a.graph.nodes.joined().map(\.imagesActive) == b.graph.nodes.joined().map(\.imagesActive))
+        for (x, y) in zip(a.graph.layerEdges + a.graph.classEdges, b.graph.layerEdges + b.graph.classEdges) {
+            #expect(x.all.activeCount == y.all.activeCount)
+            #expect(zip(x.all.sum, y.all.sum).allSatisfy { abs($0 - $1) <= 1e-9 * max(1, abs($0)) })
+        }
+        #expect(a.header == b.header)
+    }
+}

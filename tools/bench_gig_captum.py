@@ -3,9 +3,10 @@
 Captum against `gigtrace bench-gig`, same images, same concept banks, same quadrature and steps,
 same run, interleaved (ours, peer, ours, peer, ...), two threads each.
 
-What both compute, per image (METHOD §4): for traced layers l1, l2, l3 (default stage1/2/3 of
-models/fashion-resnet), GIG edges l1 → l2 concepts, l2 → l3 concepts (masked targets) and
-l3 → the 10 classes. The peer evaluates the ONNX weights in PyTorch (tools/onnx_torch.py; its logits
+What both compute, per image (METHOD §4), as `gigtrace trace` does: for traced layers l1, l2, l3
+(default stage1/2/3 of models/fashion-resnet), GIG edges l1 → l2 and l2 → l3 concepts (masked
+targets), and l1, l2, l3 → the 10 classes. Ours is `BatchTracer.trace`, the trace's per-batch step
+(forward, coding, GIG, exemplar candidates), timed without data loading and database writes. The peer evaluates the ONNX weights in PyTorch (tools/onnx_torch.py; its logits
 are checked against the ONNX reference evaluator) and takes Integrated Gradients over the concept
 coefficients with Captum (tools/gig_captum.py), all active targets of the images of one call in
 one Captum batch. Codes: the peer uses the codes gigtrace wrote (the banks' Lasso coding), so the
@@ -75,25 +76,31 @@ def check_onnx(net, x):
     return err
 
 
+def computations(layers):
+    """The GIG computations of a trace, in ImageTrace order: layer i -> i+1, then every layer -> classes."""
+    return [(i, i + 1) for i in range(len(layers) - 1)] + [(i, None) for i in range(len(layers))]
+
+
 def peer(net, x, layers, banks, codes, args):
-    """GIG edges of all images, per layer pair: list of [N, S, T]; and the seconds it took."""
+    """GIG edges of all images per computation: list of [N, S, T]; and the seconds it took."""
+    comps = computations(layers)
     start = time.perf_counter()
-    edges = [[] for _ in layers]
+    edges = [[] for _ in comps]
     for first in range(0, x.shape[0], args.images_per_call):
         xb = x[first:first + args.images_per_call]
         acts = net.activations(xb, layers)
-        for i in range(len(layers)):
+        part = slice(first, first + xb.shape[0])
+        for j, (i, t) in enumerate(comps):
             v, mean, _ = banks[i]
             shape = tuple(acts[i].shape[1:])
-            u = codes[i][first:first + xb.shape[0]]
-            if i + 1 < len(layers):
-                vb, _, signed = banks[i + 1]
-                e = gig(net.subnetwork(layers[i], layers[i + 1]), shape, v, mean, u, vb.shape[0], args.steps,
-                        args.quadrature, target_vectors=vb, target_codes=codes[i + 1][first:first + xb.shape[0]],
-                        signed_target=signed)
+            if t is not None:
+                vb, _, signed = banks[t]
+                e = gig(net.subnetwork(layers[i], layers[t]), shape, v, mean, codes[i][part], vb.shape[0], args.steps,
+                        args.quadrature, target_vectors=vb, target_codes=codes[t][part], signed_target=signed)
             else:
-                e = gig(net.subnetwork(layers[i], net.output_name), shape, v, mean, u, 10, args.steps, args.quadrature)
-            edges[i].append(e)
+                e = gig(net.subnetwork(layers[i], net.output_name), shape, v, mean, codes[i][part], 10, args.steps,
+                        args.quadrature)
+            edges[j].append(e)
     seconds = time.perf_counter() - start
     return [np.concatenate(e) for e in edges], seconds
 
@@ -130,10 +137,11 @@ def main():
     rates_ours, rates_peer, worst = [], [], 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            rate, _ = ours(args, tmp)
+            rate, text = ours(args, tmp)
+            print(text.strip(), flush=True)
             rates_ours.append(rate)
             codes = [np.load(os.path.join(tmp, f"codes_{i}.npy")) for i in range(len(layers))]
-            mine = [np.load(os.path.join(tmp, f"edges_{i}.npy")) for i in range(len(layers))]
+            mine = [np.load(os.path.join(tmp, f"edges_{j}.npy")) for j in range(len(computations(layers)))]
             theirs, seconds = peer(net, x, layers, banks, codes, args)
             rates_peer.append(x.shape[0] / seconds)
             worst = max(worst, compare(mine, theirs))

@@ -23,6 +23,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ERFBenchCommand.self,
             ConceptsCommand.self,
             TraceCommand.self,
+            BenchGIGCommand.self,
         ]
     )
 }

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+@testable import GIGTrace
+
+/// GIG with non-identity concept bases (K < C) against Captum on the demo model: Integrated
+/// Gradients over the concept coefficients of stage 2 (stage 2 → stage 3 concepts, masked) and of
+/// stage 3 (→ the 10 classes). Reference and codes: Tests/Fixtures/gig_concepts, made by
+/// tools/make_gig_concept_fixtures.py (Captum IntegratedGradients on the codes, the reconstruction
+/// codes·V (+ mean) as the layer, the path straight from zero). Two bases: sparse non-negative
+/// vectors with Lasso codes (masks: code > 0), and PCA with a mean source (signed codes).
+@Suite struct GIGConceptCaptumTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = root.appendingPathComponent("Tests/Fixtures/gig_concepts")
+    static let stage2 = "/stage2/relu/Relu_output_0"
+    static let stage3 = "/stage3/relu/Relu_output_0"
+
+    static func npy(_ name: String) throws -> Tensor {
+        try Npy.read(path: fixtures.appendingPathComponent(name).path).floatTensor(path: name)
+    }
+
+    /// The basis of `layer` ("stage2", "stage3") in `variant` ("nmf", "pca") from the fixture.
+    static func basis(_ variant: String, _ layer: String) throws -> ConceptBasis {
+        let v = try npy("\(variant)_\(layer)_basis.npy")
+        let mean = variant == "pca" ? try npy("\(variant)_\(layer)_mean.npy").data : nil
+        return try ConceptBasis(count: v.shape[0], channels: v.shape[1], vectors: v.data, mean: mean, signedCodes: variant == "pca")
+    }
+
+    /// Codes of image n: P×K row-major.
+    static func codes(_ variant: String, _ layer: String, image n: Int) throws -> [Float] {
+        let c = try npy("\(variant)_\(layer)_codes.npy")   // [N, P, K]
+        let size = c.shape[1] * c.shape[2]
+        return Array(c.data[(n * size)..<((n + 1) * size)])
+    }
+
+    /// Largest |ours − reference| relative to the largest |reference| of the matrix.
+    static func relativeError(_ ours: [Float], _ reference: ArraySlice<Float>) -> Float {
+        let scale = max(reference.map(abs).max() ?? 0, 1e-12)
+        return zip(ours, reference).map { abs($0 - $1) }.max().map { $0 / scale } ?? .infinity
+    }
+
+    static let cases: [(String, Quadrature.Method, Int)] = [
+        ("nmf", .gaussLegendre, 16), ("nmf", .riemannMiddle, 8), ("pca", .gaussLegendre, 16), ("pca", .riemannMiddle, 8),
+    ]
+
+    @Test(arguments: cases)
+    func conceptToConceptAndClassMatchCaptum(variant: String, method: Quadrature.Method, steps: Int) throws {
+        let model = try Model.load(path: Self.root.appendingPathComponent("models/fashion-resnet/model.onnx").path)
+        let inputs = try Self.npy("inputs.npy")
+        let logitsName = model.outputNames[0]
+        let out = try model.forward(inputs, keep: [Self.stage3])
+        let b = try #require(out[Self.stage3]), logits = try #require(out[logitsName])
+        let (basisA, basisB) = (try Self.basis(variant, "stage2"), try Self.basis(variant, "stage3"))
+        let quadrature = try Quadrature(method: method, steps: steps)
+        let toStage3 = try GIGRelevance(subnetwork: model.subnetwork(from: Self.stage2, to: Self.stage3), source: basisA,
+                                        target: .concepts(basisB), quadrature: quadrature)
+        let toClasses = try GIGRelevance(subnetwork: model.subnetwork(from: Self.stage3, to: logitsName), source: basisB,
+                                         target: .classes(count: 10), quadrature: quadrature)
+        let refB = try Self.npy("\(variant)_stage2_to_stage3_\(method.rawValue)_\(steps).npy")   // [N, S_a, K_b]
+        let refC = try Self.npy("\(variant)_stage3_to_logits_\(method.rawValue)_\(steps).npy")   // [N, S_b, 10]
+        #expect(refB.shape[1] == basisA.sourceCount && refC.shape[1] == basisB.sourceCount)
+        for n in 0..<inputs.shape[0] {
+            let realB = try b.slice(batch: n..<(n + 1)).reshaped(Array(b.shape.dropFirst()))
+            let realLogits = try logits.slice(batch: n..<(n + 1)).reshaped([10])
+            let codesB = try Self.codes(variant, "stage3", image: n)
+            let edges = try toStage3.compute(sourceCodes: Self.codes(variant, "stage2", image: n), realTarget: realB, targetCodes: codesB)
+            let sizeB = refB.shape[1] * refB.shape[2]
+            #expect(edges.activeTargets.contains(true))
+            #expect(Self.relativeError(edges.relevance, refB.data[(n * sizeB)..<((n + 1) * sizeB)]) < 1e-4,
+                    "\(variant) stage2→stage3 image \(n) \(method) \(steps)")
+            let classes = try toClasses.compute(sourceCodes: codesB, realTarget: realLogits, targetCodes: nil)
+            let sizeC = refC.shape[1] * refC.shape[2]
+            #expect(Self.relativeError(classes.relevance, refC.data[(n * sizeC)..<((n + 1) * sizeC)]) < 1e-4,
+                    "\(variant) stage3→logits image \(n) \(method) \(steps)")
+        }
+    }
+}

@@ -7,8 +7,8 @@ import COpenBLAS
 struct BenchEngineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-engine",
-        abstract: "Measure engine throughput (images/s): forward, and forward + gradient of one logit w.r.t. the input."
-    )
+        abstract: "Measure engine throughput (images/s): forward, and forward + gradient of one logit w.r.t. the input.",
+        shouldDisplay: false)
 
     @Option(help: "The ONNX model file.")
     var model: String

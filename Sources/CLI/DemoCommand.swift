@@ -41,7 +41,7 @@ struct DemoCommand: ParsableCommand {
             let command = try TraceCommand.parse(arguments)
             try command.run()
         } else {
-            ProgressReporter.writeStderr("demo: reusing the finished trace \(trace) (--force retraces)\n")
+            if !quiet { ProgressReporter.writeStderr("demo: reusing the finished trace \(trace) (--force retraces)\n") }
         }
         for name in classes.split(separator: ",") {
             Self.say("Pathways into class \(name):\n")

@@ -8,22 +8,25 @@ struct GIGTraceCommand: AsyncParsableCommand {
         commandName: "gigtrace",
         abstract: "Mechanistic concept tracing in CNNs with Generalized Integrated Gradients (GIG).",
         subcommands: [
+            // The workflow, in the order a researcher meets it.
             DemoCommand.self,
+            TraceCommand.self,
+            ConceptsCommand.self,
+            QueryCommand.self,
+            ExportCommand.self,
+            MergeCommand.self,
+            ERFCommand.self,
+            // Looking at models and data.
             InspectCommand.self,
             ForwardCommand.self,
             GradientCommand.self,
-            BenchEngineCommand.self,
             DatasetCommand.self,
-            MergeCommand.self,
-            QueryCommand.self,
-            ExportCommand.self,
+            // Benchmarks (hidden from help; see BENCHMARKS.md).
+            BenchEngineCommand.self,
             BenchConceptsCommand.self,
-            TraceDatabaseBenchCommand.self,
-            ERFCommand.self,
-            ERFBenchCommand.self,
-            ConceptsCommand.self,
-            TraceCommand.self,
             BenchGIGCommand.self,
+            ERFBenchCommand.self,
+            TraceDatabaseBenchCommand.self,
         ]
     )
 }

@@ -52,38 +52,17 @@ public struct MultiLayerSampler: Sendable {
         let names = Set(layers.map(\.name))
         let tape = try network.forward(batch.images, keep: names)
         let logits = tape.output
-        let n = batch.count
-        let k = logits.count / n
-        var predictions = [Int](repeating: 0, count: n)
-        for i in 0..<n {
-            var best = 0
-            for c in 1..<max(1, k) where logits.data[i * k + c] > logits.data[i * k + best] { best = c }
-            predictions[i] = best
-        }
-        let classes = classSource == .prediction ? predictions : batch.labels
-        var seed = Tensor(shape: logits.shape)
-        for (i, c) in classes.enumerated() {
-            guard (0..<k).contains(c) else {
-                throw CNNError.invalidInput("label \(c) of image \(batch.imageIndices[i]) is outside the \(k) classes of '\(output)'")
-            }
-            seed.data[i * k + c] = 1
-        }
-        let grads = try network.backward(tape, cotangent: seed, collecting: names)
+        let selection = try ClassSelection(logits: logits, batch: batch, source: classSource, output: output)
+        let grads = try network.backward(tape, cotangent: selection.cotangent, collecting: names)
         for (l, g) in layers.enumerated() {
             guard let x = tape.kept[g.name], let grad = grads[g.name] else {
                 throw CNNError.unknownTensor(g.name, available: model.tensorNames)
             }
-            let hw = g.positions, ch = g.channels
-            var r = [Float](repeating: 0, count: n * hw)
-            for i in 0..<n {
-                for c in 0..<ch {
-                    let base = (i * ch + c) * hw
-                    for p in 0..<hw { r[i * hw + p] += x.data[base + p] * grad.data[base + p] }
-                }
-            }
             let readout = try LayerReadout(
-                geometry: g, activations: x, contributions: Tensor(uncheckedShape: [n, g.height, g.width], data: r),
-                classes: classes, labels: batch.labels, predictions: predictions, imageIndices: batch.imageIndices)
+                geometry: g, activations: x,
+                contributions: ClassSelection.contributions(activations: x, gradient: grad, geometry: g, count: batch.count),
+                classes: selection.classes, labels: batch.labels, predictions: selection.predictions,
+                imageIndices: batch.imageIndices)
             try samplers[l].add(readout)
         }
     }

@@ -33,35 +33,13 @@ public struct PFVExtractor: Sendable {
         guard let x = values[geometry.name], let logits = values[output] else {
             throw CNNError.unknownTensor(geometry.name, available: model.tensorNames)
         }
-        let n = batch.count
-        let k = logits.count / max(1, n)
-        var predictions = [Int](repeating: 0, count: n)
-        for i in 0..<n {
-            var best = 0
-            for c in 1..<max(1, k) where logits.data[i * k + c] > logits.data[i * k + best] { best = c }
-            predictions[i] = best
-        }
-        let classes = classSource == .prediction ? predictions : batch.labels
-        var seed = Tensor(shape: logits.shape)
-        for (i, c) in classes.enumerated() {
-            guard (0..<k).contains(c) else {
-                throw CNNError.invalidInput("label \(c) of image \(batch.imageIndices[i]) is outside the \(k) classes of '\(output)'")
-            }
-            seed.data[i * k + c] = 1
-        }
+        let selection = try ClassSelection(logits: logits, batch: batch, source: classSource, output: output)
         let tape = try toOutput.forward(x)
-        let grad = try toOutput.backward(tape, cotangent: seed)
-        let hw = geometry.positions, ch = geometry.channels
-        var r = [Float](repeating: 0, count: n * hw)
-        for i in 0..<n {
-            for c in 0..<ch {
-                let base = (i * ch + c) * hw
-                for p in 0..<hw { r[i * hw + p] += x.data[base + p] * grad.data[base + p] }
-            }
-        }
+        let grad = try toOutput.backward(tape, cotangent: selection.cotangent)
         return try LayerReadout(geometry: geometry, activations: x,
-                                contributions: Tensor(uncheckedShape: [n, geometry.height, geometry.width], data: r),
-                                classes: classes, labels: batch.labels, predictions: predictions,
+                                contributions: ClassSelection.contributions(activations: x, gradient: grad, geometry: geometry,
+                                                                             count: batch.count),
+                                classes: selection.classes, labels: batch.labels, predictions: selection.predictions,
                                 imageIndices: batch.imageIndices)
     }
 }

@@ -84,7 +84,7 @@ public struct BatchTracer: Sendable {
         for g in layers {
             guard let x = values[g.name] else { throw CNNError.unknownTensor(g.name, available: model.tensorNames) }
             activations.append(x)
-            codes.append(try banks[activations.count - 1].encode(BatchTracer.pfvRows(x, g), threads: codingThreads))
+            codes.append(try banks[activations.count - 1].encode(activations: x, geometry: g, threads: codingThreads))
         }
         var traces = [ImageTrace]()
         for i in 0..<n {

@@ -1,19 +1,6 @@
 import Foundation
 @testable import GIGTrace
 
-/// Reproducible random numbers for synthetic traces (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Synthetic traces with known values: three layers (the first a PCA bank with a mean node),
 /// three classes, sparse signed GIG values.
 enum Synthetic {
@@ -22,7 +9,7 @@ enum Synthetic {
 
     static func header(sha: String = "abc123", seed: UInt64 = 7, shard: Int = 0, of shards: Int = 1,
                        bankSeed: UInt64 = 1) -> TraceHeader {
-        var rng = SeededGenerator(seed: bankSeed)
+        var rng = SplitMix64(seed: bankSeed)
         let banks = layers.map { name, k, pca in
             ConceptBankRecord(
                 layer: name, method: pca ? "pca" : "nmf", conceptCount: k, channels: 5, lambda: 0.1,
@@ -43,7 +30,7 @@ enum Synthetic {
 
     /// One image's trace, a pure function of its index.
     static func trace(_ index: Int) -> ImageTrace {
-        var rng = SeededGenerator(seed: UInt64(index) &* 7919 &+ 13)
+        var rng = SplitMix64(seed: UInt64(index) &* 7919 &+ 13)
         let layout = Self.layout
         func value() -> Float {
             Float.random(in: 0..<1, using: &rng) < 0.3 ? 0 : Float.random(in: -2...3, using: &rng)

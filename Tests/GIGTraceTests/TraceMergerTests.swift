@@ -9,7 +9,7 @@ struct TraceMergerTests {
         let folder = try temporaryFolder()
         let images = Array(0..<40)
         try writeTrace(folder + "/single.sqlite", images: images, every: 7)
-        var rng = SeededGenerator(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var shards: [[Int]] = [[], [], [], []]
         for n in images.shuffled(using: &rng) { shards[Int.random(in: 0..<4, using: &rng)].append(n) }
         var paths: [String] = []

@@ -31,8 +31,9 @@ enum Convolution {
                         dh: win.dilationH, dw: win.dilationW, pt: r.padTop, pl: r.padLeft, oh: r.outH, ow: r.outW)
     }
 
-    /// `[N, M, oH, oW]` from `[N, C, H, W]`; `fuseRelu` clamps at 0 after the bias.
-    static func forward(_ conv: Conv2D, _ x: Tensor, threads: Int, fuseRelu: Bool = false) throws -> Tensor {
+    /// `[N, M, oH, oW]` from `[N, C, H, W]`; `fuseRelu` clamps at 0 after the bias; without
+    /// `addBias` the linear part alone (the JVP of a tangent).
+    static func forward(_ conv: Conv2D, _ x: Tensor, threads: Int, fuseRelu: Bool = false, addBias: Bool = true) throws -> Tensor {
         let g = try geometry(conv, inputShape: x.shape)
         let n = x.shape[0]
         let outCount = n * g.m * g.p
@@ -44,7 +45,7 @@ enum Convolution {
         var workspace = [Float](unsafeUninitializedCapacity: max(1, colSize * workers)) { _, n in n = max(1, colSize * workers) }
         // Every element is written: by the bias fill or a beta-0 GEMM (per image), or the scatter.
         var out = [Float](unsafeUninitializedCapacity: outCount) { _, n in n = outCount }
-        let bias = conv.bias
+        let bias = addBias ? conv.bias : nil
         x.data.withUnsafeBufferPointer { xs in
             conv.weight.data.withUnsafeBufferPointer { ws in
                 out.withUnsafeMutableBufferPointer { os in

@@ -30,8 +30,20 @@ public struct GIGRelevance: Sendable {
     public let target: Target
     public let quadrature: Quadrature
     public let mask: TargetMask
-    /// Upper bound on floats held by one chunk of steps × targets × layer-a size (memory knob).
+    /// Upper bound on floats held by one chunk of steps × targets (or sources) × layer-a size (memory knob).
     public var chunkElements: Int = 1 << 23
+    /// Reverse or forward mode for the path integral (METHOD §4); `.auto` takes the fewer passes.
+    public var mode: Mode = .auto
+
+    /// How the integrand is differentiated. Both give the same relevance up to rounding.
+    public enum Mode: String, Sendable, Codable, CaseIterable {
+        /// Forward mode when the image has fewer sources than active targets, else reverse.
+        case auto
+        /// One cotangent per (step, active target) pulled back from b to a.
+        case reverse
+        /// One tangent per (step, source), the source's own contribution to X̃, pushed from a to b.
+        case forward
+    }
 
     public init(subnetwork: Subnetwork, source: ConceptBasis, target: Target, quadrature: Quadrature,
                 mask: TargetMask = .masked) throws {
@@ -107,6 +119,18 @@ public struct GIGRelevance: Sendable {
         let gAtZero = dots(block.cotangents, t, targetSize, ends.output.data, offset: targetSize)
         let gAtReal = dots(block.cotangents, t, targetSize, realTarget.data, offset: 0)
 
+        if mode == .forward || (mode == .auto && sources < t) {
+            // A(q→r) = ⟨cot_r, Σ_k w_k J(α_k X̃)·X̃_q⟩ for the active targets, one GEMM.
+            let sums = try forwardModeSums(reconstruction: reconstruction, sourceCodes: sourceCodes, shapeA: shapeA, targetSize: targetSize)
+            var edges = [Float](repeating: 0, count: sources * t)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(sources), Int32(t), Int32(targetSize), 1,
+                        sums, Int32(targetSize), block.cotangents, Int32(targetSize), 0, &edges, Int32(t))
+            for q in 0..<sources {
+                for (i, r) in targets.enumerated() { result.relevance[q * result.targetCount + r] = edges[q * t + i] }
+            }
+            return finish(result, targets: targets, gAtRecon: gAtRecon, gAtZero: gAtZero, gAtReal: gAtReal)
+        }
+
         // G_r = Σ_k w_k ∇_X g_r(F(α_k X̃)), T×(C·P), accumulated chunk by chunk of steps.
         let sizeA = channelsA * positionsA
         var gradient = [Float](repeating: 0, count: t * sizeA)
@@ -157,7 +181,13 @@ public struct GIGRelevance: Sendable {
             }
         }
 
-        // Completeness and reconstruction gap (METHOD §4).
+        return finish(result, targets: targets, gAtRecon: gAtRecon, gAtZero: gAtZero, gAtReal: gAtReal)
+    }
+
+    /// Adds Δg, the completeness error and the reconstruction gap (METHOD §4) to `result`.
+    func finish(_ result: Result, targets: [Int], gAtRecon: [Double], gAtZero: [Double], gAtReal: [Double]) -> Result {
+        var result = result
+        let sources = result.sourceCount
         var missing = 0.0, scale = 0.0, gap = 0.0, gapScale = 0.0
         for (i, r) in targets.enumerated() {
             let delta = gAtRecon[i] - gAtZero[i]
@@ -172,6 +202,48 @@ public struct GIGRelevance: Sendable {
         result.completenessError = scale > 0 ? missing / scale : (missing > 0 ? Double.infinity : 0)
         result.reconstructionGap = gapScale > 0 ? gap / gapScale : 0
         return result
+    }
+
+    /// Forward mode: S_q = Σ_k w_k J_F(α_k X̃)·X̃_q at b for every source q (`sourceCount` × size
+    /// of b, row-major), where X̃_q is source q's share of X̃: v_q u_{p,q} at each position p, and
+    /// the mean (if any) at every position. The tangents of one chunk of steps go through one sweep.
+    func forwardModeSums(reconstruction: [Float], sourceCodes: [Float], shapeA: [Int], targetSize: Int) throws -> [Float] {
+        let (channels, positions) = (shapeA[0], shapeA[1] * shapeA[2])
+        let sizeA = channels * positions, k = source.count, d = source.sourceCount
+        var directions = [Float](repeating: 0, count: d * sizeA)
+        for q in 0..<k {
+            for c in 0..<channels {
+                let v = source.vectors[q * channels + c], row = q * sizeA + c * positions
+                for p in 0..<positions { directions[row + p] = v * sourceCodes[p * k + q] }
+            }
+        }
+        if let mean = source.mean {
+            for c in 0..<channels { for p in 0..<positions { directions[k * sizeA + c * positions + p] = mean[c] } }
+        }
+        var sums = [Float](repeating: 0, count: d * targetSize)
+        let stepsPerChunk = max(1, min(quadrature.steps, chunkElements / max(1, d * max(sizeA, targetSize))))
+        var first = 0
+        while first < quadrature.steps {
+            let steps = Array(first..<min(first + stepsPerChunk, quadrature.steps))
+            var input = [Float](repeating: 0, count: steps.count * sizeA)
+            var tangents = [Float]()
+            tangents.reserveCapacity(steps.count * d * sizeA)
+            for (i, step) in steps.enumerated() {
+                let alpha = Float(quadrature.alphas[step])
+                for j in 0..<sizeA { input[i * sizeA + j] = alpha * reconstruction[j] }
+                tangents.append(contentsOf: directions)
+            }
+            let tape = try subnetwork.forward(Tensor(uncheckedShape: [steps.count] + shapeA, data: input))
+            guard let pushed = try subnetwork.jvp(tape, tangents: Tensor(uncheckedShape: [steps.count * d] + shapeA, data: tangents))[subnetwork.to] else {
+                throw CNNError.invalidInput("internal: forward mode gave no tangent at '\(subnetwork.to)'")
+            }
+            // sums += Σ_i w_i · pushed[i], pushed viewed as [steps, d·size].
+            let weights = steps.map { Float(quadrature.weights[$0]) }
+            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(steps.count), Int32(d * targetSize), 1, pushed.data, Int32(d * targetSize),
+                        weights, 1, 1, &sums, 1)
+            first += steps.count
+        }
+        return sums
     }
 
     /// The cotangent of g_r at b for every active target r, T×size row-major, and the active flags.

@@ -91,11 +91,7 @@ struct SRDPlan: Sendable {
     /// Conv followed by inference BN as one Conv: W' = scale·W (per output channel), b' = scale·b + shift.
     static func fold(_ conv: Conv2D, _ bn: ChannelAffine) -> Conv2D {
         var c = conv
-        let m = conv.outChannels, per = conv.weight.count / max(1, m)
-        for o in 0..<m {
-            for k in 0..<per { c.weight.data[o * per + k] *= bn.scale[o] }
-        }
-        c.bias = (0..<m).map { bn.scale[$0] * (conv.bias?[$0] ?? 0) + bn.shift[$0] }
+        c.fold(bn)
         return c
     }
 }

@@ -308,16 +308,3 @@ struct GraphBuilder {
         }
     }
 }
-
-extension Conv2D {
-    /// Folds `y = conv(x) * scale[m] + shift[m]` into the weights and bias (exact up to rounding).
-    mutating func fold(_ bn: ChannelAffine) {
-        let m = outChannels, per = weight.count / max(1, m)
-        var b = bias ?? [Float](repeating: 0, count: m)
-        for o in 0..<m {
-            for i in (o * per)..<((o + 1) * per) { weight.data[i] *= bn.scale[o] }
-            b[o] = b[o] * bn.scale[o] + bn.shift[o]
-        }
-        bias = b
-    }
-}

@@ -152,15 +152,49 @@ public struct ResolvedWindow: Sendable {
 }
 
 /// A 2-D convolution: weight `[M, C/groups, kH, kW]`, optional bias `[M]` (BN folded in).
+///
+/// Weights change only through `init` and `fold`, which keep the Winograd filter transform in step.
 public struct Conv2D: Sendable {
-    public var weight: Tensor
+    public private(set) var weight: Tensor
     public var bias: [Float]?
-    public var window: Window2D
-    public var groups: Int
+    public let window: Window2D
+    public let groups: Int
+    /// Winograd F(2×2, 3×3) filter transform `[16, M, C]` of `weight`, built once for convs that
+    /// `Winograd.accepts`; nil for the others (they run as im2col + GEMM).
+    private(set) var winogradFilter: [Float]?
+
+    public init(weight: Tensor, bias: [Float]?, window: Window2D, groups: Int) {
+        self.weight = weight
+        self.bias = bias
+        self.window = window
+        self.groups = groups
+        refreshWinogradFilter()
+    }
+
+    mutating func refreshWinogradFilter() {
+        winogradFilter = Winograd.accepts(self) ? Winograd.filterTransform(weight) : nil
+    }
+
     /// Output channels M.
     public var outChannels: Int { weight.shape[0] }
     /// Input channels per group.
     public var inChannelsPerGroup: Int { weight.shape[1] }
+}
+
+extension Conv2D {
+    /// Folds `y = conv(x) * scale[m] + shift[m]` into the weights and bias (exact up to rounding):
+    /// W' = scale·W per output channel, b' = scale·b + shift.
+    public mutating func fold(_ bn: ChannelAffine) {
+        let m = outChannels, per = weight.count / max(1, m)
+        var w = weight, b = bias ?? [Float](repeating: 0, count: m)
+        for o in 0..<m {
+            for i in (o * per)..<((o + 1) * per) { w.data[i] *= bn.scale[o] }
+            b[o] = b[o] * bn.scale[o] + bn.shift[o]
+        }
+        weight = w
+        bias = b
+        refreshWinogradFilter()
+    }
 }
 
 /// A pooling window (MaxPool, AveragePool).

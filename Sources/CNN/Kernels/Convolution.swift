@@ -1,6 +1,7 @@
 import COpenBLAS
 
-/// 2-D convolution as im2col + `cblas_sgemm`, forward and input-VJP, on NCHW Float32.
+/// 2-D convolution as im2col + `cblas_sgemm`, forward and input-VJP, on NCHW Float32 (the forward
+/// of qualifying 3×3 convs goes to `Winograd`).
 ///
 /// Images (or cotangent samples) are processed one GEMM per group; with `threads > 1` samples
 /// are split over workers while OpenBLAS runs single-threaded inside each, so the total number
@@ -31,9 +32,18 @@ enum Convolution {
                         dh: win.dilationH, dw: win.dilationW, pt: r.padTop, pl: r.padLeft, oh: r.outH, ow: r.outW)
     }
 
-    /// `[N, M, oH, oW]` from `[N, C, H, W]`; `fuseRelu` clamps at 0 after the bias.
+    /// `[N, M, oH, oW]` from `[N, C, H, W]`; `fuseRelu` clamps at 0 after the bias. 3×3 stride-1
+    /// convs with a Winograd filter transform run as Winograd F(2×2, 3×3), the others as im2col.
     static func forward(_ conv: Conv2D, _ x: Tensor, threads: Int, fuseRelu: Bool = false) throws -> Tensor {
         let g = try geometry(conv, inputShape: x.shape)
+        if let u = conv.winogradFilter, Winograd.accepts(g) {
+            return Winograd.forward(conv, filter: u, x, g, threads: threads, fuseRelu: fuseRelu)
+        }
+        return im2colForward(conv, x, g, threads: threads, fuseRelu: fuseRelu)
+    }
+
+    /// `forward` as im2col + GEMM, for any geometry `g` of `conv` on `x`.
+    static func im2colForward(_ conv: Conv2D, _ x: Tensor, _ g: Geometry, threads: Int, fuseRelu: Bool) -> Tensor {
         let n = x.shape[0]
         let outCount = n * g.m * g.p
         let batched = g.p < batchedPlane && n > 1

@@ -56,8 +56,8 @@ import Testing
         let g = try Convolution.geometry(conv, inputShape: x.shape)
         #expect(Winograd.accepts(g))
         let u = try #require(conv.winogradFilter)
-        let wino = Winograd.forward(conv, filter: u, x, g, threads: k.threads, fuseRelu: k.relu, blockBytes: k.blockBytes)
-        let ref = Convolution.im2colForward(conv, x, g, threads: 1, fuseRelu: k.relu)
+        let wino = Winograd.forward(filter: u, bias: conv.bias, x, g, threads: k.threads, fuseRelu: k.relu, blockBytes: k.blockBytes)
+        let ref = Convolution.im2colForward(conv, bias: conv.bias, x, g, threads: 1, fuseRelu: k.relu)
         #expect(wino.shape == ref.shape)
         #expect(Self.relativeError(wino, ref) < 1e-5)
         if k.relu { #expect(wino.data.allSatisfy { $0 >= 0 }) }
@@ -79,7 +79,7 @@ import Testing
         #expect(padded.winogradFilter != nil && !Winograd.accepts(g))
         let y = try Convolution.forward(padded, x, threads: 1)
         #expect(y.shape == [2, 16, 12, 12])
-        #expect(Self.relativeError(y, Convolution.im2colForward(padded, x, g, threads: 1, fuseRelu: false)) == 0)
+        #expect(Self.relativeError(y, Convolution.im2colForward(padded, bias: padded.bias, x, g, threads: 1, fuseRelu: false)) == 0)
         var strided = Window2D(kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, dilationH: 1, dilationW: 1,
                                padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, autoPad: .notSet, ceilMode: false)
         #expect(Conv2D(weight: rng.tensor([16, 16, 3, 3]), bias: nil, window: strided, groups: 1).winogradFilter == nil)
@@ -87,15 +87,22 @@ import Testing
         #expect(Conv2D(weight: rng.tensor([16, 8, 3, 3]), bias: nil, window: strided, groups: 2).winogradFilter == nil)
     }
 
-    /// Folding BatchNorm rebuilds the filter transform: a stale one would give the unfolded conv.
-    @Test func foldRefreshesFilter() throws {
+    /// A folded BatchNorm is in the filter transform (built from the folded weights), and the
+    /// input-VJP convolution of a qualifying conv (channels swapped, pads 2 − p) has its own.
+    @Test func foldedAndInputVJPConvsUseWinograd() throws {
         var rng = SeededRandom(11)
-        var conv = Self.conv(Case(n: 2, c: 16, m: 16, h: 6, w: 6), &rng)
-        let bn = ChannelAffine(scale: (0..<16).map { _ in rng.uniform(0.5, 2) }, shift: (0..<16).map { _ in rng.uniform(-1, 1) })
-        conv.fold(bn)
+        let conv = Self.conv(Case(n: 2, c: 16, m: 24, h: 6, w: 6), &rng)
+        let bn = ChannelAffine(scale: (0..<24).map { _ in rng.uniform(0.5, 2) }, shift: (0..<24).map { _ in rng.uniform(-1, 1) })
+        let folded = conv.folded(bn)
         let x = rng.tensor([2, 16, 6, 6])
-        let g = try Convolution.geometry(conv, inputShape: x.shape)
-        let y = try Convolution.forward(conv, x, threads: 1)
-        #expect(Self.relativeError(y, Convolution.im2colForward(conv, x, g, threads: 1, fuseRelu: false)) < 1e-5)
+        let g = try Convolution.geometry(folded, inputShape: x.shape)
+        #expect(folded.winogradFilter != nil && Winograd.accepts(g))
+        let y = try Convolution.forward(folded, x, threads: 1)
+        let ref = Convolution.im2colForward(folded, bias: folded.bias, x, g, threads: 1, fuseRelu: false)
+        #expect(Self.relativeError(y, ref) < 1e-5)
+        let vjp = try #require(folded.inputVJP?.conv)
+        #expect(vjp.winogradFilter != nil)
+        let dy = rng.tensor([3, 24, 6, 6])
+        #expect(Winograd.accepts(try Convolution.geometry(vjp, inputShape: dy.shape)))
     }
 }

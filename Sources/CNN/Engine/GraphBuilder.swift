@@ -115,10 +115,9 @@ struct GraphBuilder {
         }
         var n = try makeNode(node)
         if case .batchNorm(let bn) = n.op, foldBatchNorm, let src = n.inputs.first, let p = producer[src],
-           case .conv(var conv) = nodes[p].op, readers[src, default: 0] == 1,
+           case .conv(let conv) = nodes[p].op, readers[src, default: 0] == 1,
            !graph.outputs.contains(where: { $0.name == src }) {
-            conv.fold(bn)
-            nodes[p].op = .conv(conv)
+            nodes[p].op = .conv(conv.folded(bn))
             nodes[p].output = out
             nodes[p].foldedBatchNorm = n.name
             producer[src] = nil
@@ -308,3 +307,4 @@ struct GraphBuilder {
         }
     }
 }
+

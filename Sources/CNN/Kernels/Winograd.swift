@@ -16,12 +16,11 @@ enum Winograd {
     /// so the blocks stay in the last-level cache between the transforms and the GEMMs.
     static let blockBytes = 2 << 20
 
-    /// Whether the weights suit the algorithm (shape-only; pads are checked per input in `accepts(_:)`).
-    static func accepts(_ conv: Conv2D) -> Bool {
-        let w = conv.window
-        return conv.weight.rank == 4 && conv.weight.shape[2] == 3 && conv.weight.shape[3] == 3 && conv.groups == 1 && w.kernelH == 3 && w.kernelW == 3 && w.strideH == 1 && w.strideW == 1
-            && w.dilationH == 1 && w.dilationW == 1
-            && conv.inChannelsPerGroup >= minChannels && conv.outChannels >= minChannels
+    /// Whether a conv's weights suit the algorithm (shape-only; pads are checked per input in `accepts(_:)`).
+    static func accepts(weight: Tensor, window w: Window2D, groups: Int) -> Bool {
+        weight.rank == 4 && weight.shape[2] == 3 && weight.shape[3] == 3 && groups == 1
+            && w.kernelH == 3 && w.kernelW == 3 && w.strideH == 1 && w.strideW == 1 && w.dilationH == 1 && w.dilationW == 1
+            && weight.shape[0] >= minChannels && weight.shape[1] >= minChannels
     }
 
     /// Whether the resolved pads for one input size are within the zero border the tiles read (≤ 1 each side).
@@ -81,10 +80,10 @@ enum Winograd {
         var workspace: Int { 16 * (g.c + g.m) * ld + 4 * lineWidth }
     }
 
-    /// `[N, M, oH, oW]` from `[N, C, H, W]` with the precomputed filter transform `u` (`[16, M, C]`);
-    /// `fuseRelu` clamps at 0 after the bias. Images are split over `threads` workers (OpenBLAS
+    /// `[N, M, oH, oW]` from `[N, C, H, W]` with the precomputed filter transform `u` (`[16, M, C]`)
+    /// and `bias` `[M]` (or none); `fuseRelu` clamps at 0 after the bias. Images are split over `threads` workers (OpenBLAS
     /// single-threaded inside each) and processed in blocks of tile rows of about `blockBytes`.
-    static func forward(_ conv: Conv2D, filter u: [Float], _ x: Tensor, _ g: Convolution.Geometry,
+    static func forward(filter u: [Float], bias: [Float]?, _ x: Tensor, _ g: Convolution.Geometry,
                         threads: Int, fuseRelu: Bool, blockBytes: Int = Winograd.blockBytes) -> Tensor {
         let n = x.shape[0], plan = Plan(g, blockBytes: blockBytes)
         let outCount = n * g.m * g.p
@@ -94,7 +93,7 @@ enum Winograd {
         var workspace = [Float](repeating: 0, count: per * workers)
         // Every output element is written by the output transform of its tile.
         var out = [Float](unsafeUninitializedCapacity: outCount) { _, k in k = outCount }
-        let bias = conv.bias ?? [Float](repeating: 0, count: g.m)
+        let bias = bias ?? [Float](repeating: 0, count: g.m)
         x.data.withUnsafeBufferPointer { xs in
             u.withUnsafeBufferPointer { us in
                 bias.withUnsafeBufferPointer { bs in

@@ -16,12 +16,15 @@ public struct BatchTracer: Sendable {
     let bases: [ConceptBasis]
     let layerGIG: [GIGRelevance]
     let classGIG: [GIGRelevance]
+    /// Per layer pair: run layer l → l+1 and layer l → classes as one forward-mode sweep
+    /// (`GIGRelevance.computeJointly`): when the sources are fewer than the targets of both.
+    let jointGIG: [Bool]
     let receptiveFields: [ReceptiveFieldTracer]
 
     /// Throws when the layers do not run forward (each computed from the previous one alone, every
     /// path to the logits through each), or a bank does not fit its layer.
     public init(model: Model, layers: [LayerGeometry], banks: [ConceptBank], quadrature: Quadrature,
-                exemplarMass: Double = 0.9, codingThreads: Int = 1) throws {
+                exemplarMass: Double = 0.9, codingThreads: Int = 1, mode: GIGRelevance.Mode = .auto) throws {
         guard !layers.isEmpty, banks.count == layers.count else {
             throw CNNError.invalidInput("\(banks.count) concept banks for \(layers.count) traced layers")
         }
@@ -48,7 +51,9 @@ public struct BatchTracer: Sendable {
                 throw CNNError.invalidInput("traced layers must run forward, each computed from the one before alone: "
                     + "'\(b)' cannot be computed from '\(a)' (\(error))")
             }
-            pairs.append(try GIGRelevance(subnetwork: sub, source: bases[l], target: .concepts(bases[l + 1]), quadrature: quadrature))
+            var gig = try GIGRelevance(subnetwork: sub, source: bases[l], target: .concepts(bases[l + 1]), quadrature: quadrature)
+            gig.mode = mode
+            pairs.append(gig)
         }
         layerGIG = pairs
         var toClasses = [GIGRelevance]()
@@ -57,9 +62,15 @@ public struct BatchTracer: Sendable {
             do { sub = try model.subnetwork(from: g.name, to: out) } catch {
                 throw CNNError.invalidInput("every path to '\(out)' must pass through traced layer '\(g.name)' (a block or stage output): \(error)")
             }
-            toClasses.append(try GIGRelevance(subnetwork: sub, source: bases[l], target: .classes(count: logits[0]), quadrature: quadrature))
+            var gig = try GIGRelevance(subnetwork: sub, source: bases[l], target: .classes(count: logits[0]), quadrature: quadrature)
+            gig.mode = mode
+            toClasses.append(gig)
         }
         classGIG = toClasses
+        let (basisList, classes) = (bases, logits[0])
+        jointGIG = pairs.indices.map { l in
+            mode == .forward || (mode == .auto && basisList[l].sourceCount < basisList[l + 1].count + classes)
+        }
         receptiveFields = try layers.map { try ReceptiveFieldTracer(model: model, layer: $0.name) }
     }
 
@@ -100,20 +111,28 @@ public struct BatchTracer: Sendable {
                 if s > 0 { missing += r.completenessError * s; scale += s }
                 gaps.append(r.reconstructionGap)
             }
+            let realLogits = Tensor(uncheckedShape: [classCount], data: scores)
             var layerEdges = [EdgeMatrix](), targetActive = [[Bool]]()
+            var toClasses = [GIGRelevance.Result?](repeating: nil, count: classGIG.count)
             for l in layerGIG.indices {
                 let next = layers[l + 1]
                 let real = Tensor(uncheckedShape: [next.channels, next.height, next.width],
                                   data: Array(activations[l + 1].data[(i * next.channels * next.positions)..<((i + 1) * next.channels * next.positions)]))
-                let r = try layerGIG[l].compute(sourceCodes: imageCodes[l], realTarget: real, targetCodes: imageCodes[l + 1])
+                let r: GIGRelevance.Result
+                if jointGIG[l] {
+                    (r, toClasses[l]) = try GIGRelevance.computeJointly(
+                        toNext: layerGIG[l], toClasses: classGIG[l], sourceCodes: imageCodes[l],
+                        realNext: real, nextCodes: imageCodes[l + 1], realLogits: realLogits)
+                } else {
+                    r = try layerGIG[l].compute(sourceCodes: imageCodes[l], realTarget: real, targetCodes: imageCodes[l + 1])
+                }
                 layerEdges.append(EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance))
                 targetActive.append(r.activeTargets)
                 account(r)
             }
             var classEdges = [EdgeMatrix]()
             for l in classGIG.indices {
-                let r = try classGIG[l].compute(sourceCodes: imageCodes[l], realTarget: Tensor(uncheckedShape: [classCount], data: scores),
-                                                targetCodes: nil)
+                let r = try toClasses[l] ?? classGIG[l].compute(sourceCodes: imageCodes[l], realTarget: realLogits, targetCodes: nil)
                 classEdges.append(EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance))
                 account(r)
             }

@@ -62,7 +62,7 @@ enum Convolution {
                     workspace.withUnsafeMutableBufferPointer { cs in
                         let xp = SharedConstPointer(xs.baseAddress!), wp = SharedConstPointer(ws.baseAddress!)
                         let op = SharedPointer(os.baseAddress!), cp = SharedPointer(cs.baseAddress!)
-                        if workers > 1 { openblas_set_num_threads(1) }
+                        if workers > 1 { BLASThreads.use(1) }
                         Parallel.chunks(n, threads: workers) { range, worker in
                             let col = cp.base + worker * colSize
                             if batched {
@@ -97,7 +97,7 @@ enum Convolution {
                                 }
                             }
                         }
-                        if workers > 1 { openblas_set_num_threads(Int32(threads)) }
+                        if workers > 1 { BLASThreads.use(threads) }
                     }
                 }
             }
@@ -138,7 +138,7 @@ enum Convolution {
                     workspace.withUnsafeMutableBufferPointer { cs in
                         let gp = SharedConstPointer(gs.baseAddress!), wp = SharedConstPointer(ws.baseAddress!)
                         let op = SharedPointer(os.baseAddress!), cp = SharedPointer(cs.baseAddress!)
-                        if workers > 1 { openblas_set_num_threads(1) }
+                        if workers > 1 { BLASThreads.use(1) }
                         Parallel.chunks(samples, threads: workers) { range, worker in
                             let col = cp.base + worker * colSize
                             if batched {
@@ -164,7 +164,7 @@ enum Convolution {
                                 }
                             }
                         }
-                        if workers > 1 { openblas_set_num_threads(Int32(threads)) }
+                        if workers > 1 { BLASThreads.use(threads) }
                     }
                 }
             }

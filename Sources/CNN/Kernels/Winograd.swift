@@ -102,7 +102,7 @@ enum Winograd {
                             let xp = SharedConstPointer(xs.baseAddress!), up = SharedConstPointer(us.baseAddress!)
                             let bp = SharedConstPointer(bs.baseAddress!)
                             let op = SharedPointer(os.baseAddress!), wp = SharedPointer(ws.baseAddress!)
-                            if workers > 1 { openblas_set_num_threads(1) }
+                            if workers > 1 { BLASThreads.use(1) }
                             Parallel.chunks(n, threads: workers) { range, worker in
                                 let rows = range.count * plan.th, first = range.lowerBound * plan.th
                                 var lo = 0
@@ -113,7 +113,7 @@ enum Winograd {
                                     lo = hi
                                 }
                             }
-                            if workers > 1 { openblas_set_num_threads(Int32(threads)) }
+                            if workers > 1 { BLASThreads.use(threads) }
                         }
                     }
                 }

@@ -21,7 +21,11 @@ let package = Package(
         // libjpeg decoding behind a setjmp/longjmp error manager (libjpeg's default one calls exit()).
         .target(name: "CJpegDecoder", linkerSettings: [.linkedLibrary("jpeg")]),
 
-        .target(name: "CNN", dependencies: ["COpenBLAS", "CImageCodecs", "CZlib", "CJpegDecoder"]),
+        // The engine's kernels (Winograd's SIMD transforms, im2col, elementwise loops) are optimised
+        // in debug builds too: unoptimised they make the test suite ~10× slower, and nothing in them
+        // is worth stepping through at -Onone.
+        .target(name: "CNN", dependencies: ["COpenBLAS", "CImageCodecs", "CZlib", "CJpegDecoder"],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "PFV", dependencies: ["CNN"]),
         .target(name: "Concepts", dependencies: ["PFV", "COpenBLAS"]),
         .target(

@@ -39,7 +39,7 @@ struct SRDPlan: Sendable {
             switch node.op {
             case .conv(var conv):
                 if let r = readers[node.output], r.count == 1, case .batchNorm(let bn) = nodes[sub.nodeIndices[r[0]]].op {
-                    conv = SRDPlan.fold(conv, bn)
+                    conv = conv.folded(bn)
                     fused.insert(r[0])
                     output = nodes[sub.nodeIndices[r[0]]].output
                 }
@@ -86,16 +86,5 @@ struct SRDPlan: Sendable {
         groupRoot = root
         stackedWeights = stacked
         tensors = Set(steps.flatMap { $0.inputs + [$0.output] })
-    }
-
-    /// Conv followed by inference BN as one Conv: W' = scale·W (per output channel), b' = scale·b + shift.
-    static func fold(_ conv: Conv2D, _ bn: ChannelAffine) -> Conv2D {
-        var c = conv
-        let m = conv.outChannels, per = conv.weight.count / max(1, m)
-        for o in 0..<m {
-            for k in 0..<per { c.weight.data[o * per + k] *= bn.scale[o] }
-        }
-        c.bias = (0..<m).map { bn.scale[$0] * (conv.bias?[$0] ?? 0) + bn.shift[$0] }
-        return c
     }
 }

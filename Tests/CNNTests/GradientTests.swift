@@ -73,6 +73,49 @@ import Testing
                                  extra: ["w"], setup: { $0.weight("w", [3, 1, 3, 3]) })
     }
 
+    /// Stride 1: the input-VJP runs as the forward of the flipped, channel-transposed filter.
+    @Test func stride1ConvWithAsymmetricPadsDilationsGroups() throws {
+        try GradientTests.single("Conv", ["pads": .ints([1, 0, 2, 1]), "dilations": .ints([1, 2]), "group": .int(2)],
+                                 extra: ["w", "b"], setup: { $0.weight("w", [4, 2, 3, 3]); $0.weight("b", [4]) },
+                                 shape: [4, 6, 7])
+    }
+
+    @Test func stride1DepthwiseMultiplierSameLower() throws {
+        try GradientTests.single("Conv", ["auto_pad": .string("SAME_LOWER"), "group": .int(3)],
+                                 extra: ["w"], setup: { $0.weight("w", [6, 1, 2, 3]) }, shape: [3, 5, 6])
+    }
+
+    /// Pads wider than the kernel's reach (3 > 3 − 1) keep the col2im scatter; rows of 12 columns
+    /// cover its eight-lane loop and the scalar tail.
+    @Test func stride1ConvWithPadsBeyondTheKernel() throws {
+        try GradientTests.single("Conv", ["pads": .ints([3, 1, 0, 2])],
+                                 extra: ["w"], setup: { $0.weight("w", [3, 2, 3, 3]) }, shape: [2, 4, 11])
+    }
+
+    /// Stride 2 along rows of 11 outputs: col2im's eight-lane every-other-column loop and its tail.
+    @Test func stride2ColumnsWideEnoughForTheVectorLoop() throws {
+        try GradientTests.single("Conv", ["pads": .ints([1, 1, 1, 2]), "strides": .ints([1, 2])],
+                                 extra: ["w"], setup: { $0.weight("w", [3, 2, 3, 3]) }, shape: [2, 3, 21])
+    }
+
+    /// Which convolutions take the transposed-forward input-VJP (the finite-difference checks
+    /// above cover both paths; this pins down which path each of them took).
+    @Test func inputVJPConvolutionOnlyForStride1WithinTheKernelsReach() {
+        func conv(kernel k: Int, stride: Int, pads: [Int], dilation d: Int = 1) -> Conv2D {
+            let window = Window2D(kernelH: k, kernelW: k, strideH: stride, strideW: stride, dilationH: d, dilationW: d,
+                                  padTop: pads[0], padLeft: pads[1], padBottom: pads[2], padRight: pads[3],
+                                  autoPad: .notSet, ceilMode: false)
+            return Conv2D(weight: Tensor(uncheckedShape: [4, 2, k, k], data: [Float](repeating: 1, count: 8 * k * k)),
+                          bias: nil, window: window, groups: 1)
+        }
+        #expect(conv(kernel: 3, stride: 2, pads: [1, 1, 1, 1]).inputVJP == nil)
+        #expect(conv(kernel: 3, stride: 1, pads: [3, 1, 0, 2]).inputVJP == nil)
+        #expect(conv(kernel: 1, stride: 1, pads: [1, 0, 0, 0]).inputVJP == nil)
+        let t = conv(kernel: 3, stride: 1, pads: [1, 0, 2, 1], dilation: 2).inputVJP?.conv
+        #expect(t?.weight.shape == [2, 4, 3, 3])
+        #expect(t.map { [$0.window.padTop, $0.window.padLeft, $0.window.padBottom, $0.window.padRight] } == [3, 4, 2, 3])
+    }
+
     @Test func pointwiseConv() throws {
         try GradientTests.single("Conv", [:], extra: ["w"], setup: { $0.weight("w", [5, 3, 1, 1]) })
     }

@@ -115,10 +115,9 @@ struct GraphBuilder {
         }
         var n = try makeNode(node)
         if case .batchNorm(let bn) = n.op, foldBatchNorm, let src = n.inputs.first, let p = producer[src],
-           case .conv(var conv) = nodes[p].op, readers[src, default: 0] == 1,
+           case .conv(let conv) = nodes[p].op, readers[src, default: 0] == 1,
            !graph.outputs.contains(where: { $0.name == src }) {
-            conv.fold(bn)
-            nodes[p].op = .conv(conv)
+            nodes[p].op = .conv(conv.folded(bn))
             nodes[p].output = out
             nodes[p].foldedBatchNorm = n.name
             producer[src] = nil
@@ -309,15 +308,3 @@ struct GraphBuilder {
     }
 }
 
-extension Conv2D {
-    /// Folds `y = conv(x) * scale[m] + shift[m]` into the weights and bias (exact up to rounding).
-    mutating func fold(_ bn: ChannelAffine) {
-        let m = outChannels, per = weight.count / max(1, m)
-        var b = bias ?? [Float](repeating: 0, count: m)
-        for o in 0..<m {
-            for i in (o * per)..<((o + 1) * per) { weight.data[i] *= bn.scale[o] }
-            b[o] = b[o] * bn.scale[o] + bn.shift[o]
-        }
-        bias = b
-    }
-}

@@ -152,15 +152,86 @@ public struct ResolvedWindow: Sendable {
 }
 
 /// A 2-D convolution: weight `[M, C/groups, kH, kW]`, optional bias `[M]` (BN folded in).
+///
+/// Immutable once built, so that what is derived from the weights at construction (the
+/// input-VJP convolution) cannot go stale; `folded(_:)` returns a new value.
 public struct Conv2D: Sendable {
-    public var weight: Tensor
-    public var bias: [Float]?
-    public var window: Window2D
-    public var groups: Int
+    public let weight: Tensor
+    public let bias: [Float]?
+    public let window: Window2D
+    public let groups: Int
+    /// For stride-1 convolutions: the convolution whose forward pass is this one's input-VJP
+    /// (see `InputVJPConvolution`); `nil` where that does not apply (strides, large pads).
+    let inputVJP: InputVJPConvolution?
     /// Output channels M.
     public var outChannels: Int { weight.shape[0] }
     /// Input channels per group.
     public var inChannelsPerGroup: Int { weight.shape[1] }
+
+    public init(weight: Tensor, bias: [Float]?, window: Window2D, groups: Int) {
+        self.init(weight: weight, bias: bias, window: window, groups: groups, withInputVJP: true)
+    }
+
+    init(weight: Tensor, bias: [Float]?, window: Window2D, groups: Int, withInputVJP: Bool) {
+        self.weight = weight
+        self.bias = bias
+        self.window = window
+        self.groups = groups
+        inputVJP = withInputVJP ? InputVJPConvolution(weight: weight, window: window, groups: groups) : nil
+    }
+
+    /// `y = conv(x) * scale[m] + shift[m]` as one convolution: W' = scale·W (per output channel),
+    /// b' = scale·b + shift (exact up to rounding).
+    public func folded(_ bn: ChannelAffine) -> Conv2D {
+        let m = outChannels, per = weight.count / max(1, m)
+        var w = weight
+        var b = bias ?? [Float](repeating: 0, count: m)
+        for o in 0..<m {
+            for i in (o * per)..<((o + 1) * per) { w.data[i] *= bn.scale[o] }
+            b[o] = b[o] * bn.scale[o] + bn.shift[o]
+        }
+        return Conv2D(weight: w, bias: b, window: window, groups: groups)
+    }
+}
+
+/// The input-VJP of a stride-1 convolution is itself a stride-1 convolution of the cotangent:
+/// filter flipped in both spatial axes, input and output channels swapped within each group,
+/// pads d·(k − 1) − p on each side. Running it through `Convolution.forward` replaces the
+/// scatter-add of col2im by a gather, and every element of the result is written once.
+///
+/// A reference type only so that a `Conv2D` can hold another `Conv2D`.
+final class InputVJPConvolution: Sendable {
+    /// Weight `[C, M/groups, kH, kW]`, no bias.
+    let conv: Conv2D
+
+    /// `nil` unless every stride is 1 and every resolved pad is at most d·(k − 1).
+    init?(weight: Tensor, window w: Window2D, groups: Int) {
+        guard w.strideH == 1, w.strideW == 1, weight.rank == 4, groups >= 1, weight.shape[0] % groups == 0 else { return nil }
+        // With stride 1 the resolved pads do not depend on the input size (SAME pads d·(k − 1) in all).
+        let r = w.resolve(h: 1 << 20, w: 1 << 20)
+        let spanH = w.dilationH * (w.kernelH - 1), spanW = w.dilationW * (w.kernelW - 1)
+        let pads = (top: spanH - r.padTop, left: spanW - r.padLeft, bottom: spanH - r.padBottom, right: spanW - r.padRight)
+        guard pads.top >= 0, pads.left >= 0, pads.bottom >= 0, pads.right >= 0 else { return nil }
+        let m = weight.shape[0], cg = weight.shape[1], kh = weight.shape[2], kw = weight.shape[3]
+        let mg = m / groups, taps = kh * kw
+        var flipped = [Float](repeating: 0, count: weight.count)
+        weight.data.withUnsafeBufferPointer { src in
+            for g in 0..<groups {
+                for o in 0..<mg {
+                    for c in 0..<cg {
+                        let from = ((g * mg + o) * cg + c) * taps, to = ((g * cg + c) * mg + o) * taps
+                        for t in 0..<taps { flipped[to + taps - 1 - t] = src[from + t] }
+                    }
+                }
+            }
+        }
+        let window = Window2D(kernelH: kh, kernelW: kw, strideH: 1, strideW: 1,
+                              dilationH: w.dilationH, dilationW: w.dilationW,
+                              padTop: pads.top, padLeft: pads.left, padBottom: pads.bottom, padRight: pads.right,
+                              autoPad: .notSet, ceilMode: false)
+        conv = Conv2D(weight: Tensor(uncheckedShape: [groups * cg, mg, kh, kw], data: flipped), bias: nil,
+                      window: window, groups: groups, withInputVJP: false)
+    }
 }
 
 /// A pooling window (MaxPool, AveragePool).

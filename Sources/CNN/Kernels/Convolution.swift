@@ -31,8 +31,9 @@ enum Convolution {
                         dh: win.dilationH, dw: win.dilationW, pt: r.padTop, pl: r.padLeft, oh: r.outH, ow: r.outW)
     }
 
-    /// `[N, M, oH, oW]` from `[N, C, H, W]`; `fuseRelu` clamps at 0 after the bias.
-    static func forward(_ conv: Conv2D, _ x: Tensor, threads: Int, fuseRelu: Bool = false) throws -> Tensor {
+    /// `[N, M, oH, oW]` from `[N, C, H, W]`; `fuseRelu` clamps at 0 after the bias; without
+    /// `addBias` the linear part alone (the JVP of a tangent).
+    static func forward(_ conv: Conv2D, _ x: Tensor, threads: Int, fuseRelu: Bool = false, addBias: Bool = true) throws -> Tensor {
         let g = try geometry(conv, inputShape: x.shape)
         let n = x.shape[0]
         let outCount = n * g.m * g.p
@@ -40,10 +41,11 @@ enum Convolution {
         let sub = subBatch(g)
         let colSize = batched ? (g.k + g.mg) * sub * g.p : (g.isPointwise ? 0 : g.k * g.p)
         let workers = max(1, min(threads, n))
-        var workspace = [Float](repeating: 0, count: max(1, colSize * workers))
+        // Every element is written (im2col, beta-0 GEMM) before it is read.
+        var workspace = [Float](unsafeUninitializedCapacity: max(1, colSize * workers)) { _, n in n = max(1, colSize * workers) }
         // Every element is written: by the bias fill or a beta-0 GEMM (per image), or the scatter.
         var out = [Float](unsafeUninitializedCapacity: outCount) { _, n in n = outCount }
-        let bias = conv.bias
+        let bias = addBias ? conv.bias : nil
         x.data.withUnsafeBufferPointer { xs in
             conv.weight.data.withUnsafeBufferPointer { ws in
                 out.withUnsafeMutableBufferPointer { os in
@@ -94,6 +96,9 @@ enum Convolution {
     }
 
     /// Input VJP: `[S, C, H, W]` from cotangents `[S, M, oH, oW]` (any number `S` of samples).
+    ///
+    /// Stride-1 convolutions run the forward pass of their `InputVJPConvolution` (a gather, every
+    /// output element written once); the others scatter-add with col2im.
     static func backward(_ conv: Conv2D, inputShape: [Int], grad: Tensor, threads: Int) throws -> Tensor {
         var s = inputShape
         guard s.count == 4 else { throw CNNError.shapeMismatch("Conv supports 2-D NCHW input only, got shape \(s)") }
@@ -103,6 +108,14 @@ enum Convolution {
             throw CNNError.shapeMismatch("Conv cotangent \(grad.shape) does not fit output [*, \(g.m), \(g.oh), \(g.ow)]")
         }
         s[0] = samples
+        if let vjp = conv.inputVJP, g.p > 0, samples > 0 {
+            let dy = Tensor(uncheckedShape: [samples, g.m, g.oh, g.ow], data: grad.data)
+            let dx = try forward(vjp.conv, dy, threads: threads)
+            guard dx.shape == s else {
+                throw CNNError.shapeMismatch("internal: Conv input-VJP gives \(dx.shape), expected \(s)")
+            }
+            return dx
+        }
         let workers = max(1, min(threads, samples))
         let batched = g.p < batchedPlane && samples > 1
         let sub = subBatch(g)
@@ -268,12 +281,46 @@ enum Convolution {
             for oh in t.rows {
                 let line = dst + t.plane + (oh * g.sh + t.offH) * g.w + t.offW
                 let src = row + oh * g.ow
+                let lo = t.columns.lowerBound
                 if g.sw == 1 {
-                    for ow in t.columns { line[ow] += src[ow] }
+                    addInPlace(line + lo, src + lo, count: t.columns.count)
+                } else if g.sw == 2 {
+                    addInPlaceEveryOther(line + 2 * lo, src + lo, count: t.columns.count)
                 } else {
                     for ow in t.columns { line[ow * g.sw] += src[ow] }
                 }
             }
         }
+    }
+
+    /// `dst[i] += src[i]` for `i < count`, eight lanes at a time (the compiler cannot prove the
+    /// two pointers disjoint, so a plain loop stays scalar).
+    @inline(__always)
+    static func addInPlace(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+        let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(src)
+        var i = 0
+        while i + 8 <= count {
+            let sum = d.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                + s.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            d.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count { dst[i] += src[i]; i += 1 }
+    }
+
+    /// `dst[2i] += src[i]` for `i < count` (col2im at stride 2), eight lanes at a time. A block
+    /// touches `dst[2i ..< 2i + 16]`, so it runs only while `2i + 15 < 2(count − 1)` keeps
+    /// it inside the span the caller owns.
+    @inline(__always)
+    static func addInPlaceEveryOther(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+        let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(src)
+        var i = 0
+        while i + 9 <= count {
+            var block = d.loadUnaligned(fromByteOffset: i * 8, as: SIMD16<Float>.self)
+            block.evenHalf += s.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            d.storeBytes(of: block, toByteOffset: i * 8, as: SIMD16<Float>.self)
+            i += 8
+        }
+        while i < count { dst[2 * i] += src[i]; i += 1 }
     }
 }

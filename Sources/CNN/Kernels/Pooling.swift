@@ -69,6 +69,29 @@ enum Pooling {
         return Tensor(uncheckedShape: [samples, c, h, w], data: out)
     }
 
+    /// JVP: each tangent row `[S, C, H, W]` read at the argmax of sample `row / t`, giving
+    /// `outputShape` `[S, C, oH, oW]` (0 where a window held only padding).
+    static func maxTangent(argmax: [Int32], tangent: Tensor, outputShape s: [Int], tile t: Int) -> Tensor {
+        let (samples, c) = (s[0], s[1])
+        let planeOut = s[2] * s[3], planeIn = tangent.count / max(1, samples * c)
+        let data: [Float] = Buffers.make(samples * c * planeOut) { out in
+            tangent.data.withUnsafeBufferPointer { ts in
+                argmax.withUnsafeBufferPointer { am in
+                    for sIdx in 0..<samples {
+                        let src = sIdx / t
+                        for ch in 0..<c {
+                            let x = ts.baseAddress! + (sIdx * c + ch) * planeIn
+                            let a = am.baseAddress! + (src * c + ch) * planeOut
+                            let o = out.baseAddress! + (sIdx * c + ch) * planeOut
+                            for j in 0..<planeOut { o[j] = a[j] >= 0 ? x[Int(a[j])] : 0 }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(uncheckedShape: s, data: data)
+    }
+
     /// Kernel taps `lo..<hi` whose position `start + tap * dilation` lies in `0..<extent`.
     @inline(__always)
     static func taps(_ start: Int, _ k: Int, _ d: Int, _ extent: Int) -> (Int, Int) {

@@ -7,14 +7,13 @@ import Testing
 @Suite struct BackwardSumTests {
     /// Σ_n w_n · backward(tape, [w-scaled block per sample])[n·T + t], computed the plain way.
     static func reference(_ sub: Subnetwork, _ tape: Subnetwork.Tape, block: Tensor, weights: [Float]) throws -> Tensor {
-        let n = tape.batch, t = block.shape[0], size = block.count
+        let n = tape.batch, t = block.shape[0]
         var rows = [Float]()
         for w in weights { rows += block.data.map { $0 * w } }
         let pulled = try sub.backward(tape, cotangent: Tensor(uncheckedShape: [n * t] + Array(block.shape.dropFirst()), data: rows))
         let per = pulled.count / (n * t)
         var sum = [Float](repeating: 0, count: t * per)
         for i in 0..<n { for j in 0..<(t * per) { sum[j] += pulled.data[i * t * per + j] } }
-        _ = size
         return Tensor(uncheckedShape: [t] + Array(pulled.shape.dropFirst()), data: sum)
     }
 

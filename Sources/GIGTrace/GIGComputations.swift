@@ -1,0 +1,32 @@
+/// The GIG computations of a trace on one model: traced layer l → l+1 concepts for each consecutive
+/// pair, then each traced layer → the classes (METHOD §4–5).
+struct GIGComputations: Sendable {
+    /// Layer l → layer l+1, l = 0 ..< layers − 1.
+    let layers: [GIGRelevance]
+    /// Layer l → the classes, l = 0 ..< layers.
+    let classes: [GIGRelevance]
+
+    /// Throws when the traced layers (tensor names, forward order) do not run forward: each
+    /// computed from the previous one alone, every path to `output` through each.
+    init(model: Model, layers names: [String], bases: [ConceptBasis], output: String, classes count: Int,
+         quadrature: Quadrature) throws {
+        var pairs = [GIGRelevance]()
+        for l in 0..<(names.count - 1) {
+            let (a, b) = (names[l], names[l + 1])
+            let sub: Subnetwork
+            do { sub = try model.subnetwork(from: a, to: b) } catch {
+                throw CNNError.invalidInput("traced layers must run forward, each computed from the one before alone: "
+                    + "'\(b)' cannot be computed from '\(a)' (\(error))")
+            }
+            pairs.append(try GIGRelevance(subnetwork: sub, source: bases[l], target: .concepts(bases[l + 1]), quadrature: quadrature))
+        }
+        layers = pairs
+        classes = try names.enumerated().map { l, name in
+            let sub: Subnetwork
+            do { sub = try model.subnetwork(from: name, to: output) } catch {
+                throw CNNError.invalidInput("every path to '\(output)' must pass through traced layer '\(name)' (a block or stage output): \(error)")
+            }
+            return try GIGRelevance(subnetwork: sub, source: bases[l], target: .classes(count: count), quadrature: quadrature)
+        }
+    }
+}

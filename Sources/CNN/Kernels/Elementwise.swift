@@ -43,7 +43,7 @@ enum Elementwise {
                         let xv = xs.baseAddress! + s, yv = ys.baseAddress! + s
                         switch op {
                         case .relu:
-                            for i in 0..<per { g[i] = xv[i] > 0 ? g[i] : 0 }
+                            reluMask(g, xv, count: per)
                         case .leakyRelu(let a):
                             for i in 0..<per { g[i] = xv[i] >= 0 ? g[i] : a * g[i] }
                         case .clip(let lo, let hi):
@@ -63,6 +63,23 @@ enum Elementwise {
                     }
                 }
             }
+        }
+    }
+
+    /// `g[i] = x[i] > 0 ? g[i] : 0`, eight lanes at a time (the scalar loop does not vectorise).
+    @inline(__always)
+    static func reluMask(_ g: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            var lanes = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+            let xs = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            lanes.replace(with: 0, where: .!(xs .> 0))
+            UnsafeMutableRawPointer(g + i).storeBytes(of: lanes, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            g[i] = x[i] > 0 ? g[i] : 0
+            i += 1
         }
     }
 

@@ -61,7 +61,7 @@ struct BenchEngineCommand: ParsableCommand {
             let n = 2048
             let a = [Float](repeating: 0.5, count: n * n)
             var cm = [Float](repeating: 0, count: n * n)
-            openblas_set_num_threads(Int32(threads))
+            BLASThreads.use(threads)
             let t0 = Date()
             for _ in 0..<3 {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), a, Int32(n), 0, &cm, Int32(n))

@@ -39,12 +39,18 @@ struct BenchGIGCommand: ParsableCommand {
     @Option(help: "Speed mode: write edges_<j>.npy [N, sources, targets] per GIG computation j (layer pairs, then layers → classes) and codes_<l>.npy [N, P, K] per layer l here.")
     var edgesOut: String?
 
+    @Option(help: "Differentiation of the GIG integrand: auto (forward mode where an image has fewer sources than active targets), reverse or forward.")
+    var gigMode: String = "auto"
+
     @Flag(help: "No progress output on stderr.")
     var quiet = false
 
     func run() throws {
         try reportingErrors {
             guard threads >= 1 else { throw CNNError.invalidInput("--threads must be at least 1, got \(threads)") }
+            guard let mode = GIGRelevance.Mode(rawValue: gigMode) else {
+                throw CNNError.invalidInput("--gig-mode: unknown mode '\(gigMode)'; choose auto, reverse or forward")
+            }
             let net = try Model.load(path: model, threads: threads)
             let names = layers.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             let bankFiles = conceptBank.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
@@ -61,7 +67,7 @@ struct BenchGIGCommand: ParsableCommand {
                 }
             let loader = try dataset.makeLoader()
             if configs.count == 1 {
-                try speed(net: net, geometries: geometries, banks: banks, quadrature: configs[0], loader: loader)
+                try speed(net: net, geometries: geometries, banks: banks, quadrature: configs[0], mode: mode, loader: loader)
             } else {
                 guard edgesOut == nil else {
                     throw CNNError.invalidInput("--edges-out needs exactly one quadrature and one step count, got \(configs.count) combinations")
@@ -72,8 +78,9 @@ struct BenchGIGCommand: ParsableCommand {
     }
 
     /// Times `BatchTracer.trace` batch by batch; prints images/s and the completeness summary.
-    func speed(net: Model, geometries: [LayerGeometry], banks: [ConceptBank], quadrature: Quadrature, loader: DatasetLoader) throws {
-        let tracer = try BatchTracer(model: net, layers: geometries, banks: banks, quadrature: quadrature)
+    func speed(net: Model, geometries: [LayerGeometry], banks: [ConceptBank], quadrature: Quadrature, mode: GIGRelevance.Mode,
+               loader: DatasetLoader) throws {
+        let tracer = try BatchTracer(model: net, layers: geometries, banks: banks, quadrature: quadrature, mode: mode)
         let stream = loader.stream(prefetchThreads: dataset.prefetchThreads)
         var progress = ProgressReporter(label: "bench-gig", total: loader.indices.count, quiet: quiet)
         var edges = [[Float]](repeating: [], count: 2 * geometries.count - 1)

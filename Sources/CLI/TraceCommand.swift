@@ -43,6 +43,9 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Quadrature (Captum's names): gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid.")
     var quadrature: String = Quadrature.Method.gaussLegendre.rawValue
 
+    @Option(help: "How GIG differentiates: auto (forward mode over the sources where they are fewer than the targets, METHOD §4), reverse (a backward pass per target) or forward. Same edges up to rounding.")
+    var gigMode: String = GIGRelevance.Mode.auto.rawValue
+
     @Option(help: "Concepts are learned from the first N images of the selection (the same for every shard).")
     var conceptImages: Int = TraceConfiguration.defaultConceptImages
 
@@ -156,6 +159,11 @@ struct TraceCommand: ParsableCommand {
                 + Quadrature.Method.allCases.map(\.rawValue).joined(separator: ", "))
         }
         c.quadrature = rule
+        guard let mode = GIGRelevance.Mode(rawValue: gigMode) else {
+            throw CNNError.invalidInput("--gig-mode: unknown mode '\(gigMode)'; choose "
+                + GIGRelevance.Mode.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        c.gigMode = mode
         c.conceptImages = conceptImages
         guard samplesPerImage >= 1 else { throw CNNError.invalidInput("--samples-per-image must be at least 1, got \(samplesPerImage)") }
         c.samplesPerImage = samplesPerImage

@@ -1,5 +1,3 @@
-import COpenBLAS
-
 /// Traces batches of images (METHOD §4–5): one forward pass per batch keeping the traced layers,
 /// every layer's PFVs coded with its concept bank in one call per layer, then per image GIG for each
 /// consecutive layer pair and from each layer to the classes (all active targets of an image as
@@ -26,7 +24,7 @@ public struct BatchTracer: Sendable {
     /// Throws when the layers do not run forward (each computed from the previous one alone, every
     /// path to the logits through each), or a bank does not fit its layer.
     public init(model: Model, layers: [LayerGeometry], banks: [ConceptBank], quadrature: Quadrature,
-                exemplarMass: Double = 0.9, codingThreads: Int = 1) throws {
+                exemplarMass: Double = 0.9, codingThreads: Int = 1, mode: GIGRelevance.Mode = .auto) throws {
         guard !layers.isEmpty, banks.count == layers.count else {
             throw CNNError.invalidInput("\(banks.count) concept banks for \(layers.count) traced layers")
         }
@@ -46,11 +44,11 @@ public struct BatchTracer: Sendable {
         self.codingThreads = codingThreads
         bases = try banks.map(BatchTracer.basis)
         gig = try GIGComputations(model: model, layers: layers.map(\.name), bases: bases, output: out,
-                                  classes: logits[0], quadrature: quadrature)
+                                  classes: logits[0], quadrature: quadrature, mode: mode)
         var serial = model
         serial.threads = 1
         serialGIG = try GIGComputations(model: serial, layers: layers.map(\.name), bases: bases, output: out,
-                                        classes: logits[0], quadrature: quadrature)
+                                        classes: logits[0], quadrature: quadrature, mode: mode)
         receptiveFields = try layers.map { try ReceptiveFieldTracer(model: model, layer: $0.name) }
     }
 
@@ -83,8 +81,8 @@ public struct BatchTracer: Sendable {
         guard workers > 1 else {
             return try (0..<n).map { try traceImage($0, of: batch, logits: logits, activations: activations, codes: codes, gig: gig) }
         }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(model.threads)) }
+        BLASThreads.use(1)
+        defer { BLASThreads.use(model.threads) }
         return try Parallel.map(n, workers: workers) { i in
             try traceImage(i, of: batch, logits: logits, activations: activations, codes: codes, gig: serialGIG)
         }
@@ -105,20 +103,28 @@ public struct BatchTracer: Sendable {
             if s > 0 { missing += r.completenessError * s; scale += s }
             gaps.append(r.reconstructionGap)
         }
+        let realLogits = Tensor(uncheckedShape: [classCount], data: scores)
         var layerEdges = [EdgeMatrix](), targetActive = [[Bool]]()
+        var toClasses = [GIGRelevance.Result?](repeating: nil, count: gig.classes.count)
         for l in gig.layers.indices {
             let next = layers[l + 1]
             let real = Tensor(uncheckedShape: [next.channels, next.height, next.width],
                               data: Array(activations[l + 1].data[(i * next.channels * next.positions)..<((i + 1) * next.channels * next.positions)]))
-            let r = try gig.layers[l].compute(sourceCodes: imageCodes[l], realTarget: real, targetCodes: imageCodes[l + 1])
+            let r: GIGRelevance.Result
+            if gig.joint[l] {
+                (r, toClasses[l]) = try GIGRelevance.computeJointly(
+                    toNext: gig.layers[l], toClasses: gig.classes[l], sourceCodes: imageCodes[l],
+                    realNext: real, nextCodes: imageCodes[l + 1], realLogits: realLogits)
+            } else {
+                r = try gig.layers[l].compute(sourceCodes: imageCodes[l], realTarget: real, targetCodes: imageCodes[l + 1])
+            }
             layerEdges.append(EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance))
             targetActive.append(r.activeTargets)
             account(r)
         }
         var classEdges = [EdgeMatrix]()
         for l in gig.classes.indices {
-            let r = try gig.classes[l].compute(sourceCodes: imageCodes[l], realTarget: Tensor(uncheckedShape: [classCount], data: scores),
-                                               targetCodes: nil)
+            let r = try toClasses[l] ?? gig.classes[l].compute(sourceCodes: imageCodes[l], realTarget: realLogits, targetCodes: nil)
             classEdges.append(EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance))
             account(r)
         }

@@ -27,6 +27,8 @@ public struct TraceConfiguration: Sendable {
     public var conceptBankPaths: [String] = []
     public var steps: Int = TraceConfiguration.defaultSteps
     public var quadrature: Quadrature.Method = .gaussLegendre
+    /// Reverse or forward mode for GIG (not a setting of the graph: both give the same edges up to rounding).
+    public var gigMode: GIGRelevance.Mode = .auto
     /// Seed of PFV sampling and concept learning.
     public var seed: UInt64 = 0
     /// Concepts are learned from the first `conceptImages` images of the whole selection (not of

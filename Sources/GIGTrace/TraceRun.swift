@@ -107,7 +107,7 @@ public struct TraceRun: Sendable {
 
         let tracer = try BatchTracer(model: model, layers: layers, banks: banks,
                                      quadrature: try Quadrature(method: c.quadrature, steps: c.steps),
-                                     exemplarMass: c.exemplarMass, codingThreads: c.threads)
+                                     exemplarMass: c.exemplarMass, codingThreads: c.threads, mode: c.gigMode)
         let done = writer.completedImages
         let todo = shardIndices.filter { !done.contains($0) }
         let resumed = shardIndices.count - todo.count

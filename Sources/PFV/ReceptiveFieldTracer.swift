@@ -86,7 +86,7 @@ public struct ReceptiveFieldTracer: Sendable {
         var values: [String: Tensor] = [model.inputName: image]
         var pending = [String: [(String, ConvTapProducts)]]()
         var numerators = [String: ConvTapNumerators]()
-        openblas_set_num_threads(Int32(model.threads))
+        BLASThreads.use(model.threads)
         for i in toLayer.nodeIndices {
             let node = model.nodes[i]
             if case .conv(let conv) = node.op, let stacked = plan.stackedWeights[node.output],

@@ -68,8 +68,8 @@ extension Model {
         var serial = self
         serial.threads = 1
         let worker = serial
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(threads)) }
+        BLASThreads.use(1)
+        defer { BLASThreads.use(threads) }
         return try Parallel.map(parts.count) { try body(worker, parts[$0]) }
     }
 }

@@ -158,7 +158,7 @@ public struct Model: Sendable {
         let wanted = keep.union(outputNames)
         var lastUse = [String: Int]()
         for (i, n) in nodes.enumerated() { for x in n.inputs { lastUse[x] = i } }
-        openblas_set_num_threads(Int32(threads))
+        BLASThreads.use(threads)
         var skip = -1
         for (i, n) in nodes.enumerated() where i != skip {
             let values = n.inputs.map { $0.isEmpty ? nil : (env[$0] ?? constants[$0]) }

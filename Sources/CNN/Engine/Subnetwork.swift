@@ -118,7 +118,7 @@ public struct Subnetwork: Sendable {
         }
         var values: [String: Tensor] = [from: x]
         var argmax = [Int: [Int32]]()
-        openblas_set_num_threads(Int32(model.threads))
+        BLASThreads.use(model.threads)
         let members = Set(nodeIndices)
         var skip = -1
         for i in nodeIndices where i != skip {
@@ -233,7 +233,7 @@ public struct Subnetwork: Sendable {
         var grads: [String: Tensor] = [to: cotangent]
         var summed = Set<String>()
         var collected: [String: Tensor] = [:]
-        openblas_set_num_threads(Int32(model.threads))
+        BLASThreads.use(model.threads)
         for (k, i) in nodeIndices.enumerated().reversed() {
             let node = model.nodes[i]
             guard var g = grads.removeValue(forKey: node.output) else { continue }

@@ -40,7 +40,7 @@ extension Subnetwork {
         var live: [String: Tensor] = [from: tangents]
         var collected: [String: Tensor] = [:]
         if names.contains(from) { collected[from] = tangents }
-        openblas_set_num_threads(Int32(model.threads))
+        BLASThreads.use(model.threads)
         for i in nodeIndices {
             let node = model.nodes[i]
             let ins = node.inputs.map { $0.isEmpty ? nil : (tape.values[$0] ?? model.constants[$0]) }

@@ -52,7 +52,7 @@ enum Convolution {
                     workspace.withUnsafeMutableBufferPointer { cs in
                         let xp = SharedConstPointer(xs.baseAddress!), wp = SharedConstPointer(ws.baseAddress!)
                         let op = SharedPointer(os.baseAddress!), cp = SharedPointer(cs.baseAddress!)
-                        if workers > 1 { openblas_set_num_threads(1) }
+                        if workers > 1 { BLASThreads.use(1) }
                         Parallel.chunks(n, threads: workers) { range, worker in
                             let col = cp.base + worker * colSize
                             if batched {
@@ -87,7 +87,7 @@ enum Convolution {
                                 }
                             }
                         }
-                        if workers > 1 { openblas_set_num_threads(Int32(threads)) }
+                        if workers > 1 { BLASThreads.use(threads) }
                     }
                 }
             }
@@ -128,7 +128,7 @@ enum Convolution {
                     workspace.withUnsafeMutableBufferPointer { cs in
                         let gp = SharedConstPointer(gs.baseAddress!), wp = SharedConstPointer(ws.baseAddress!)
                         let op = SharedPointer(os.baseAddress!), cp = SharedPointer(cs.baseAddress!)
-                        if workers > 1 { openblas_set_num_threads(1) }
+                        if workers > 1 { BLASThreads.use(1) }
                         Parallel.chunks(samples, threads: workers) { range, worker in
                             let col = cp.base + worker * colSize
                             if batched {
@@ -154,7 +154,7 @@ enum Convolution {
                                 }
                             }
                         }
-                        if workers > 1 { openblas_set_num_threads(Int32(threads)) }
+                        if workers > 1 { BLASThreads.use(threads) }
                     }
                 }
             }

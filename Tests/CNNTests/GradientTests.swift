@@ -54,11 +54,18 @@ import Testing
     static func single(_ op: String, _ attrs: [String: AttributeValue] = [:], extra: [String] = [],
                        setup: (inout GraphFixture) -> Void = { _ in }, shape: [Int] = [3, 5, 5],
                        lo: Float = -1, hi: Float = 1, opset: Int = 17) throws {
+        let (model, input) = singleOp(op, attrs, extra: extra, setup: setup, shape: shape, lo: lo, hi: hi, opset: opset)
+        try check(model, input: input)
+    }
+
+    /// One node `y = op(x, extra...)` and a batch of two random inputs (shared with `TangentTests`).
+    static func singleOp(_ op: String, _ attrs: [String: AttributeValue], extra: [String], setup: (inout GraphFixture) -> Void,
+                         shape: [Int], lo: Float, hi: Float, opset: Int = 17) -> (OnnxModel, Tensor) {
         var g = GraphFixture()
         setup(&g)
         g.node(op, ["x"] + extra, "y", attrs)
         var rng = SeededRandom(3)
-        try check(g.model(input: shape, outputs: ["y"], opset: opset), input: rng.tensor([2] + shape, lo, hi))
+        return (g.model(input: shape, outputs: ["y"], opset: opset), rng.tensor([2] + shape, lo, hi))
     }
 
     @Test func convWithPadsStridesDilationsGroups() throws {
@@ -158,7 +165,12 @@ import Testing
     }
 
     @Test func maxPool() throws {
-        // Distinct values 0.05 apart so that no window has a near-tie.
+        let (model, x) = GradientTests.maxPoolWithoutNearTies()
+        try GradientTests.check(model, input: x)
+    }
+
+    /// A padded, ceil-mode MaxPool and an input of distinct values 0.05 apart, so that no window has a near-tie.
+    static func maxPoolWithoutNearTies() -> (OnnxModel, Tensor) {
         var g = GraphFixture()
         g.node("MaxPool", ["x"], "y", ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1]),
                                       "ceil_mode": .int(1), "dilations": .ints([1, 1])])
@@ -166,8 +178,7 @@ import Testing
         var order = Array(0..<count)
         var rng = SeededRandom(11)
         for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() * Float(i + 1)) % (i + 1)) }
-        let x = Tensor(uncheckedShape: [2, 2, 6, 6], data: order.map { Float($0) * 0.05 - 3 })
-        try GradientTests.check(g.model(input: [2, 6, 6], outputs: ["y"]), input: x)
+        return (g.model(input: [2, 6, 6], outputs: ["y"]), Tensor(uncheckedShape: [2, 2, 6, 6], data: order.map { Float($0) * 0.05 - 3 }))
     }
 
     @Test func averagePools() throws {
@@ -200,6 +211,12 @@ import Testing
     }
 
     @Test func gemmAndMatMul() throws {
+        let (model, x) = GradientTests.gemmAndMatMulNet()
+        try GradientTests.check(model, input: x)
+    }
+
+    /// Flatten, Gemm (transB, alpha, beta, bias), MatMul, and a batch of two inputs.
+    static func gemmAndMatMulNet() -> (OnnxModel, Tensor) {
         var g = GraphFixture()
         g.node("Flatten", ["x"], "f")
         g.weight("w", [4, 12]); g.weight("c", [4])
@@ -207,7 +224,7 @@ import Testing
         g.weight("m", [4, 3])
         g.node("MatMul", ["h", "m"], "y")
         var rng = SeededRandom(8)
-        try GradientTests.check(g.model(input: [3, 2, 2], outputs: ["y"]), input: rng.tensor([2, 3, 2, 2]))
+        return (g.model(input: [3, 2, 2], outputs: ["y"]), rng.tensor([2, 3, 2, 2]))
     }
 
     /// A residual block: Conv-BN-ReLU-Conv-BN + skip, ReLU, MaxPool, GAP, Flatten, Gemm, Softmax.

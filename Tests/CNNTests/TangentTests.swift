@@ -55,11 +55,8 @@ import Testing
     static func single(_ op: String, _ attrs: [String: AttributeValue] = [:], extra: [String] = [],
                        setup: (inout GraphFixture) -> Void = { _ in }, shape: [Int] = [3, 5, 5],
                        lo: Float = -1, hi: Float = 1) throws {
-        var g = GraphFixture()
-        setup(&g)
-        g.node(op, ["x"] + extra, "y", attrs)
-        var rng = SeededRandom(3)
-        try check(g.model(input: shape, outputs: ["y"]), input: rng.tensor([2] + shape, lo, hi))
+        let (model, input) = GradientTests.singleOp(op, attrs, extra: extra, setup: setup, shape: shape, lo: lo, hi: hi)
+        try check(model, input: input)
     }
 
     @Test func convolutions() throws {
@@ -85,15 +82,8 @@ import Testing
     }
 
     @Test func maxPoolWithoutNearTies() throws {
-        var g = GraphFixture()
-        g.node("MaxPool", ["x"], "y", ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1]),
-                                      "ceil_mode": .int(1)])
-        let count = 2 * 2 * 6 * 6
-        var order = Array(0..<count)
-        var rng = SeededRandom(11)
-        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() * Float(i + 1)) % (i + 1)) }
-        let x = Tensor(uncheckedShape: [2, 2, 6, 6], data: order.map { Float($0) * 0.05 - 3 })
-        try TangentTests.check(g.model(input: [2, 6, 6], outputs: ["y"]), input: x, eps: 1e-3)
+        let (model, x) = GradientTests.maxPoolWithoutNearTies()
+        try TangentTests.check(model, input: x, eps: 1e-3)
     }
 
     /// Both operands computed from x (product and quotient rules), a constant operand, Concat.
@@ -114,14 +104,8 @@ import Testing
     }
 
     @Test func gemmAndMatMul() throws {
-        var g = GraphFixture()
-        g.node("Flatten", ["x"], "f")
-        g.weight("w", [4, 12]); g.weight("c", [4])
-        g.node("Gemm", ["f", "w", "c"], "h", ["transB": .int(1), "alpha": .float(0.7), "beta": .float(0.5)])
-        g.weight("m", [4, 3])
-        g.node("MatMul", ["h", "m"], "y")
-        var rng = SeededRandom(8)
-        try TangentTests.check(g.model(input: [3, 2, 2], outputs: ["y"]), input: rng.tensor([2, 3, 2, 2]))
+        let (model, x) = GradientTests.gemmAndMatMulNet()
+        try TangentTests.check(model, input: x)
     }
 
     @Test func residualNetworkWholeAndFromInside() throws {

@@ -33,6 +33,14 @@ import Testing
         return Array(c.data[(n * size)..<((n + 1) * size)])
     }
 
+    /// The demo model, the fixture's input images, and their stage 3 activations and logits.
+    static func demo() throws -> (model: Model, inputs: Tensor, stage3: Tensor, logits: Tensor) {
+        let model = try Model.load(path: root.appendingPathComponent("models/fashion-resnet/model.onnx").path)
+        let inputs = try npy("inputs.npy")
+        let out = try model.forward(inputs, keep: [stage3])
+        return (model, inputs, try #require(out[stage3]), try #require(out[model.outputNames[0]]))
+    }
+
     /// Largest |ours − reference| relative to the largest |reference| of the matrix.
     static func relativeError(_ ours: [Float], _ reference: ArraySlice<Float>) -> Float {
         let scale = max(reference.map(abs).max() ?? 0, 1e-12)
@@ -45,11 +53,8 @@ import Testing
 
     @Test(arguments: cases)
     func conceptToConceptAndClassMatchCaptum(variant: String, method: Quadrature.Method, steps: Int) throws {
-        let model = try Model.load(path: Self.root.appendingPathComponent("models/fashion-resnet/model.onnx").path)
-        let inputs = try Self.npy("inputs.npy")
+        let (model, inputs, b, logits) = try Self.demo()
         let logitsName = model.outputNames[0]
-        let out = try model.forward(inputs, keep: [Self.stage3])
-        let b = try #require(out[Self.stage3]), logits = try #require(out[logitsName])
         let (basisA, basisB) = (try Self.basis(variant, "stage2"), try Self.basis(variant, "stage3"))
         let quadrature = try Quadrature(method: method, steps: steps)
         var toStage3 = try GIGRelevance(subnetwork: model.subnetwork(from: Self.stage2, to: Self.stage3), source: basisA,
@@ -84,11 +89,8 @@ import Testing
     /// computed apart in reverse mode (the stage 2 → stage 3 half is also checked against Captum).
     @Test(arguments: ["nmf", "pca"])
     func jointForwardSweepEqualsSeparateReverseMode(variant: String) throws {
-        let model = try Model.load(path: Self.root.appendingPathComponent("models/fashion-resnet/model.onnx").path)
-        let inputs = try Self.npy("inputs.npy")
+        let (model, inputs, b, logits) = try Self.demo()
         let logitsName = model.outputNames[0]
-        let out = try model.forward(inputs, keep: [Self.stage3])
-        let b = try #require(out[Self.stage3]), logits = try #require(out[logitsName])
         let (basisA, basisB) = (try Self.basis(variant, "stage2"), try Self.basis(variant, "stage3"))
         let quadrature = try Quadrature(method: .gaussLegendre, steps: 16)
         var toStage3 = try GIGRelevance(subnetwork: model.subnetwork(from: Self.stage2, to: Self.stage3), source: basisA,

@@ -163,6 +163,9 @@ public struct Conv2D: Sendable {
     /// For stride-1 convolutions: the convolution whose forward pass is this one's input-VJP
     /// (see `InputVJPConvolution`); `nil` where that does not apply (strides, large pads).
     let inputVJP: InputVJPConvolution?
+    /// Winograd F(2×2, 3×3) filter transform `[16, M, C]` of `weight`, built once for convs that
+    /// `Winograd.accepts` (the input-VJP convolution's too); nil for the others (im2col + GEMM).
+    let winogradFilter: [Float]?
     /// Output channels M.
     public var outChannels: Int { weight.shape[0] }
     /// Input channels per group.
@@ -178,6 +181,7 @@ public struct Conv2D: Sendable {
         self.window = window
         self.groups = groups
         inputVJP = withInputVJP ? InputVJPConvolution(weight: weight, window: window, groups: groups) : nil
+        winogradFilter = Winograd.accepts(weight: weight, window: window, groups: groups) ? Winograd.filterTransform(weight) : nil
     }
 
     /// `y = conv(x) * scale[m] + shift[m]` as one convolution: W' = scale·W (per output channel),

@@ -1,6 +1,7 @@
 import COpenBLAS
 
-/// 2-D convolution as im2col + `cblas_sgemm`, forward and input-VJP, on NCHW Float32.
+/// 2-D convolution as im2col + `cblas_sgemm`, forward and input-VJP, on NCHW Float32 (the forward
+/// of qualifying 3×3 convs goes to `Winograd`).
 ///
 /// Images (or cotangent samples) are processed one GEMM per group; with `threads > 1` samples
 /// are split over workers while OpenBLAS runs single-threaded inside each, so the total number
@@ -32,9 +33,19 @@ enum Convolution {
     }
 
     /// `[N, M, oH, oW]` from `[N, C, H, W]`; `fuseRelu` clamps at 0 after the bias; without
-    /// `addBias` the linear part alone (the JVP of a tangent).
+    /// `addBias` the linear part alone (the JVP of a tangent). 3×3 stride-1 convs with a Winograd
+    /// filter transform run as Winograd F(2×2, 3×3), the others as im2col + GEMM.
     static func forward(_ conv: Conv2D, _ x: Tensor, threads: Int, fuseRelu: Bool = false, addBias: Bool = true) throws -> Tensor {
         let g = try geometry(conv, inputShape: x.shape)
+        let bias = addBias ? conv.bias : nil
+        if let u = conv.winogradFilter, Winograd.accepts(g) {
+            return Winograd.forward(filter: u, bias: bias, x, g, threads: threads, fuseRelu: fuseRelu)
+        }
+        return im2colForward(conv, bias: bias, x, g, threads: threads, fuseRelu: fuseRelu)
+    }
+
+    /// `forward` as im2col + GEMM, for any geometry `g` of `conv` on `x`, with `bias` (or none).
+    static func im2colForward(_ conv: Conv2D, bias: [Float]?, _ x: Tensor, _ g: Geometry, threads: Int, fuseRelu: Bool) -> Tensor {
         let n = x.shape[0]
         let outCount = n * g.m * g.p
         let batched = g.p < batchedPlane && n > 1
@@ -45,7 +56,6 @@ enum Convolution {
         var workspace = [Float](unsafeUninitializedCapacity: max(1, colSize * workers)) { _, n in n = max(1, colSize * workers) }
         // Every element is written: by the bias fill or a beta-0 GEMM (per image), or the scatter.
         var out = [Float](unsafeUninitializedCapacity: outCount) { _, n in n = outCount }
-        let bias = addBias ? conv.bias : nil
         x.data.withUnsafeBufferPointer { xs in
             conv.weight.data.withUnsafeBufferPointer { ws in
                 out.withUnsafeMutableBufferPointer { os in

@@ -1,0 +1,252 @@
+import COpenBLAS
+
+/// Winograd F(2×2, 3×3) convolution (Lavin & Gray 2016) for 3×3, stride-1, undilated, ungrouped
+/// convs with pads ≤ 1, on NCHW Float32.
+///
+/// Every 2×2 output tile is `Y = Aᵀ [ Σ_c U_c ⊙ V_c ] A` with the filter transform `U = G g Gᵀ` and
+/// the input tile transform `V = Bᵀ d B` of the 4×4 input tile `d` (tiles 2 apart). The sum over
+/// input channels, for each of the 16 tile elements ξ, is one GEMM `[M, C] × [C, T]` over `T` tiles
+/// (cblas_sgemm): 16·M·C multiplications per tile instead of 36·M·C, i.e. 2.25× fewer.
+/// The transforms work on 8 tiles of one tile row at a time (`SIMD8`).
+enum Winograd {
+    /// Convs with fewer input or output channels stay on im2col: their GEMMs are too thin to pay
+    /// for the transforms.
+    static let minChannels = 16
+    /// Bytes of transformed input and product (`16·(C + M)·T` floats) per block of tiles: sized
+    /// so the blocks stay in the last-level cache between the transforms and the GEMMs.
+    static let blockBytes = 2 << 20
+
+    /// Whether a conv's weights suit the algorithm (shape-only; pads are checked per input in `accepts(_:)`).
+    static func accepts(weight: Tensor, window w: Window2D, groups: Int) -> Bool {
+        weight.rank == 4 && weight.shape[2] == 3 && weight.shape[3] == 3 && groups == 1
+            && w.kernelH == 3 && w.kernelW == 3 && w.strideH == 1 && w.strideW == 1 && w.dilationH == 1 && w.dilationW == 1
+            && weight.shape[0] >= minChannels && weight.shape[1] >= minChannels
+    }
+
+    /// Whether the resolved pads for one input size are within the zero border the tiles read (≤ 1 each side).
+    static func accepts(_ g: Convolution.Geometry) -> Bool {
+        let pb = g.oh + 2 - g.h - g.pt, pr = g.ow + 2 - g.w - g.pl
+        return (0...1).contains(g.pt) && (0...1).contains(g.pl) && (0...1).contains(pb) && (0...1).contains(pr)
+            && g.oh > 0 && g.ow > 0
+    }
+
+    /// `U = G g Gᵀ` of weight `[M, C, 3, 3]` as `[16, M, C]` (row ξ = 4i + j of the 4×4 transform).
+    static func filterTransform(_ weight: Tensor) -> [Float] {
+        let m = weight.shape[0], c = weight.shape[1], mc = m * c
+        return Buffers.make(16 * mc) { u in
+            weight.data.withUnsafeBufferPointer { w in
+                for o in 0..<mc {
+                    let g = w.baseAddress! + o * 9
+                    // G g: 4×3 with rows (g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2); lane i of t_j is (G g)[i][j].
+                    @inline(__always) func column(_ j: Int) -> SIMD4<Float> {
+                        let a = g[j], b = g[3 + j], d = g[6 + j]
+                        return SIMD4(a, 0.5 * (a + b + d), 0.5 * (a - b + d), d)
+                    }
+                    let t0 = column(0), t1 = column(1), t2 = column(2)
+                    // (G g) Gᵀ: the same combination over the kernel columns; lane i of r_j is U[i][j].
+                    let r = (t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2)
+                    for i in 0..<4 {
+                        u[(i * 4) * mc + o] = r.0[i]
+                        u[(i * 4 + 1) * mc + o] = r.1[i]
+                        u[(i * 4 + 2) * mc + o] = r.2[i]
+                        u[(i * 4 + 3) * mc + o] = r.3[i]
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tile grid and blocking of one convolution.
+    struct Plan {
+        let g: Convolution.Geometry
+        /// Tile rows and columns per image (ragged last ones for odd output sizes).
+        let th: Int, tw: Int
+        /// Width of the zero-padded line buffers: the 8-tile groups of a row read `2·⌈tw/8⌉·8 + 2` columns.
+        let lineWidth: Int
+        /// Tile rows per block and the row stride (`T` of the block plus 7 spare columns) of the V and product matrices.
+        let rowsPerBlock: Int, ld: Int
+
+        init(_ g: Convolution.Geometry, blockBytes: Int) {
+            self.g = g
+            th = (g.oh + 1) / 2
+            tw = (g.ow + 1) / 2
+            lineWidth = 2 * ((tw + 7) / 8 * 8) + 2
+            let tiles = max(tw, blockBytes / (16 * (g.c + g.m) * 4))
+            rowsPerBlock = max(1, tiles / tw)
+            ld = rowsPerBlock * tw + 7
+        }
+
+        /// Floats of one worker's workspace: V `[16, C, ld]`, product `[16, M, ld]`, four line buffers.
+        var workspace: Int { 16 * (g.c + g.m) * ld + 4 * lineWidth }
+    }
+
+    /// `[N, M, oH, oW]` from `[N, C, H, W]` with the precomputed filter transform `u` (`[16, M, C]`)
+    /// and `bias` `[M]` (or none); `fuseRelu` clamps at 0 after the bias. Images are split over `threads` workers (OpenBLAS
+    /// single-threaded inside each) and processed in blocks of tile rows of about `blockBytes`.
+    static func forward(filter u: [Float], bias: [Float]?, _ x: Tensor, _ g: Convolution.Geometry,
+                        threads: Int, fuseRelu: Bool, blockBytes: Int = Winograd.blockBytes) -> Tensor {
+        let n = x.shape[0], plan = Plan(g, blockBytes: blockBytes)
+        let outCount = n * g.m * g.p
+        let workers = max(1, min(threads, n))
+        let per = plan.workspace
+        // Line buffers rely on their zero border; V/product columns past the block are read but discarded.
+        var workspace = [Float](repeating: 0, count: per * workers)
+        // Every output element is written by the output transform of its tile.
+        var out = [Float](unsafeUninitializedCapacity: outCount) { _, k in k = outCount }
+        let bias = bias ?? [Float](repeating: 0, count: g.m)
+        x.data.withUnsafeBufferPointer { xs in
+            u.withUnsafeBufferPointer { us in
+                bias.withUnsafeBufferPointer { bs in
+                    out.withUnsafeMutableBufferPointer { os in
+                        workspace.withUnsafeMutableBufferPointer { ws in
+                            let xp = SharedConstPointer(xs.baseAddress!), up = SharedConstPointer(us.baseAddress!)
+                            let bp = SharedConstPointer(bs.baseAddress!)
+                            let op = SharedPointer(os.baseAddress!), wp = SharedPointer(ws.baseAddress!)
+                            if workers > 1 { BLASThreads.use(1) }
+                            Parallel.chunks(n, threads: workers) { range, worker in
+                                let rows = range.count * plan.th, first = range.lowerBound * plan.th
+                                var lo = 0
+                                while lo < rows {
+                                    let hi = min(rows, lo + plan.rowsPerBlock)
+                                    block((first + lo)..<(first + hi), plan, xp.base, up.base, bp.base, fuseRelu,
+                                          wp.base + worker * per, op.base)
+                                    lo = hi
+                                }
+                            }
+                            if workers > 1 { BLASThreads.use(threads) }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(uncheckedShape: [n, g.m, g.oh, g.ow], data: out)
+    }
+
+    /// One block of tile rows (global row `r` is image `r / th`, tile row `r % th`): input
+    /// transform, 16 GEMMs, output transform into `out`.
+    static func block(_ rows: Range<Int>, _ plan: Plan, _ x: UnsafePointer<Float>, _ u: UnsafePointer<Float>,
+                      _ bias: UnsafePointer<Float>, _ relu: Bool, _ work: UnsafeMutablePointer<Float>,
+                      _ out: UnsafeMutablePointer<Float>) {
+        let g = plan.g, ld = plan.ld, t = rows.count * plan.tw
+        let v = work, prod = work + 16 * g.c * ld, lines = prod + 16 * g.m * ld
+        for (k, r) in rows.enumerated() {
+            inputTransform(image: x + (r / plan.th) * g.c * g.h * g.w, tileRow: r % plan.th, plan,
+                           lines, v + k * plan.tw)
+        }
+        for xi in 0..<16 {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.m), Int32(t), Int32(g.c), 1,
+                        u + xi * g.m * g.c, Int32(g.c), v + xi * g.c * ld, Int32(ld),
+                        0, prod + xi * g.m * ld, Int32(ld))
+        }
+        for (k, r) in rows.enumerated() {
+            outputTransform(prod + k * plan.tw, tileRow: r % plan.th, plan, bias, relu,
+                            out + (r / plan.th) * g.m * g.p)
+        }
+    }
+
+    /// Writes `V = Bᵀ d B` of the tiles of one tile row of one image into `v` (`[16, C, ld]`,
+    /// this row's first tile at column 0). Works on groups of 8 tiles; a ragged last group also
+    /// writes up to 7 columns past the row, which belong to later rows (written afterwards) or
+    /// to the spare columns of `ld`.
+    @inline(__always)
+    static func inputTransform(image: UnsafePointer<Float>, tileRow ty: Int, _ plan: Plan,
+                               _ lines: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>) {
+        let g = plan.g, ld = plan.ld, lw = plan.lineWidth, cs = g.c * ld
+        for c in 0..<g.c {
+            // The four input rows of this tile row, zero-padded: column pl + j holds input column j.
+            for i in 0..<4 {
+                let line = lines + i * lw + g.pl, r = 2 * ty + i - g.pt
+                if r >= 0 && r < g.h {
+                    line.update(from: image + (c * g.h + r) * g.w, count: g.w)
+                } else {
+                    line.update(repeating: 0, count: g.w)
+                }
+            }
+            let l0 = UnsafeRawPointer(lines), l1 = UnsafeRawPointer(lines + lw)
+            let l2 = UnsafeRawPointer(lines + 2 * lw), l3 = UnsafeRawPointer(lines + 3 * lw)
+            var tx = 0
+            while tx < plan.tw {
+                let off = 2 * tx * 4
+                // Input columns 2·tx + 0…3 of the 8 tiles: even/odd lanes of two 16-wide loads.
+                @inline(__always) func cols(_ l: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                    let a = l.loadUnaligned(fromByteOffset: off, as: SIMD16<Float>.self)
+                    let b = l.loadUnaligned(fromByteOffset: off + 8, as: SIMD16<Float>.self)
+                    return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
+                }
+                // Row combination Bᵀ d over the four input rows, per tile column j.
+                let (d00, d01, d02, d03) = cols(l0), (d10, d11, d12, d13) = cols(l1)
+                let (d20, d21, d22, d23) = cols(l2), (d30, d31, d32, d33) = cols(l3)
+                let t0 = (d00 - d20, d01 - d21, d02 - d22, d03 - d23)
+                let t1 = (d10 + d20, d11 + d21, d12 + d22, d13 + d23)
+                let t2 = (d20 - d10, d21 - d11, d22 - d12, d23 - d13)
+                let t3 = (d10 - d30, d11 - d31, d12 - d32, d13 - d33)
+                let dst = UnsafeMutableRawPointer(v + c * ld + tx)
+                // Column combination (·) B, stored at ξ = 4i + j.
+                @inline(__always) func store(_ i: Int, _ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                    let base = 4 * i * cs * 4
+                    dst.storeBytes(of: t.0 - t.2, toByteOffset: base, as: SIMD8<Float>.self)
+                    dst.storeBytes(of: t.1 + t.2, toByteOffset: base + cs * 4, as: SIMD8<Float>.self)
+                    dst.storeBytes(of: t.2 - t.1, toByteOffset: base + 2 * cs * 4, as: SIMD8<Float>.self)
+                    dst.storeBytes(of: t.1 - t.3, toByteOffset: base + 3 * cs * 4, as: SIMD8<Float>.self)
+                }
+                store(0, t0); store(1, t1); store(2, t2); store(3, t3)
+                tx += 8
+            }
+        }
+    }
+
+    /// Writes `Y = Aᵀ m A` (+ bias, ReLU) of one tile row from the products `prod` (`[16, M, ld]`,
+    /// this row's first tile at column 0) into the image's output planes `out` (`[M, oH, oW]`),
+    /// dropping the outputs of ragged tiles that fall outside.
+    @inline(__always)
+    static func outputTransform(_ prod: UnsafeMutablePointer<Float>, tileRow ty: Int, _ plan: Plan,
+                                _ bias: UnsafePointer<Float>, _ relu: Bool, _ out: UnsafeMutablePointer<Float>) {
+        let g = plan.g, ld = plan.ld, ms = g.m * ld
+        let y0 = 2 * ty, second = y0 + 1 < g.oh
+        for m in 0..<g.m {
+            let src = UnsafeRawPointer(prod + m * ld), b = SIMD8<Float>(repeating: bias[m])
+            let row0 = out + (m * g.oh + y0) * g.ow, row1 = row0 + g.ow
+            var tx = 0
+            while tx < plan.tw {
+                @inline(__always) func load(_ xi: Int) -> SIMD8<Float> {
+                    src.loadUnaligned(fromByteOffset: (xi * ms + tx) * 4, as: SIMD8<Float>.self)
+                }
+                // Aᵀ m over the rows i, per column j: s0_j = m0j + m1j + m2j, s1_j = m1j − m2j − m3j.
+                @inline(__always) func rows(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+                    let m1 = load(4 + j), m2 = load(8 + j)
+                    return (load(j) + m1 + m2, m1 - m2 - load(12 + j))
+                }
+                let (s00, s10) = rows(0), (s01, s11) = rows(1), (s02, s12) = rows(2), (s03, s13) = rows(3)
+                // (·) A over the columns, then bias and ReLU.
+                var y00 = s00 + s01 + s02 + b, y01 = s01 - s02 - s03 + b
+                var y10 = s10 + s11 + s12 + b, y11 = s11 - s12 - s13 + b
+                if relu {
+                    y00 = pointwiseMax(y00, .zero); y01 = pointwiseMax(y01, .zero)
+                    y10 = pointwiseMax(y10, .zero); y11 = pointwiseMax(y11, .zero)
+                }
+                let x0 = 2 * tx
+                if x0 + 16 <= g.ow {
+                    for k in 0..<8 {
+                        row0[x0 + 2 * k] = y00[k]; row0[x0 + 2 * k + 1] = y01[k]
+                    }
+                    if second {
+                        for k in 0..<8 {
+                            row1[x0 + 2 * k] = y10[k]; row1[x0 + 2 * k + 1] = y11[k]
+                        }
+                    }
+                } else {
+                    for k in 0..<8 where x0 + 2 * k < g.ow {
+                        let c = x0 + 2 * k, pair = c + 1 < g.ow
+                        row0[c] = y00[k]
+                        if pair { row0[c + 1] = y01[k] }
+                        if second {
+                            row1[c] = y10[k]
+                            if pair { row1[c + 1] = y11[k] }
+                        }
+                    }
+                }
+                tx += 8
+            }
+        }
+    }
+}

@@ -14,7 +14,7 @@ edges can be compared; coding is therefore *not* in the peer's time but is in ou
 + GIG; data loading excluded on both sides).
 
 Check: for every image and layer pair, max |ours − peer| / max |peer| ≤ 1e-3.
-Threads: torch.set_num_threads(2); gigtrace --threads 2 (OpenBLAS 2 threads, no own workers).
+Threads: torch.set_num_threads(2); gigtrace --threads 2 (two threads in all: one image per thread, OpenBLAS single-threaded inside).
 
 Usage (release build first: swift build -c release --product gigtrace):
   python3 tools/bench_gig_captum.py --banks B1.json,B2.json,B3.json [--images 1000] [--steps 16]

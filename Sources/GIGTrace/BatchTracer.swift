@@ -14,11 +14,11 @@ public struct BatchTracer: Sendable {
     /// Codes are computed with this many threads of our own (coordinate descent).
     public let codingThreads: Int
     let bases: [ConceptBasis]
-    let layerGIG: [GIGRelevance]
-    let classGIG: [GIGRelevance]
-    /// Per layer pair: run layer l → l+1 and layer l → classes as one forward-mode sweep
-    /// (`GIGRelevance.computeJointly`): when the sources are fewer than the targets of both.
-    let jointGIG: [Bool]
+    /// GIG layer l → l+1, then layer l → classes, on `model` (one image at a time, the integration
+    /// steps split between its threads) ...
+    let gig: GIGComputations
+    /// ... and on a single-threaded copy of it (several images at once, one per thread).
+    let serialGIG: GIGComputations
     let receptiveFields: [ReceptiveFieldTracer]
 
     /// Throws when the layers do not run forward (each computed from the previous one alone, every
@@ -43,34 +43,12 @@ public struct BatchTracer: Sendable {
         self.exemplarMass = exemplarMass
         self.codingThreads = codingThreads
         bases = try banks.map(BatchTracer.basis)
-        var pairs = [GIGRelevance]()
-        for l in 0..<(layers.count - 1) {
-            let (a, b) = (layers[l].name, layers[l + 1].name)
-            let sub: Subnetwork
-            do { sub = try model.subnetwork(from: a, to: b) } catch {
-                throw CNNError.invalidInput("traced layers must run forward, each computed from the one before alone: "
-                    + "'\(b)' cannot be computed from '\(a)' (\(error))")
-            }
-            var gig = try GIGRelevance(subnetwork: sub, source: bases[l], target: .concepts(bases[l + 1]), quadrature: quadrature)
-            gig.mode = mode
-            pairs.append(gig)
-        }
-        layerGIG = pairs
-        var toClasses = [GIGRelevance]()
-        for (l, g) in layers.enumerated() {
-            let sub: Subnetwork
-            do { sub = try model.subnetwork(from: g.name, to: out) } catch {
-                throw CNNError.invalidInput("every path to '\(out)' must pass through traced layer '\(g.name)' (a block or stage output): \(error)")
-            }
-            var gig = try GIGRelevance(subnetwork: sub, source: bases[l], target: .classes(count: logits[0]), quadrature: quadrature)
-            gig.mode = mode
-            toClasses.append(gig)
-        }
-        classGIG = toClasses
-        let (basisList, classes) = (bases, logits[0])
-        jointGIG = pairs.indices.map { l in
-            mode == .forward || (mode == .auto && basisList[l].sourceCount < basisList[l + 1].count + classes)
-        }
+        gig = try GIGComputations(model: model, layers: layers.map(\.name), bases: bases, output: out,
+                                  classes: logits[0], quadrature: quadrature, mode: mode)
+        var serial = model
+        serial.threads = 1
+        serialGIG = try GIGComputations(model: serial, layers: layers.map(\.name), bases: bases, output: out,
+                                        classes: logits[0], quadrature: quadrature, mode: mode)
         receptiveFields = try layers.map { try ReceptiveFieldTracer(model: model, layer: $0.name) }
     }
 
@@ -85,64 +63,76 @@ public struct BatchTracer: Sendable {
     /// The image's completeness error pools all its GIG blocks: Σ|Σ_q A − Δg| / Σ|Δg| over every
     /// target of every layer pair and of the classes; its reconstruction gap is the blocks' mean.
     /// An image without a label (the dataset has none) is recorded with its prediction as label.
+    /// With `model.threads` > 1 and several images, the images' GIG runs on that many threads, one
+    /// image each (single-threaded OpenBLAS), each image's numbers as in a single-threaded run.
     public func trace(_ batch: DataBatch) throws -> [ImageTrace] {
         let n = batch.indices.count
         guard n > 0 else { return [] }
         let values = try model.forward(batch.images, keep: Set(layers.map(\.name)))
         guard let logits = values[output] else { throw CNNError.unknownTensor(output, available: model.tensorNames) }
-        var activations = [Tensor]()
-        var codes = [Matrix]()
-        for g in layers {
+        let activations = try layers.map { g in
             guard let x = values[g.name] else { throw CNNError.unknownTensor(g.name, available: model.tensorNames) }
-            activations.append(x)
-            codes.append(try banks[activations.count - 1].encode(activations: x, geometry: g, threads: codingThreads))
+            return x
         }
-        var traces = [ImageTrace]()
-        for i in 0..<n {
-            let scores = Array(logits.data[(i * classCount)..<((i + 1) * classCount)])
-            let prediction = scores.indices.max { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 > $1) } ?? 0
-            let label = batch.labels[i] >= 0 && batch.labels[i] < classCount ? batch.labels[i] : prediction
-            let imageCodes = layers.indices.map { l in
-                Array(codes[l].data[(i * layers[l].positions * banks[l].k)..<((i + 1) * layers[l].positions * banks[l].k)])
-            }
-            var missing = 0.0, scale = 0.0, gaps = [Double]()
-            func account(_ r: GIGRelevance.Result) {
-                let s = r.delta.reduce(0) { $0 + abs($1) }
-                if s > 0 { missing += r.completenessError * s; scale += s }
-                gaps.append(r.reconstructionGap)
-            }
-            let realLogits = Tensor(uncheckedShape: [classCount], data: scores)
-            var layerEdges = [EdgeMatrix](), targetActive = [[Bool]]()
-            var toClasses = [GIGRelevance.Result?](repeating: nil, count: classGIG.count)
-            for l in layerGIG.indices {
-                let next = layers[l + 1]
-                let real = Tensor(uncheckedShape: [next.channels, next.height, next.width],
-                                  data: Array(activations[l + 1].data[(i * next.channels * next.positions)..<((i + 1) * next.channels * next.positions)]))
-                let r: GIGRelevance.Result
-                if jointGIG[l] {
-                    (r, toClasses[l]) = try GIGRelevance.computeJointly(
-                        toNext: layerGIG[l], toClasses: classGIG[l], sourceCodes: imageCodes[l],
-                        realNext: real, nextCodes: imageCodes[l + 1], realLogits: realLogits)
-                } else {
-                    r = try layerGIG[l].compute(sourceCodes: imageCodes[l], realTarget: real, targetCodes: imageCodes[l + 1])
-                }
-                layerEdges.append(EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance))
-                targetActive.append(r.activeTargets)
-                account(r)
-            }
-            var classEdges = [EdgeMatrix]()
-            for l in classGIG.indices {
-                let r = try toClasses[l] ?? classGIG[l].compute(sourceCodes: imageCodes[l], realTarget: realLogits, targetCodes: nil)
-                classEdges.append(EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance))
-                account(r)
-            }
-            traces.append(ImageTrace(
-                index: batch.indices[i], label: label, prediction: prediction, layerEdges: layerEdges, targetActive: targetActive,
-                classEdges: classEdges, layerCodes: layers.indices.map { layerCodes(imageCodes[$0], layer: $0, image: batch.indices[i]) },
-                completenessError: scale > 0 ? missing / scale : 0,
-                reconstructionGap: gaps.isEmpty ? 0 : gaps.reduce(0, +) / Double(gaps.count)))
+        let codes = try layers.indices.map { l in
+            try banks[l].encode(activations: activations[l], geometry: layers[l], threads: codingThreads)
         }
-        return traces
+        let workers = min(model.threads, n)
+        guard workers > 1 else {
+            return try (0..<n).map { try traceImage($0, of: batch, logits: logits, activations: activations, codes: codes, gig: gig) }
+        }
+        BLASThreads.use(1)
+        defer { BLASThreads.use(model.threads) }
+        return try Parallel.map(n, workers: workers) { i in
+            try traceImage(i, of: batch, logits: logits, activations: activations, codes: codes, gig: serialGIG)
+        }
+    }
+
+    /// The trace of image `i` of `batch` from the batch's logits, traced activations and codes.
+    func traceImage(_ i: Int, of batch: DataBatch, logits: Tensor, activations: [Tensor], codes: [Matrix],
+                    gig: GIGComputations) throws -> ImageTrace {
+        let scores = Array(logits.data[(i * classCount)..<((i + 1) * classCount)])
+        let prediction = scores.indices.max { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 > $1) } ?? 0
+        let label = batch.labels[i] >= 0 && batch.labels[i] < classCount ? batch.labels[i] : prediction
+        let imageCodes = layers.indices.map { l in
+            Array(codes[l].data[(i * layers[l].positions * banks[l].k)..<((i + 1) * layers[l].positions * banks[l].k)])
+        }
+        var missing = 0.0, scale = 0.0, gaps = [Double]()
+        func account(_ r: GIGRelevance.Result) {
+            let s = r.delta.reduce(0) { $0 + abs($1) }
+            if s > 0 { missing += r.completenessError * s; scale += s }
+            gaps.append(r.reconstructionGap)
+        }
+        let realLogits = Tensor(uncheckedShape: [classCount], data: scores)
+        var layerEdges = [EdgeMatrix](), targetActive = [[Bool]]()
+        var toClasses = [GIGRelevance.Result?](repeating: nil, count: gig.classes.count)
+        for l in gig.layers.indices {
+            let next = layers[l + 1]
+            let real = Tensor(uncheckedShape: [next.channels, next.height, next.width],
+                              data: Array(activations[l + 1].data[(i * next.channels * next.positions)..<((i + 1) * next.channels * next.positions)]))
+            let r: GIGRelevance.Result
+            if gig.joint[l] {
+                (r, toClasses[l]) = try GIGRelevance.computeJointly(
+                    toNext: gig.layers[l], toClasses: gig.classes[l], sourceCodes: imageCodes[l],
+                    realNext: real, nextCodes: imageCodes[l + 1], realLogits: realLogits)
+            } else {
+                r = try gig.layers[l].compute(sourceCodes: imageCodes[l], realTarget: real, targetCodes: imageCodes[l + 1])
+            }
+            layerEdges.append(EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance))
+            targetActive.append(r.activeTargets)
+            account(r)
+        }
+        var classEdges = [EdgeMatrix]()
+        for l in gig.classes.indices {
+            let r = try toClasses[l] ?? gig.classes[l].compute(sourceCodes: imageCodes[l], realTarget: realLogits, targetCodes: nil)
+            classEdges.append(EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance))
+            account(r)
+        }
+        return ImageTrace(
+            index: batch.indices[i], label: label, prediction: prediction, layerEdges: layerEdges, targetActive: targetActive,
+            classEdges: classEdges, layerCodes: layers.indices.map { layerCodes(imageCodes[$0], layer: $0, image: batch.indices[i]) },
+            completenessError: scale > 0 ? missing / scale : 0,
+            reconstructionGap: gaps.isEmpty ? 0 : gaps.reduce(0, +) / Double(gaps.count))
     }
 
     /// Keeps the exemplar candidates of `trace` that `keep(layer, node, candidate)` accepts and gives

@@ -175,29 +175,30 @@ public struct GIGRelevance: Sendable {
         let (k, sources) = (source.count, source.sourceCount)
         let (reconstruction, sourceCodes, block) = (prepared.reconstruction, prepared.sourceCodes, prepared.block)
         var relevance = [Float](repeating: 0, count: sources * t)
-        // G_r = Σ_k w_k ∇_X g_r(F(α_k X̃)), T×(C·P), accumulated chunk by chunk of steps.
+        // G_r = Σ_k w_k ∇_X g_r(F(α_k X̃)), T×(C·P), accumulated chunk by chunk of steps; the engine
+        // pulls the block of T cotangents back through every step of a chunk and sums over them.
         let sizeA = channelsA * positionsA
-        var gradient = [Float](repeating: 0, count: t * sizeA)
+        let targetShape = subnetwork.model.tensorShapes[subnetwork.to] ?? [targetSize]
+        let cotangents = Tensor(uncheckedShape: [t] + targetShape, data: block.cotangents)
+        var gradient = [Float]()
         let stepsPerChunk = max(1, min(quadrature.steps, chunkElements / max(1, t * max(sizeA, targetSize))))
         var first = 0
         while first < quadrature.steps {
-            let steps = Array(first..<min(first + stepsPerChunk, quadrature.steps))
-            var input = [Float](repeating: 0, count: steps.count * sizeA)
-            var cotangent = [Float](repeating: 0, count: steps.count * t * targetSize)
-            for (i, step) in steps.enumerated() {
-                let alpha = Float(quadrature.alphas[step]), weight = Float(quadrature.weights[step])
-                for j in 0..<sizeA { input[i * sizeA + j] = alpha * reconstruction[j] }
-                cblas_saxpy(Int32(t * targetSize), weight, block.cotangents, 1,
-                            &cotangent[i * t * targetSize], 1)
+            let steps = first..<min(first + stepsPerChunk, quadrature.steps)
+            let input = Buffers.make(steps.count * sizeA) { out in
+                for (i, step) in steps.enumerated() {
+                    let alpha = Float(quadrature.alphas[step])
+                    for j in 0..<sizeA { out[i * sizeA + j] = alpha * reconstruction[j] }
+                }
             }
             let tape = try subnetwork.forward(Tensor(uncheckedShape: [steps.count] + shapeA, data: input))
-            let targetShape = subnetwork.model.tensorShapes[subnetwork.to] ?? [targetSize]
-            let pulled = try subnetwork.backward(tape, cotangent: Tensor(uncheckedShape: [steps.count * t] + targetShape, data: cotangent))
-            // Sum over the steps of this chunk: G += onesᵀ · pulled viewed as [steps, T·C·P].
-            let ones = [Float](repeating: 1, count: steps.count)
-            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(steps.count), Int32(t * sizeA), 1, pulled.data, Int32(t * sizeA),
-                        ones, 1, 1, &gradient, 1)
-            first += steps.count
+            let pulled = try subnetwork.backwardSum(tape, block: cotangents, weights: steps.map { Float(quadrature.weights[$0]) })
+            if gradient.isEmpty {
+                gradient = pulled.data
+            } else {
+                cblas_saxpy(Int32(t * sizeA), 1, pulled.data, 1, &gradient, 1)
+            }
+            first = steps.upperBound
         }
 
         // A(q→r) = Σ_p u_{p,q} (V G_r)_{q,p}; the mean source: Σ_{c,p} mean_c G_r[c,p].

@@ -61,7 +61,8 @@ extension Node {
     ///
     /// `inputs`/`output`/`argmax` come from the forward on N samples; `grad` holds N·`tile`
     /// samples on axis 0, sample-major (rows `n·tile ..< (n+1)·tile` belong to sample n).
-    func vectorJacobian(inputs: [Tensor?], output: Tensor, argmax: [Int32]?, grad: Tensor,
+    /// `grad` is consumed: pointwise activations mask it in place when its storage is not shared.
+    func vectorJacobian(inputs: [Tensor?], output: Tensor, argmax: [Int32]?, grad: consuming Tensor,
                         tile t: Int, needs: [Bool], threads: Int) throws -> [Tensor?] {
         let x = inputs.first ?? nil
         func first() throws -> Tensor {
@@ -79,18 +80,25 @@ extension Node {
         case .batchNorm(let p):
             return [try Elementwise.channelAffine(grad, p, withShift: false)]
         case .relu, .leakyRelu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .identity:
-            return [Elementwise.backward(op, x: try first(), y: output, grad: grad, tile: t)]
+            Elementwise.backward(op, x: try first(), y: output, grad: &grad, tile: t)
+            return [grad]
         case .binary(let kind):
             guard inputs.count == 2, let a = inputs[0], let b = inputs[1] else { return [nil, nil] }
             let outShape = output.shape
             func batched(_ v: Tensor) -> Bool { t > 1 && v.rank == outShape.count && v.shape.first == outShape.first }
+            var ga: Tensor? = nil, gb: Tensor? = nil
+            if kind == .add || kind == .sub {
+                // Only the operands' shapes matter: no tiled copies; without broadcasting the
+                // cotangent passes through unchanged (shared storage).
+                if needs[0] { ga = Broadcast.reduce(grad, to: batched(a) ? tiledShape(a.shape) : a.shape) }
+                if needs[1] { gb = Broadcast.reduce(grad, to: batched(b) ? tiledShape(b.shape) : b.shape, scale: kind == .sub ? -1 : 1) }
+                return [ga, gb]
+            }
             let at = batched(a) ? Buffers.tile(a, times: t) : a
             let bt = batched(b) ? Buffers.tile(b, times: t) : b
-            var ga: Tensor? = nil, gb: Tensor? = nil
             switch kind {
             case .add, .sub:
-                if needs[0] { ga = Broadcast.reduce(grad, to: at.shape) }
-                if needs[1] { gb = Broadcast.reduce(grad, to: bt.shape, scale: kind == .sub ? -1 : 1) }
+                break
             case .mul:
                 if needs[0] { ga = Broadcast.reduce(grad, to: at.shape, times: bt) }
                 if needs[1] { gb = Broadcast.reduce(grad, to: bt.shape, times: at) }

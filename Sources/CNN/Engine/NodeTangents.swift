@@ -32,7 +32,9 @@ extension Node {
             return try Elementwise.channelAffine(firstTangent, p, withShift: false)
         case .relu, .leakyRelu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .identity:
             // Diagonal Jacobian: the VJP kernel multiplies by the same derivative.
-            return Elementwise.backward(op, x: try input(0), y: output, grad: firstTangent, tile: t)
+            var dy = firstTangent
+            Elementwise.backward(op, x: try input(0), y: output, grad: &dy, tile: t)
+            return dy
         case .softmax(let axis, let coerce):
             // The softmax Jacobian diag(y) − y yᵀ is symmetric, so the JVP is the VJP.
             let a = try ShapeOps.normalize(axis, rank: output.rank, "Softmax")

@@ -13,6 +13,10 @@ public struct Subnetwork: Sendable {
     public let nodeIndices: [Int]
     /// For each node in `nodeIndices`, which inputs depend on `from`.
     let dependent: [[Bool]]
+    /// Tensors computed from `from` by ops whose VJP is linear and the same for every sample (Conv,
+    /// BatchNorm, Add/Sub, Mul/Div by a constant, average pooling, shape ops, Gemm/MatMul by a
+    /// constant): `backwardSum` sums the cotangents over the samples there and pulls back T rows.
+    let linearTail: Set<String>
 
     init(model: Model, from: String, to: String) throws {
         try model.checkTensor(from)
@@ -44,6 +48,33 @@ public struct Subnetwork: Sendable {
             throw CNNError.invalidInput("'\(to)' does not depend on '\(from)'")
         }
         dependent = dep
+        var tail: Set<String> = [from]
+        for (k, i) in nodeIndices.enumerated() {
+            let n = model.nodes[i]
+            let inputs = zip(n.inputs, dep[k]).filter(\.1).map(\.0)
+            if !inputs.isEmpty, inputs.allSatisfy(tail.contains), Subnetwork.hasSampleFreeVJP(n, dependent: dep[k]) {
+                tail.insert(n.output)
+            }
+        }
+        linearTail = tail
+    }
+
+    /// Whether the VJP of `n` to its inputs flagged in `dependent` is linear and reads no forward
+    /// values (only shapes and constants), so it is the same map for every sample.
+    static func hasSampleFreeVJP(_ n: Node, dependent: [Bool]) -> Bool {
+        let only0 = dependent.first == true && !dependent.dropFirst().contains(true)
+        switch n.op {
+        case .conv, .batchNorm, .reshape, .identity, .averagePool, .globalAveragePool, .reduceMean, .concat:
+            return true
+        case .binary(.add), .binary(.sub):
+            return true
+        case .binary(.mul):
+            return dependent.filter { $0 }.count == 1
+        case .binary(.div), .gemm, .matMul:
+            return only0
+        case .relu, .leakyRelu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .maxPool, .softmax:
+            return false
+        }
     }
 
     /// Values recorded by `forward` for `backward`: batch size, output, every intermediate and
@@ -150,34 +181,130 @@ public struct Subnetwork: Sendable {
             for name in names { merged[name] = try Tensor.concatenate(batches: pulled.compactMap { $0[name] }) }
             return merged
         }
+        return try pullBack(tape, cotangent: cotangent, tile: t, collecting: names, summing: false)
+    }
+
+    /// Σ_n weights[n] · VJP_n(block): one block of T cotangents `[T, ...shape(to)]`, the same for
+    /// every sample n of `tape`, pulled back to `from`, weighted per sample and summed over the
+    /// samples; returns `[T, ...shape(from)]`. (GIG's integral over its steps is this sum.) Where the
+    /// rest of the way to `from` is linear and the same for every sample (`linearTail`: Conv, Add, …),
+    /// the cotangents are summed over the samples first and only T rows are pulled back from there.
+    public func backwardSum(_ tape: Tape, block: Tensor, weights: [Float]) throws -> Tensor {
+        let n = tape.batch, outShape = tape.output.shape
+        guard n > 0, weights.count == n, block.rank == outShape.count, block.shape[0] > 0,
+              Array(block.shape.dropFirst()) == Array(outShape.dropFirst()) else {
+            throw CNNError.shapeMismatch("cotangent block \(block.shape) with \(weights.count) weights for '\(to)' of shape \(outShape) (needs [T, ...] and N = \(n) weights)")
+        }
+        if !tape.parts.isEmpty {
+            let parts = tape.parts
+            let sums = try model.onSubBatches(parts.map(\.range)) { m, r in
+                guard let part = parts.first(where: { $0.range == r }) else {
+                    throw CNNError.invalidInput("internal: no tape for samples \(r)")
+                }
+                return try on(m).backwardSum(part.tape, block: block, weights: Array(weights[r]))
+            }
+            var total = sums[0]
+            for s in sums.dropFirst() { try Subnetwork.accumulate(s, into: &total) }
+            return total
+        }
+        let t = block.shape[0], size = block.count
+        let tiled = Buffers.make(n * size) { out in
+            block.data.withUnsafeBufferPointer { b in
+                for i in 0..<n {
+                    let w = weights[i], dst = out.baseAddress! + i * size
+                    for j in 0..<size { dst[j] = w * b[j] }
+                }
+            }
+        }
+        var shape = block.shape
+        shape[0] = n * t
+        let pulled = try pullBack(tape, cotangent: Tensor(uncheckedShape: shape, data: tiled), tile: t,
+                                  collecting: [from], summing: model.batchSeparable)
+        guard let g = pulled[from] else { throw CNNError.invalidInput("internal: no cotangent at '\(from)'") }
+        return g.shape.first == n * t ? Subnetwork.sumSamples(g, samples: n) : g
+    }
+
+    /// The reverse pass on an unsplit tape: cotangents `[N·T, ...]` at `to`, returns those at
+    /// `names`. With `summing`, cotangents reaching a `linearTail` tensor are summed over the N
+    /// samples (`[T, ...]`) and pulled back further as such; `names` must then be `[from]`.
+    private func pullBack(_ tape: Tape, cotangent: consuming Tensor, tile t: Int, collecting names: Set<String>,
+                          summing: Bool) throws -> [String: Tensor] {
+        let n = tape.batch
         var grads: [String: Tensor] = [to: cotangent]
+        var summed = Set<String>()
         var collected: [String: Tensor] = [:]
         BLASThreads.use(model.threads)
         for (k, i) in nodeIndices.enumerated().reversed() {
             let node = model.nodes[i]
-            guard let g = grads.removeValue(forKey: node.output) else { continue }
+            guard var g = grads.removeValue(forKey: node.output) else { continue }
             if names.contains(node.output) { collected[node.output] = g }
             let needs = dependent[k]
             if !needs.contains(true) { continue }
-            let ins = node.inputs.map { $0.isEmpty ? nil : (tape.values[$0] ?? model.constants[$0]) }
-            guard let y = tape.values[node.output] else { continue }
-            let pulled = try node.vectorJacobian(inputs: ins, output: y, argmax: tape.argmax[i], grad: g,
+            if summing && !summed.contains(node.output) && linearTail.contains(node.output) {
+                g = Subnetwork.sumSamples(g, samples: n)
+                summed.insert(node.output)
+            }
+            let pulled: [Tensor?]
+            if summed.contains(node.output) {
+                // One sample's tensors stand for all: the VJP reads only their shapes (and constants).
+                let ins = node.inputs.map { $0.isEmpty ? nil : (model.constants[$0] ?? tape.values[$0]?.slice(batch: 0..<1)) }
+                guard let y = tape.values[node.output] else { continue }
+                pulled = try node.vectorJacobian(inputs: ins, output: y.slice(batch: 0..<1), argmax: nil, grad: consume g,
                                                  tile: t, needs: needs, threads: model.threads)
+            } else {
+                let ins = node.inputs.map { $0.isEmpty ? nil : (tape.values[$0] ?? model.constants[$0]) }
+                guard let y = tape.values[node.output] else { continue }
+                pulled = try node.vectorJacobian(inputs: ins, output: y, argmax: tape.argmax[i], grad: consume g,
+                                                 tile: t, needs: needs, threads: model.threads)
+            }
+            let pulledSummed = summed.contains(node.output)
             for (j, name) in node.inputs.enumerated() where j < needs.count && needs[j] {
-                guard j < pulled.count, let p = pulled[j] else { continue }
-                if let prev = grads[name] {
-                    grads[name] = try Broadcast.forward(.add, prev, p)
-                } else {
+                guard j < pulled.count, var p = pulled[j] else { continue }
+                guard var prev = grads.removeValue(forKey: name) else {
                     grads[name] = p
+                    if pulledSummed { summed.insert(name) }
+                    continue
                 }
+                // Both sides of a sum must be summed over the samples, or neither.
+                if pulledSummed && !summed.contains(name) {
+                    prev = Subnetwork.sumSamples(prev, samples: n)
+                    summed.insert(name)
+                } else if !pulledSummed && summed.contains(name) {
+                    p = Subnetwork.sumSamples(p, samples: n)
+                }
+                try Subnetwork.accumulate(p, into: &prev)
+                grads[name] = prev
             }
         }
         if let g = grads[from] { collected[from] = g }
         for name in names where collected[name] == nil {
             var shape = tape.values[name]?.shape ?? []
-            if !shape.isEmpty { shape[0] *= t }
+            if !shape.isEmpty { shape[0] = summing ? t : shape[0] * t }
             collected[name] = Tensor(shape: shape)
         }
         return collected
+    }
+
+    /// `[T, ...]` from `[N·T, ...]` (sample-major): row t of the result is Σ_n g[n·T + t].
+    static func sumSamples(_ g: Tensor, samples n: Int) -> Tensor {
+        let rows = g.shape.first ?? 1, width = n == 0 ? 0 : g.count / n
+        var shape = g.shape
+        if !shape.isEmpty { shape[0] = rows / max(1, n) }
+        if n == 1 { return Tensor(uncheckedShape: shape, data: g.data) }
+        var out = [Float](repeating: 0, count: width)
+        let ones = [Float](repeating: 1, count: n)
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(n), Int32(width), 1, g.data, Int32(width), ones, 1, 0, &out, 1)
+        return Tensor(uncheckedShape: shape, data: out)
+    }
+
+    /// `total += p`, in place when the shapes agree (and `total`'s storage is not shared),
+    /// broadcasting otherwise.
+    static func accumulate(_ p: Tensor, into total: inout Tensor) throws {
+        guard p.shape == total.shape else {
+            total = try Broadcast.forward(.add, total, p)
+            return
+        }
+        let count = Int32(p.count)
+        total.data.withUnsafeMutableBufferPointer { d in cblas_saxpy(count, 1, p.data, 1, d.baseAddress, 1) }
     }
 }

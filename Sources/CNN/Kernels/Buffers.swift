@@ -1,8 +1,8 @@
 /// Small helpers for building `[Float]` buffers without a redundant zero fill.
-enum Buffers {
+public enum Buffers {
     /// An array of `count` elements, every one written by `body` (which gets the raw buffer).
     @inline(__always)
-    static func make(_ count: Int, _ body: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows -> [Float] {
+    public static func make(_ count: Int, _ body: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows -> [Float] {
         try [Float](unsafeUninitializedCapacity: count) { buf, n in
             try body(buf)
             n = count

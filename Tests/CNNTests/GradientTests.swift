@@ -150,14 +150,19 @@ import Testing
         }
     }
 
+    /// d = mean_hw(sigmoid(x)) + 1, `[N, C, 1, 1]`: an operand that depends on x, broadcast, ≥ 1.
+    static func addSigmoidMeanPlusOne(_ g: inout GraphFixture) {
+        g.node("Sigmoid", ["x"], "s")
+        g.node("ReduceMean", ["s"], "m", ["axes": .ints([2, 3]), "keepdims": .int(1)])
+        g.initializers["one"] = .float(Tensor(scalar: 1))
+        g.node("Add", ["m", "one"], "d")
+    }
+
     @Test func arithmeticOnTwoActivations() throws {
         // y = op(x, mean_hw(sigmoid(x)) + 1): both operands depend on x, the second broadcast.
         for op in ["Add", "Sub", "Mul", "Div"] {
             var g = GraphFixture()
-            g.node("Sigmoid", ["x"], "s")
-            g.node("ReduceMean", ["s"], "m", ["axes": .ints([2, 3]), "keepdims": .int(1)])
-            g.initializers["one"] = .float(Tensor(scalar: 1))
-            g.node("Add", ["m", "one"], "d")
+            GradientTests.addSigmoidMeanPlusOne(&g)
             g.node(op, ["x", "d"], "y")
             var rng = SeededRandom(5)
             try GradientTests.check(g.model(input: [3, 4, 4], outputs: ["y"]), input: rng.tensor([2, 3, 4, 4]))

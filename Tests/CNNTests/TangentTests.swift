@@ -90,10 +90,7 @@ import Testing
     @Test func binaryOpsAndConcat() throws {
         for op in ["Add", "Sub", "Mul", "Div"] {
             var g = GraphFixture()
-            g.node("Sigmoid", ["x"], "s")
-            g.node("ReduceMean", ["s"], "m", ["axes": .ints([2, 3]), "keepdims": .int(1)])
-            g.initializers["one"] = .float(Tensor(scalar: 1))
-            g.node("Add", ["m", "one"], "d")
+            GradientTests.addSigmoidMeanPlusOne(&g)
             g.node(op, ["x", "d"], "q")
             g.weight("c", [1, 3, 4, 4])
             g.node(op, ["c", "d"], "k")

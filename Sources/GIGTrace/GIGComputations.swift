@@ -21,9 +21,8 @@ struct GIGComputations: Sendable {
                 throw CNNError.invalidInput("traced layers must run forward, each computed from the one before alone: "
                     + "'\(b)' cannot be computed from '\(a)' (\(error))")
             }
-            var gig = try GIGRelevance(subnetwork: sub, source: bases[l], target: .concepts(bases[l + 1]), quadrature: quadrature)
-            gig.mode = mode
-            pairs.append(gig)
+            pairs.append(try GIGRelevance(subnetwork: sub, source: bases[l], target: .concepts(bases[l + 1]),
+                                          quadrature: quadrature, mode: mode))
         }
         layers = pairs
         classes = try names.enumerated().map { l, name in
@@ -31,9 +30,8 @@ struct GIGComputations: Sendable {
             do { sub = try model.subnetwork(from: name, to: output) } catch {
                 throw CNNError.invalidInput("every path to '\(output)' must pass through traced layer '\(name)' (a block or stage output): \(error)")
             }
-            var gig = try GIGRelevance(subnetwork: sub, source: bases[l], target: .classes(count: count), quadrature: quadrature)
-            gig.mode = mode
-            return gig
+            return try GIGRelevance(subnetwork: sub, source: bases[l], target: .classes(count: count),
+                                    quadrature: quadrature, mode: mode)
         }
         joint = pairs.indices.map { l in
             mode == .forward || (mode == .auto && bases[l].sourceCount < bases[l + 1].count + count)

@@ -46,7 +46,7 @@ public struct GIGRelevance: Sendable {
     }
 
     public init(subnetwork: Subnetwork, source: ConceptBasis, target: Target, quadrature: Quadrature,
-                mask: TargetMask = .masked) throws {
+                mask: TargetMask = .masked, mode: Mode = .auto) throws {
         guard let shapeA = subnetwork.model.tensorShapes[subnetwork.from], shapeA.count == 3 else {
             throw CNNError.invalidInput("GIG source '\(subnetwork.from)' is not a C×H×W tensor")
         }
@@ -63,6 +63,7 @@ public struct GIGRelevance: Sendable {
         self.target = target
         self.quadrature = quadrature
         self.mask = mask
+        self.mode = mode
     }
 
     /// One image's relevance matrix and its checks.

@@ -96,6 +96,24 @@ public struct Subnetwork: Sendable {
         let tape: Tape
     }
 
+    /// `body` on every part of a split tape at once, each part with a single-threaded copy of this
+    /// subnetwork (`Model.onSubBatches`); the results in part order.
+    func onParts<T: Sendable>(_ parts: [Part], _ body: @Sendable (Subnetwork, Part) throws -> T) throws -> [T] {
+        try model.onSubBatches(parts.map(\.range)) { m, r in
+            guard let part = parts.first(where: { $0.range == r }) else {
+                throw CNNError.invalidInput("internal: no tape for samples \(r)")
+            }
+            return try body(on(m), part)
+        }
+    }
+
+    /// Per name, the parts' tensors concatenated along the batch axis, in part order.
+    static func concatenated(_ results: [[String: Tensor]], names: Set<String>) throws -> [String: Tensor] {
+        var merged = [String: Tensor]()
+        for name in names { merged[name] = try Tensor.concatenate(batches: results.compactMap { $0[name] }) }
+        return merged
+    }
+
     /// This subnetwork on `model` (e.g. a single-threaded copy).
     func on(_ model: Model) -> Subnetwork {
         var s = self
@@ -169,17 +187,12 @@ public struct Subnetwork: Sendable {
         }
         let t = cotangent.shape[0] / n
         if !tape.parts.isEmpty {
-            let parts = tape.parts
-            let pulled = try model.onSubBatches(parts.map(\.range)) { m, r in
-                guard let part = parts.first(where: { $0.range == r }) else {
-                    throw CNNError.invalidInput("internal: no tape for samples \(r)")
-                }
-                return try on(m).backward(part.tape, cotangent: cotangent.slice(batch: (r.lowerBound * t)..<(r.upperBound * t)),
-                                          collecting: names)
+            let pulled = try onParts(tape.parts) { sub, part in
+                let r = part.range
+                return try sub.backward(part.tape, cotangent: cotangent.slice(batch: (r.lowerBound * t)..<(r.upperBound * t)),
+                                        collecting: names)
             }
-            var merged = [String: Tensor]()
-            for name in names { merged[name] = try Tensor.concatenate(batches: pulled.compactMap { $0[name] }) }
-            return merged
+            return try Subnetwork.concatenated(pulled, names: names)
         }
         return try pullBack(tape, cotangent: cotangent, tile: t, collecting: names, summing: false)
     }
@@ -196,12 +209,8 @@ public struct Subnetwork: Sendable {
             throw CNNError.shapeMismatch("cotangent block \(block.shape) with \(weights.count) weights for '\(to)' of shape \(outShape) (needs [T, ...] and N = \(n) weights)")
         }
         if !tape.parts.isEmpty {
-            let parts = tape.parts
-            let sums = try model.onSubBatches(parts.map(\.range)) { m, r in
-                guard let part = parts.first(where: { $0.range == r }) else {
-                    throw CNNError.invalidInput("internal: no tape for samples \(r)")
-                }
-                return try on(m).backwardSum(part.tape, block: block, weights: Array(weights[r]))
+            let sums = try onParts(tape.parts) { sub, part in
+                try sub.backwardSum(part.tape, block: block, weights: Array(weights[part.range]))
             }
             var total = sums[0]
             for s in sums.dropFirst() { try Subnetwork.accumulate(s, into: &total) }

@@ -22,17 +22,12 @@ extension Subnetwork {
         let d = tangents.shape[0] / n
         let wanted = names.union([to])
         if !tape.parts.isEmpty {
-            let parts = tape.parts
-            let pushed = try model.onSubBatches(parts.map(\.range)) { m, r in
-                guard let part = parts.first(where: { $0.range == r }) else {
-                    throw CNNError.invalidInput("internal: no tape for samples \(r)")
-                }
-                return try on(m).jvp(part.tape, tangents: tangents.slice(batch: (r.lowerBound * d)..<(r.upperBound * d)),
-                                     collecting: names)
+            let pushed = try onParts(tape.parts) { sub, part in
+                let r = part.range
+                return try sub.jvp(part.tape, tangents: tangents.slice(batch: (r.lowerBound * d)..<(r.upperBound * d)),
+                                   collecting: names)
             }
-            var merged = [String: Tensor]()
-            for name in wanted { merged[name] = try Tensor.concatenate(batches: pushed.compactMap { $0[name] }) }
-            return merged
+            return try Subnetwork.concatenated(pushed, names: wanted)
         }
         // Readers left per tensor, so that tangents are dropped once consumed.
         var readers = [String: Int]()

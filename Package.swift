@@ -52,7 +52,7 @@ let package = Package(
         // What both executables share: option groups, progress on stderr, error reporting.
         .target(
             name: "CommandLineSupport",
-            dependencies: ["Core", "Datasets", "CNN", "GIGTrace",
+            dependencies: ["Core", "Datasets", "CNN", "PFV", "Concepts", "GIGTrace",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(

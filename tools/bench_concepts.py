@@ -19,7 +19,7 @@ Equal stopping rules:
            side's own solver and, for both sides' directions alike, re-measured in float64 here.
 Usage:
   python3 tools/bench_concepts.py [--rows 100000 --cols 512 --k 256 --nmf-max-iter 200]
-         [--binary .build/release/gigtrace] [--methods kmeans,nmf,pca]
+         [--binary .build/release/gigtrace-bench] [--methods kmeans,nmf,pca]
 """
 import argparse
 import json
@@ -67,7 +67,7 @@ def captured_variance(x, directions):
 def ours(binary, path, args, method, nmf_target=0.0):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
     max_iter = args.nmf_target_cap if nmf_target > 0 else args.nmf_max_iter
-    cmd = [binary, "bench-concepts", "--data", str(path), "--rows", str(args.rows), "--cols", str(args.cols),
+    cmd = [binary, "concepts", "--data", str(path), "--rows", str(args.rows), "--cols", str(args.cols),
            "--k", str(args.k), "--methods", method, "--restarts", str(args.restarts),
            "--nmf-max-iter", str(max_iter), "--tol", "1e-4", "--threads", "2",
            "--components-out", str(path) + ".ours", "--seed", str(args.model_seed)]
@@ -114,7 +114,7 @@ def main():
     ap.add_argument("--methods", default="kmeans,nmf,pca")
     ap.add_argument("--lambdas", default="0.02,0.05,0.1,0.2", help="λ values our side codes with after fitting")
     ap.add_argument("--data", default="/tmp/concepts_bench_{rows}x{cols}_s{seed}.f32")
-    ap.add_argument("--binary", default=str(pathlib.Path(__file__).resolve().parent.parent / ".build/release/gigtrace"))
+    ap.add_argument("--binary", default=str(pathlib.Path(__file__).resolve().parent.parent / ".build/release/gigtrace-bench"))
     ap.add_argument("--json", default="", help="also write all results to this file")
     args = ap.parse_args()
     path = pathlib.Path(args.data.format(rows=args.rows, cols=args.cols, seed=args.seed))

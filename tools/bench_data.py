@@ -6,7 +6,7 @@ Peer: a torch Dataset doing exactly torchvision's PIL path (``Image.open(p).conv
 ``img.resize((w, h), Image.BILINEAR)`` with torchvision's size rule, CenterCrop offsets, ToTensor
 ``.float().div(255)``, Normalize ``sub_/div_``; torchvision itself does not import here) in a
 ``DataLoader(batch_size=32, num_workers=0)`` with ``torch.set_num_threads(2)``.
-Ours: ``gigtrace dataset bench`` (release build) on the same folder and settings, with 0 prefetch
+Ours: ``gigtrace-bench dataset`` (release build) on the same folder and settings, with 0 prefetch
 threads (everything on one thread), 1 prefetch thread (decoding on a background thread, the
 consumer idle here), and 2 prefetch threads (two images decoded at once: both cores, which the peer's
 num_workers=0 leaves unused -- reported separately, not as the headline).
@@ -92,7 +92,7 @@ def bench_peer(folder, repeats, threads):
 
 
 def bench_ours(gigtrace, folder, threads, repeats, decode_only=False):
-    out = subprocess.run([gigtrace, "dataset", "bench", "--data", folder, "--resize", "224", "--crop", "224",
+    out = subprocess.run([gigtrace + "-bench", "dataset", "--data", folder, "--resize", "224", "--crop", "224",
                           "--mean", ",".join(map(str, MEAN)), "--std", ",".join(map(str, STD)),
                           "--batch-size", "32", "--prefetch-threads", str(threads), "--repeats", str(repeats)]
                          + (["--decode-only"] if decode_only else []),
@@ -125,9 +125,9 @@ def main():
     runs = {
         "peer  PIL + torch DataLoader(num_workers=0), torch threads 2": lambda: bench_peer(args.folder, 1, 2),
         "peer  same, torch threads 1": lambda: bench_peer(args.folder, 1, 1),
-        "ours  gigtrace dataset bench --prefetch-threads 0": lambda: bench_ours(args.gigtrace, args.folder, 0, 1),
-        "ours  gigtrace dataset bench --prefetch-threads 1": lambda: bench_ours(args.gigtrace, args.folder, 1, 1),
-        "ours  gigtrace dataset bench --prefetch-threads 2 (both cores)": lambda: bench_ours(args.gigtrace, args.folder, 2, 1),
+        "ours  gigtrace-bench dataset --prefetch-threads 0": lambda: bench_ours(args.gigtrace, args.folder, 0, 1),
+        "ours  gigtrace-bench dataset --prefetch-threads 1": lambda: bench_ours(args.gigtrace, args.folder, 1, 1),
+        "ours  gigtrace-bench dataset --prefetch-threads 2 (both cores)": lambda: bench_ours(args.gigtrace, args.folder, 2, 1),
         "ours  decode only (libjpeg-turbo, 1 thread)": lambda: bench_ours(args.gigtrace, args.folder, 0, 1, True),
     }
     best = {name: 0.0 for name in runs}

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch peer for GIGTrace's receptive-field benchmark: the gradient ERF of layer4 PFVs of
-ResNet-18 by autograd, one PFV and all 7x7 positions, to compare with `gigtrace erf-bench`.
+ResNet-18 by autograd, one PFV and all 7x7 positions, to compare with `gigtrace-bench erf`.
 
 Usage (from the repository root):
 

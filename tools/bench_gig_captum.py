@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Peer benchmark for issue #6's speed target: per-image GIG edges on the demo model with PyTorch +
-Captum against `gigtrace bench-gig`, same images, same concept banks, same quadrature and steps,
+Captum against `gigtrace-bench gig`, same images, same concept banks, same quadrature and steps,
 same run, interleaved (ours, peer, ours, peer, ...), two threads each.
 
 What both compute, per image (METHOD §4), as `gigtrace trace` does: for traced layers l1, l2, l3
@@ -16,9 +16,9 @@ edges can be compared; coding is therefore *not* in the peer's time but is in ou
 Check: for every image and layer pair, max |ours − peer| / max |peer| ≤ 1e-3.
 Threads: torch.set_num_threads(2); gigtrace --threads 2 (two threads in all: one image per thread, OpenBLAS single-threaded inside).
 
-Usage (release build first: swift build -c release --product gigtrace):
+Usage (release build first: swift build -c release --product gigtrace-bench):
   python3 tools/bench_gig_captum.py --banks B1.json,B2.json,B3.json [--images 1000] [--steps 16]
-         [--quadrature gausslegendre] [--rounds 2] [--images-per-call 4] [--gigtrace .build/release/gigtrace]
+         [--quadrature gausslegendre] [--rounds 2] [--images-per-call 4] [--gigtrace .build/release/gigtrace-bench]
 """
 import argparse
 import json
@@ -46,7 +46,7 @@ LAYERS = "/stage1/relu/Relu_output_0,/stage2/relu/Relu_output_0,/stage3/relu/Rel
 
 
 def ours(args, out_dir):
-    cmd = [args.gigtrace, "bench-gig", "--model", MODEL, "--data", DATA, "--mean", str(MEAN), "--std", str(STD),
+    cmd = [args.gigtrace, "gig", "--model", MODEL, "--data", DATA, "--mean", str(MEAN), "--std", str(STD),
            "--limit", str(args.images), "--layers", args.layers, "--concept-bank", args.banks,
            "--quadrature", args.quadrature, "--steps", str(args.steps), "--threads", "2", "--quiet",
            "--edges-out", out_dir]
@@ -124,7 +124,7 @@ def main():
     p.add_argument("--quadrature", default="gausslegendre")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--images-per-call", type=int, default=4, help="images whose (image, target) pairs share one Captum batch")
-    p.add_argument("--gigtrace", default=os.path.join(ROOT, ".build", "release", "gigtrace"))
+    p.add_argument("--gigtrace", default=os.path.join(ROOT, ".build", "release", "gigtrace-bench"))
     args = p.parse_args()
     torch.set_num_threads(2)
     layers = args.layers.split(",")

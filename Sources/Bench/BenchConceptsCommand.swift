@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Concepts
 import Core
 import Foundation
@@ -7,9 +8,8 @@ import Foundation
 /// beside scikit-learn). Prints one JSON object per method on stdout. Threads: set OPENBLAS_NUM_THREADS.
 struct BenchConceptsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-concepts",
-        abstract: "Time bisecting k-means, NMF and PCA on raw little-endian float32 PFVs (benchmark only).",
-        shouldDisplay: false)
+        commandName: "concepts",
+        abstract: "Time bisecting k-means, NMF and PCA on raw little-endian float32 PFVs (benchmark only).")
 
     @Option(help: "Raw little-endian float32 file holding N×C PFVs, row-major.")
     var data: String
@@ -20,7 +20,7 @@ struct BenchConceptsCommand: ParsableCommand {
     @Option(help: "Number of concepts K.")
     var k: Int = 256
     @Option(help: "Methods to time, comma-separated: kmeans, nmf, pca.")
-    var methods: String = "kmeans,nmf,pca"
+    var methods = CommaSeparated<ConceptMethod>([.kmeans, .nmf, .pca])
     @Option(help: "k-means: 2-means runs per bisection (scikit-learn n_init).")
     var restarts: Int = 1
     @Option(help: "NMF: HALS iteration cap (scikit-learn max_iter).")
@@ -36,7 +36,7 @@ struct BenchConceptsCommand: ParsableCommand {
     @Option(help: "Write the learned concept vectors (K×C raw little-endian float32) to this path + '.<method>.f32'.")
     var componentsOut: String = ""
     @Option(help: "Comma-separated λ values: after k-means and NMF, code the PFVs at each λ and report non-zeros and R².")
-    var lambdas: String = ""
+    var lambdas: CommaSeparated<Float>?
 
     func run() throws {
         let bytes = try AtomicFile.read(data)
@@ -53,8 +53,8 @@ struct BenchConceptsCommand: ParsableCommand {
         options.nmfTolerance = tol
         options.threads = threads
         options.seed = seed
-        let lambdaValues = lambdas.split(separator: ",").compactMap { Float($0) }
-        for method in methods.split(separator: ",").map(String.init) {
+        let lambdaValues = lambdas?.items ?? []
+        for method in methods.items.map(\.rawValue) {
             let start = Date()
             var result: [String: Any] = ["method": method, "rows": rows, "cols": cols, "k": k]
             var concepts: Matrix?

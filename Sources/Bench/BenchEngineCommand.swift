@@ -8,9 +8,8 @@ import Foundation
 /// `gigtrace bench-engine`: images/s of forward and forward + input gradient on random images.
 struct BenchEngineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-engine",
-        abstract: "Measure engine throughput (images/s): forward, and forward + gradient of one logit w.r.t. the input.",
-        shouldDisplay: false)
+        commandName: "engine",
+        abstract: "Measure engine throughput (images/s): forward, and forward + gradient of one logit w.r.t. the input.")
 
     @Option(help: "The ONNX model file.")
     var model: String

@@ -18,9 +18,8 @@ import PFV
 ///   and codes as .npy for the PyTorch + Captum peer (tools/bench_gig_captum.py).
 struct BenchGIGCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-gig",
-        abstract: "Measure GIG completeness and speed over a dataset with given concept banks (benchmark helper).",
-        shouldDisplay: false)
+        commandName: "gig",
+        abstract: "Measure GIG completeness and speed over a dataset with given concept banks (benchmark helper).")
 
     @Option(help: "The ONNX model file.")
     var model: String
@@ -28,38 +27,32 @@ struct BenchGIGCommand: ParsableCommand {
     @OptionGroup var dataset: DatasetOptions
 
     @Option(help: "Traced layers in forward order, comma-separated tensor names.")
-    var layers: String
+    var layers: CommaSeparated<String>
 
     @Option(help: "Concept bank JSON files, comma-separated, one per traced layer in the same order.")
-    var conceptBank: String
+    var conceptBank: CommaSeparated<String>
 
     @Option(help: "Quadratures, comma-separated Captum names (gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid).")
-    var quadrature: String = "gausslegendre"
+    var quadrature = CommaSeparated<Quadrature.Method>([.gaussLegendre])
 
     @Option(help: "Integration steps, comma-separated; every quadrature runs with every count.")
-    var steps: String = "\(TraceConfiguration.defaultSteps)"
+    var steps = CommaSeparated<Int>([TraceConfiguration.defaultSteps])
 
-    @Option(help: "Total CPU threads (OpenBLAS threads × engine threads).")
-    var threads: Int = 2
+    @OptionGroup var execution: ExecutionOptions
 
     @Option(help: "Speed mode: write edges_<j>.npy [N, sources, targets] per GIG computation j (layer pairs, then layers → classes) and codes_<l>.npy [N, P, K] per layer l here.")
     var edgesOut: String?
 
     @Option(help: "Differentiation of the GIG integrand: auto (forward mode where an image has fewer sources than active targets), reverse or forward.")
-    var gigMode: String = "auto"
+    var gigMode: GIGComputation.Mode = .auto
 
-    @Flag(help: "No progress output on stderr.")
-    var quiet = false
 
     func run() throws {
         try reportingErrors {
-            guard threads >= 1 else { throw CNNError.invalidInput("--threads must be at least 1, got \(threads)") }
-            guard let mode = GIGComputation.Mode(rawValue: gigMode) else {
-                throw CNNError.invalidInput("--gig-mode: unknown mode '\(gigMode)'; choose auto, reverse or forward")
-            }
-            let net = try Model.load(path: model, threads: threads)
-            let names = layers.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-            let bankFiles = conceptBank.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            let mode = gigMode
+            let net = try Model.load(path: model, threads: execution.threads)
+            let names = layers.items
+            let bankFiles = conceptBank.items
             guard names.count >= 1, bankFiles.count == names.count else {
                 throw CNNError.invalidInput("--concept-bank needs one file per layer: \(names.count) layers, \(bankFiles.count) files")
             }
@@ -67,10 +60,9 @@ struct BenchGIGCommand: ParsableCommand {
             let banks = try zip(names, bankFiles).enumerated().map { i, pair in
                 try ConceptBank.read(from: pair.1, layer: pair.0, channels: geometries[i].channels)
             }
-            let configs = try Self.parseList(quadrature, flag: "--quadrature") { Quadrature.Method(rawValue: $0) }
-                .flatMap { method in
-                    try Self.parseList(steps, flag: "--steps") { Int($0) }.map { try Quadrature(method: method, steps: $0) }
-                }
+            let configs = try quadrature.items.flatMap { method in
+                try steps.items.map { try Quadrature(method: method, steps: $0) }
+            }
             let loader = try dataset.makeLoader()
             if configs.count == 1 {
                 try speed(net: net, geometries: geometries, banks: banks, quadrature: configs[0], mode: mode, loader: loader)
@@ -88,7 +80,7 @@ struct BenchGIGCommand: ParsableCommand {
                loader: DatasetLoader) throws {
         let tracer = try BatchTracer(model: net, layers: geometries, banks: banks, quadrature: quadrature, mode: mode)
         let stream = loader.stream(prefetchThreads: dataset.prefetchThreads)
-        var progress = ProgressReporter(label: "bench-gig", total: loader.indices.count, quiet: quiet)
+        var progress = ProgressReporter(label: "bench-gig", total: loader.indices.count, quiet: execution.quiet)
         var edges = [[Float]](repeating: [], count: 2 * geometries.count - 1)
         var shapes = [(Int, Int)](repeating: (0, 0), count: edges.count)
         var codes = [[Float]](repeating: [], count: geometries.count)
@@ -118,8 +110,8 @@ struct BenchGIGCommand: ParsableCommand {
         progress.finish(quietSummary: true)
         guard !errors.isEmpty else { throw CNNError.invalidInput("no images in the dataset selection") }
         print(String(format: "bench-gig: %d images, %.3f s, %.2f images/s (%d threads; %@ %d steps; forward + coding + GIG + exemplar candidates, data loading excluded)",
-                     errors.count, seconds, Double(errors.count) / seconds, threads, quadrature.method.rawValue, quadrature.steps))
-        print("completeness error per image: median \(Self.percent(Self.median(errors))), worst \(Self.percent(errors.max() ?? 0))")
+                     errors.count, seconds, Double(errors.count) / seconds, execution.threads, quadrature.method.rawValue, quadrature.steps))
+        print("completeness error per image: median \(Self.percent(Statistics.median(errors))), worst \(Self.percent(errors.max() ?? 0))")
         if let dir = edgesOut {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for j in edges.indices {
@@ -141,17 +133,12 @@ struct BenchGIGCommand: ParsableCommand {
         // Computations in the order of ImageTrace: layer i → i+1, then layer i → classes.
         let computations: [(source: Int, target: Int?)] = names.indices.dropLast().map { ($0, $0 + 1) } + names.indices.map { ($0, nil) }
         let gigs: [[GIGComputation]] = try configs.map { q in
-            try computations.map { c in
-                if let t = c.target {
-                    return try GIGComputation(subnetwork: net.subnetwork(from: names[c.source], to: names[t]), source: bases[c.source],
-                                            target: .concepts(bases[t]), quadrature: q)
-                }
-                return try GIGComputation(subnetwork: net.subnetwork(from: names[c.source], to: logitsName), source: bases[c.source],
-                                        target: .classes(count: classes), quadrature: q)
-            }
+            let set = try GIGComputations(model: net, layers: names, bases: bases, output: logitsName, classes: classes,
+                                          quadrature: q, mode: .auto)
+            return set.layers + set.classes
         }
         let stream = loader.stream(prefetchThreads: dataset.prefetchThreads)
-        var progress = ProgressReporter(label: "bench-gig completeness", total: loader.indices.count, quiet: quiet)
+        var progress = ProgressReporter(label: "bench-gig completeness", total: loader.indices.count, quiet: execution.quiet)
         var perComputation = [[[Double]]](repeating: [[Double]](repeating: [], count: computations.count), count: configs.count)
         var perImage = [[Double]](repeating: [], count: configs.count)
         while let batch = try stream.next() {
@@ -189,28 +176,13 @@ struct BenchGIGCommand: ParsableCommand {
         print("| method | steps | median | worst | " + labels.map { "median \($0)" }.joined(separator: " | ") + " |")
         print("|---|---:|---:|---:|" + String(repeating: "---:|", count: labels.count))
         for (c, q) in configs.enumerated() {
-            print("| \(q.method.rawValue) | \(q.steps) | \(Self.percent(Self.median(perImage[c]))) | \(Self.percent(perImage[c].max() ?? 0)) | "
-                  + perComputation[c].map { Self.percent(Self.median($0)) }.joined(separator: " | ") + " |")
+            print("| \(q.method.rawValue) | \(q.steps) | \(Self.percent(Statistics.median(perImage[c]))) | \(Self.percent(perImage[c].max() ?? 0)) | "
+                  + perComputation[c].map { Self.percent(Statistics.median($0)) }.joined(separator: " | ") + " |")
         }
     }
 
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
-
-    static func parseList<T>(_ text: String, flag: String, _ parse: (String) -> T?) throws -> [T] {
-        let items = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        guard !items.isEmpty else { throw CNNError.invalidInput("\(flag) is empty") }
-        return try items.map {
-            guard let v = parse($0) else { throw CNNError.invalidInput("\(flag): '\($0)' is not valid") }
-            return v
-        }
-    }
-
-    static func median(_ v: [Double]) -> Double {
-        guard !v.isEmpty else { return 0 }
-        let s = v.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
     static func percent(_ x: Double) -> String { String(format: "%.2f %%", 100 * x) }

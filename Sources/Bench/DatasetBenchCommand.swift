@@ -7,9 +7,7 @@ import Foundation
 struct DatasetBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset",
-        abstract: "Measure decode + preprocessing throughput in images/s (for BENCHMARKS.md).",
-        shouldDisplay: false
-    )
+        abstract: "Measure decode + preprocessing throughput in images/s (for BENCHMARKS.md).")
 
     @OptionGroup var dataset: DatasetOptions
 

@@ -8,10 +8,8 @@ import PFV
 /// one PFV and all positions batched, for BENCHMARKS.md (peer: tools/bench_erf.py, PyTorch autograd).
 struct ERFBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "erf-bench",
-        abstract: "Measure ms per PFV of the iERF (SRD) and the gradient ERF (for BENCHMARKS.md).",
-        shouldDisplay: false
-    )
+        commandName: "erf",
+        abstract: "Measure ms per PFV of the iERF (SRD) and the gradient ERF (for BENCHMARKS.md).")
 
     @Option(help: "ONNX model file.")
     var model: String
@@ -46,7 +44,7 @@ struct ERFBenchCommand: ParsableCommand {
         /// Median wall-clock ms of the runs. Also kept in `best`: the fastest run (`<name>_min`) and
         /// the median CPU time of the process (`<name>_cpu`) —
         /// on a loaded machine other processes add wall time, not CPU time.
-        func median(_ name: String, _ body: () throws -> Void) throws -> Double {
+        func timed(_ name: String, _ body: () throws -> Void) throws -> Double {
             for _ in 0..<max(0, warmup) { try body() }
             var times = [Double](), cpu = [Double]()
             for _ in 0..<max(1, runs) {
@@ -55,16 +53,14 @@ struct ERFBenchCommand: ParsableCommand {
                 cpu.append(Self.processCPUms() - cpuStart)
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             }
-            times.sort()
-            cpu.sort()
-            best[name + "_min"] = times[0]
-            best[name + "_cpu"] = cpu[cpu.count / 2]
-            return times[times.count / 2]
+            best[name + "_min"] = times.min() ?? 0
+            best[name + "_cpu"] = Statistics.median(cpu)
+            return Statistics.median(times)
         }
-        let srd1 = try median("srd_ms_one") { _ = try tracer.srd(image: image, positions: center) }
-        let srdAll = try median("srd_ms_all") { _ = try tracer.srd(image: image, positions: all) }
-        let grad1 = srdOnly ? .nan : try median("grad_ms_one") { _ = try tracer.gradient(image: image, positions: center) }
-        let gradAll = srdOnly ? .nan : try median("grad_ms_all") { _ = try tracer.gradient(image: image, positions: all) }
+        let srd1 = try timed("srd_ms_one") { _ = try tracer.srd(image: image, positions: center) }
+        let srdAll = try timed("srd_ms_all") { _ = try tracer.srd(image: image, positions: all) }
+        let grad1 = srdOnly ? .nan : try timed("grad_ms_one") { _ = try tracer.gradient(image: image, positions: center) }
+        let gradAll = srdOnly ? .nan : try timed("grad_ms_all") { _ = try tracer.gradient(image: image, positions: all) }
         var fields = [String(format: "\"layer\": \"%@\", \"threads\": %d, \"pfvs_all\": %d", layer, threads, all.count),
                       String(format: "\"srd_ms_one\": %.1f, \"srd_ms_all\": %.1f, \"srd_ms_per_pfv_all\": %.2f",
                              srd1, srdAll, srdAll / Double(all.count))]

@@ -10,9 +10,8 @@ import PFV
 /// BENCHMARKS.md compares with tools/bench_trace_db.py (numpy + Python's sqlite3).
 struct TraceDatabaseBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-trace-db",
-        abstract: "Measure trace aggregation, checkpoint and load times on synthetic traces (for BENCHMARKS.md).",
-        shouldDisplay: false)
+        commandName: "trace-db",
+        abstract: "Measure trace aggregation, checkpoint and load times on synthetic traces (for BENCHMARKS.md).")
 
     @Option(help: "Traced layers.") var layers = 4
     @Option(help: "Concepts per layer (the first layer also gets a PCA mean node).") var concepts = 64
@@ -23,11 +22,14 @@ struct TraceDatabaseBenchCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let names = (0..<layers).map { "layer\($0)" }
-            let banks = names.enumerated().map { l, name in
-                ConceptBankRecord(layer: name, method: l == 0 ? "pca" : "nmf", conceptCount: concepts, channels: 128,
-                                  lambda: 0.1, vectors: Array(repeating: 0.1, count: concepts * 128),
-                                  mean: l == 0 ? Array(repeating: 0, count: 128) : nil,
-                                  quality: BankQuality(r2: 0.9, meanNonzeros: 3, activeShare: Array(repeating: 0.1, count: concepts)))
+            let options = ConceptOptions()
+            let banks = try names.enumerated().map { l, name in
+                try ConceptBank.restored(
+                    layer: name, method: l == 0 ? .pca : .nmf,
+                    concepts: try Matrix(rows: concepts, cols: 128, data: Array(repeating: 1 / Float(128).squareRoot(), count: concepts * 128)),
+                    mean: l == 0 ? Array(repeating: 0, count: 128) : nil, lambda: 0.1, codingMaxSweeps: options.codingMaxSweeps,
+                    codingTolerance: options.codingTolerance, sample: ConceptSample(seed: 1, count: 0), r2: 0.9, meanNonzeros: 3,
+                    activeShare: Array(repeating: 0.1, count: concepts))
             }
             let header = TraceHeader(
                 model: ModelIdentity(sha256: "bench", path: "bench.onnx", inputShape: [1, 28, 28],

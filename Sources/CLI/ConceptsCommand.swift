@@ -23,37 +23,35 @@ struct ConceptsCommand: ParsableCommand {
     var layer: String
 
     @Option(help: "Concept method: kmeans (bisecting k-means, the paper's), nmf or pca.")
-    var method: String = "kmeans"
+    var method: ConceptMethod = .kmeans
 
     @Option(help: "Number of concepts K.")
     var k: Int
 
-    @Option(help: "PFVs drawn per image, with probability ∝ their positive contribution to the predicted class.")
-    var samplesPerImage: Int = 4
-
     @Flag(help: "Use every PFV of every image instead of sampling (small datasets).")
     var allPositions = false
 
-    @Option(help: "Coding sparsity λ, relative to each PFV's norm (kmeans, nmf).")
-    var lambda: Float = ConceptOptions.defaultLambda
+    @OptionGroup var learning: ConceptLearningOptions
 
-    @Option(help: "Seed of PFV sampling and k-means++ seeding.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Total CPU threads (OpenBLAS threads; coordinate descent uses as many).")
-    var threads: Int = 2
+    @OptionGroup var execution: ExecutionOptions
 
     @Option(help: "Output concept bank (JSON), written atomically.")
     var out: String
 
+    @Flag(help: "Replace the output if it exists.")
+    var force = false
+
     @Flag(help: "Print the quality report as JSON instead of a table.")
     var json = false
 
-    @Flag(help: "No progress output on stderr.")
-    var quiet = false
+    func validate() throws {
+        guard k >= 1 else { throw ValidationError("--k must be at least 1, got \(k)") }
+        guard method != .identity else { throw ValidationError("--method identity needs no learning; choose kmeans, nmf or pca") }
+    }
 
     func run() throws {
         try reportingErrors {
+            try OutputPath.check(out, force: force)
             let bank = try learn()
             try bank.write(to: out)
             if json {
@@ -66,36 +64,35 @@ struct ConceptsCommand: ParsableCommand {
         }
     }
 
-    /// Samples, learns and returns the bank (nothing written).
+    /// Samples, learns and returns the bank (nothing written): the same pass 1 as `gigtrace trace`.
     func learn() throws -> ConceptBank {
-        guard k >= 1 else { throw CNNError.invalidInput("--k must be at least 1, got \(k)") }
-        guard threads >= 1 else { throw CNNError.invalidInput("--threads must be at least 1, got \(threads)") }
-        guard let conceptMethod = ConceptMethod(rawValue: method), conceptMethod != .identity else {
-            throw CNNError.invalidInput("--method: unknown method '\(method)'; choose kmeans, nmf or pca")
-        }
-        let net = try Model.load(path: model, threads: threads)
-        _ = try LayerGeometry(model: net, layer: layer)
+        let net = try Model.load(path: model, threads: execution.threads)
+        let geometry = try LayerGeometry(model: net, layer: layer)
         let loader = try dataset.makeLoader()
-        let perImage: SamplesPerImage = allPositions ? .all : .count(samplesPerImage)
-        var progress = ProgressReporter(label: "concepts: sampling \(layer)", total: loader.indices.count, quiet: quiet)
-        let sets = try MultiLayerSampler.sample(model: net, loader: loader, layers: [layer], perImage: perImage, seed: seed,
-                                                prefetchThreads: dataset.prefetchThreads) { progress.advance(by: $0) }
-        progress.finish(quietSummary: quiet)
-        guard let pfvs = sets.first, pfvs.count > 0 else {
-            throw CNNError.invalidInput("no PFVs were sampled from '\(layer)' (\(loader.indices.count) images; none had a positive contribution)")
+        var settings = ConceptBankLearning(method: method, conceptsPerLayer: [k], seed: learning.seed)
+        settings.perImage = allPositions ? .all : .count(learning.samplesPerImage)
+        settings.lambda = learning.lambda
+        settings.threads = execution.threads
+        settings.prefetchThreads = dataset.prefetchThreads
+        let quiet = execution.quiet
+        var sampling = ProgressReporter(label: "concepts: sampling \(layer)", total: loader.indices.count, quiet: quiet)
+        var learningProgress: ProgressReporter?
+        let banks = try settings.learn(model: net, loader: loader, layers: [geometry]) { event in
+            switch event {
+            case .sampled(let done, _):
+                sampling.advance(to: done)
+            case .learning(_, let done, let total):
+                if learningProgress == nil {
+                    sampling.finish(quietSummary: quiet)
+                    learningProgress = ProgressReporter(label: "concepts: \(method.rawValue) K=\(k)", total: total,
+                                                        unit: method == .kmeans ? "clusters" : "iterations", quiet: quiet)
+                }
+                learningProgress?.advance(to: done)
+            }
         }
-        var options = ConceptOptions()
-        options.seed = seed
-        options.lambda = lambda
-        options.threads = threads
-        let (total, unit) = conceptMethod == .kmeans ? (k, "clusters") : (options.nmfMaxIterations, "iterations")
-        var learning = ProgressReporter(label: "concepts: \(method) K=\(k)", total: total, unit: unit,
-                                        quiet: quiet || conceptMethod == .pca)
-        let bank = try ConceptLearner.learn(pfvs: try Matrix(pfvs.matrix), k: k, method: conceptMethod, options: options,
-                                            layer: layer, sample: ConceptSample(seed: seed, count: pfvs.count)) { done, _ in
-            learning.advance(by: done - learning.done)
-        }
-        learning.finish(quietSummary: true)
+        if learningProgress == nil { sampling.finish(quietSummary: quiet) }
+        learningProgress?.finish(quietSummary: true)
+        guard let bank = banks.first else { throw CNNError.invalidInput("no concept bank was learned for '\(layer)'") }
         return bank
     }
 }

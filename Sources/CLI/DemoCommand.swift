@@ -18,7 +18,7 @@ struct DemoCommand: ParsableCommand {
     var limit = 1000
 
     @Option(help: "Classes whose pathways are printed, comma-separated names or indices.")
-    var classes = "Sneaker,Trouser"
+    var classes = CommaSeparated<String>(["Sneaker", "Trouser"])
 
     @Option(help: "Pathways printed per class.")
     var top = 3
@@ -33,7 +33,7 @@ struct DemoCommand: ParsableCommand {
         let trace = out + "/trace.sqlite"
         let graph = out + "/graph.dot"
         try reportingErrors {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try OutputPath.prepareFolder(out)
         }
         if force || !FileManager.default.fileExists(atPath: trace) {
             var arguments = ["--limit", String(limit), "--out", trace]
@@ -44,9 +44,9 @@ struct DemoCommand: ParsableCommand {
         } else {
             if !quiet { ProgressReporter.writeStderr("demo: reusing the finished trace \(trace) (--force retraces)\n") }
         }
-        for name in classes.split(separator: ",") {
+        for name in classes.items {
             Self.say("Pathways into class \(name):\n")
-            try QueryCommand.parse([trace, "pathways", "--class", String(name), "--top", String(top)]).run()
+            try QueryCommand.parse([trace, "pathways", "--class", name, "--top", String(top)]).run()
             Self.say("\n")
         }
         try ExportCommand.parse([trace, "--format", "dot", "--top-k", "3", "--patches", out + "/patches",

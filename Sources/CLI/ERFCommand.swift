@@ -31,7 +31,7 @@ struct ERFCommand: ParsableCommand {
     var position: String
 
     @Option(help: "srd (iERF by sharing ratios, signed, mass 1) or gradient (Σ_ch |∂⟨x_p, x_p⟩/∂input|).")
-    var method: String = ERFMethod.srd.rawValue
+    var method: ERFMethod = .srd
 
     @Option(help: "Output .npy: the map, float32 [H_in, W_in] (written to a temporary file, then renamed).")
     var out: String
@@ -48,11 +48,8 @@ struct ERFCommand: ParsableCommand {
     @Flag(help: "Tint the patch with the map (red positive, blue negative).")
     var overlay = false
 
-    @Option(help: "Total CPU threads (BLAS threads × engine threads).")
-    var threads: Int = 1
+    @OptionGroup var execution: ExecutionOptions
 
-    @Flag(help: "No summary on stderr.")
-    var quiet = false
 
     func run() throws {
         try reportingErrors { try compute() }
@@ -60,12 +57,10 @@ struct ERFCommand: ParsableCommand {
 
     /// The command's work; throws the one-line `CNNError` that `run()` prints.
     func compute() throws {
-        guard threads > 0 else { throw CNNError.invalidInput("--threads must be positive, got \(threads)") }
-        guard let erfMethod = ERFMethod(rawValue: method) else {
-            throw CNNError.invalidInput("--method: unknown method '\(method)'; choose one of \(ERFMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        let erfMethod = method
+        for path in [out] + [png, patch].compactMap({ $0 }) { try OutputPath.check(path, force: true) }
         let pfv = try Self.parsePosition(position)
-        let m = try Model.load(path: model, threads: threads)
+        let m = try Model.load(path: model, threads: execution.threads)
         // Layer and position first: they are cheap to check and need no image.
         let geometry = try LayerGeometry(model: m, layer: layer)
         try geometry.check(pfv)
@@ -85,7 +80,7 @@ struct ERFCommand: ParsableCommand {
         try Npy.write(report.map, to: out)
         if let png { try ERFHeatmap.writePNG(report.map, to: png) }
         for warning in report.warnings { ProgressReporter.writeStderr("warning: \(warning)\n") }
-        if !quiet {
+        if !execution.quiet {
             let size = report.map.shape.map(String.init).joined(separator: "x")
             ProgressReporter.writeStderr("wrote \(out): \(size) \(report.method.rawValue) map of \(layer) \(pfv), image \(image); patch box \(report.patch.box)\n")
         }

@@ -12,8 +12,8 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "Trace database (.sqlite).")
     var trace: String
 
-    @Option(help: "Output format: dot, json or graphml.")
-    var format: String
+    @Option(help: "Output format.")
+    var format: GraphExporter.Format
 
     @Option(name: .customLong("class"), help: "Keep only the subgraph feeding this class (name or index).")
     var className: String?
@@ -25,7 +25,7 @@ struct ExportCommand: ParsableCommand {
     var minWeight: Double = 0
 
     @Option(help: "Images whose mean edges are exported: all, label or prediction (the last two need --class).")
-    var group = "all"
+    var group: ImageGroupChoice = .all
 
     @Flag(help: "Drop edges whose 95% confidence interval contains 0.")
     var significantOnly = false
@@ -41,19 +41,10 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard let format = GraphExporter.Format(rawValue: format) else {
-                throw ValidationError("--format must be dot, json or graphml")
-            }
             if let topK, topK <= 0 { throw ValidationError("--top-k must be positive") }
             let reader = try TraceReader.open(trace)
             let classIndex = try className.map { try reader.layout.classIndex($0) }
-            let imageGroup: ImageGroup
-            switch (group, classIndex) {
-            case ("all", _): imageGroup = .all
-            case ("label", let c?): imageGroup = .label(c)
-            case ("prediction", let c?): imageGroup = .prediction(c)
-            default: throw ValidationError("--group must be all, or label/prediction together with --class")
-            }
+            let imageGroup = try group.group(class: classIndex)
             let options = GraphExportOptions(classIndex: classIndex, topK: topK, minWeight: minWeight, group: imageGroup,
                                              significantOnly: significantOnly)
             // Exemplar patches are cut from the traced dataset, re-opened from the trace header.

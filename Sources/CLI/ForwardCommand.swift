@@ -13,9 +13,9 @@ struct ForwardCommand: ParsableCommand {
     @OptionGroup var engine: EngineOptions
 
     @Option(help: "Comma-separated tensor names to save besides the graph outputs (see `gigtrace inspect`).")
-    var tensors: String = ""
+    var tensors: CommaSeparated<String>?
 
-    @Option(help: "Output folder (must exist); files are named after tensors with '/' and ':' replaced by '_'.")
+    @Option(help: "Output folder (created if missing, checked before the model runs); files are named after tensors with '/' and ':' replaced by '_'.")
     var out: String
 
     /// File name for a tensor: `/` and `:` become `_`.
@@ -29,8 +29,9 @@ struct ForwardCommand: ParsableCommand {
 
     /// The command's work; errors are `CNNError`s with one-line descriptions.
     func execute() throws {
+        try OutputPath.prepareFolder(out)
         let m = try engine.loadModel()
-        let names = tensors.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let names = tensors?.items ?? []
         for n in names { try m.checkTensor(n) }
         let x = try engine.loadInput(for: m)
         let wanted = m.outputNames + names.filter { !m.outputNames.contains($0) }

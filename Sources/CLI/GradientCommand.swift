@@ -31,6 +31,7 @@ struct GradientCommand: ParsableCommand {
 
     /// The command's work; errors are `CNNError`s with one-line descriptions.
     func execute() throws {
+        try OutputPath.check(out, force: true)
         let m = try engine.loadModel()
         if let wrt { try m.checkTensor(wrt) }
         let x = try engine.loadInput(for: m)

@@ -36,7 +36,7 @@ struct QueryCommand: ParsableCommand {
     var top: Int?
 
     @Option(help: "Images whose mean edges are used: all, label (images of --class) or prediction (predicted --class). Default: label for pathways, all otherwise.")
-    var group: String?
+    var group: ImageGroupChoice?
 
     @Flag(help: "Hide edges whose 95% confidence interval contains 0.")
     var significantOnly = false
@@ -50,27 +50,21 @@ struct QueryCommand: ParsableCommand {
             let layout = reader.layout
             let classIndex = try className.map { try layout.classIndex($0) }
             if let top, top <= 0 { throw ValidationError("--top must be positive") }
-            func imageGroup(default fallback: String) throws -> ImageGroup {
-                switch group ?? fallback {
-                case "all": return .all
-                case "label", "prediction":
-                    guard let classIndex else { throw ValidationError("--group \(group ?? fallback) needs --class") }
-                    return group == "prediction" ? .prediction(classIndex) : .label(classIndex)
-                default: throw ValidationError("--group must be all, label or prediction")
-                }
+            func imageGroup(default fallback: ImageGroupChoice) throws -> ImageGroup {
+                try (group ?? fallback).group(class: classIndex)
             }
             let output: String
             switch kind {
             case .pathways:
                 guard let classIndex else { throw ValidationError("pathways needs --class NAME|INDEX") }
                 let pathways = PathwayFinder.best(in: reader.graph, classIndex: classIndex, top: top ?? 5,
-                                                  group: try imageGroup(default: "label"), significantOnly: significantOnly)
+                                                  group: try imageGroup(default: .label), significantOnly: significantOnly)
                 output = json ? try JSONText.encode(pathways) : PathwayFinder.table(pathways)
             case .concept:
                 guard let target else { throw ValidationError("concept needs LAYER:INDEX") }
                 let node = try layout.node(target)
                 let report = ConceptReport(graph: reader.graph, layer: node.layer, index: node.index, top: top ?? 10,
-                                           group: try imageGroup(default: classIndex == nil ? "all" : "label"),
+                                           group: try imageGroup(default: classIndex == nil ? .all : .label),
                                            significantOnly: significantOnly)
                 output = json ? try JSONText.encode(report) : report.table()
             case .image:

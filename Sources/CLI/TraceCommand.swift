@@ -26,46 +26,38 @@ struct TraceCommand: ParsableCommand {
     @OptionGroup var dataset: DatasetOptions
 
     @Option(help: "Traced layers in forward order, comma-separated (default: the block outputs `gigtrace inspect` suggests).")
-    var layers: String?
+    var layers: CommaSeparated<String>?
 
-    @Option(help: "Concept method: kmeans, nmf, pca or identity (every channel its own concept).")
-    var concepts: String = "kmeans"
+    @Option(help: "Concept method (identity: every channel its own concept).")
+    var concepts: ConceptMethod = .kmeans
 
     @Option(help: "Concepts per layer K (default \(TraceConfiguration.defaultConcepts)).")
     var k: Int?
 
     @Option(help: "Concepts per layer, one per traced layer, comma-separated (e.g. 8,16,32).")
-    var kPerLayer: String?
+    var kPerLayer: CommaSeparated<Int>?
 
     @Option(help: "Concept bank files (from `gigtrace concepts`), comma-separated, one per traced layer in order, or one trace database whose banks to reuse; skips pass 1.")
-    var conceptBank: String?
+    var conceptBank: CommaSeparated<String>?
 
     @Option(help: "GIG integration steps.")
     var steps: Int = TraceConfiguration.defaultSteps
 
-    @Option(help: "Quadrature (Captum's names): gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid.")
-    var quadrature: String = Quadrature.Method.gaussLegendre.rawValue
+    @Option(help: "Quadrature (Captum's names).")
+    var quadrature: Quadrature.Method = .gaussLegendre
 
-    @Option(help: "How GIG differentiates: auto (forward mode over the sources where they are fewer than the targets, METHOD §4), reverse (a backward pass per target) or forward. Same edges up to rounding.")
-    var gigMode: String = GIGComputation.Mode.auto.rawValue
+    @Option(help: "How GIG differentiates: auto (forward mode over the sources where they are fewer than the targets, docs/METHOD.md §4), reverse (a backward pass per target) or forward. Same edges up to rounding.")
+    var gigMode: GIGComputation.Mode = .auto
 
     @Option(help: "Concepts are learned from the first N images of the selection (the same for every shard).")
     var conceptImages: Int = TraceConfiguration.defaultConceptImages
 
-    @Option(help: "PFVs sampled per concept image, with probability ∝ positive contribution to the predicted class.")
-    var samplesPerImage: Int = 4
-
-    @Option(help: "Coding sparsity λ, relative to each PFV's norm (kmeans, nmf).")
-    var lambda: Float = ConceptOptions.defaultLambda
+    @OptionGroup var learning: ConceptLearningOptions
 
     @Option(help: "Trace only shard I of N (0-based), a contiguous block of the selection; merge shards with `gigtrace merge`.")
     var shard: String?
 
-    @Option(help: "Seed of PFV sampling and concept learning.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Total CPU threads (OpenBLAS threads; our own loops use as many).")
-    var threads: Int = 2
+    @OptionGroup var execution: ExecutionOptions
 
     @Option(help: "Checkpoint at least every N images (and every 30 s).")
     var checkpointEvery: Int = 256
@@ -75,9 +67,6 @@ struct TraceCommand: ParsableCommand {
 
     @Flag(help: "Start over even if the output or an interrupted trace of it exists.")
     var force = false
-
-    @Flag(help: "No progress or summary on stderr.")
-    var quiet = false
 
     func run() throws {
         try reportingErrors {
@@ -103,13 +92,15 @@ struct TraceCommand: ParsableCommand {
                 signal(SIGINT, SIG_DFL)
                 signal(SIGTERM, SIG_DFL)
             }
-            let outcome = try run.run { _ in stop.signal != nil }
+            var display = TraceProgressDisplay(quiet: execution.quiet)
+            let outcome = try run.run(shouldStop: { _ in stop.signal != nil }) { display.show($0) }
+            display.finish()
             guard outcome.finished else {
                 FileHandle.standardError.write(Data(("interrupted after \(outcome.resumedImages + outcome.tracedImages) of \(outcome.shardImages) images; "
                     + "progress is saved in \(outcome.path): rerun the same command to resume\n").utf8))
                 throw ExitCode(128 + (stop.signal ?? SIGINT))
             }
-            if !quiet { FileHandle.standardError.write(Data(Self.summary(outcome).utf8)) }
+            if !execution.quiet { FileHandle.standardError.write(Data(Self.summary(outcome).utf8)) }
         }
     }
 
@@ -141,54 +132,31 @@ struct TraceCommand: ParsableCommand {
             (spec.mean, spec.std) = defaults
         }
         var c = TraceConfiguration(modelPath: modelPath, dataset: spec, output: out)
-        c.layers = try layers.map(Self.list) ?? []
-        guard let method = ConceptMethod(rawValue: concepts) else {
-            throw CNNError.invalidInput("--concepts: unknown method '\(concepts)'; choose kmeans, nmf, pca or identity")
-        }
-        c.method = method
+        c.layers = layers?.items ?? []
+        c.method = concepts
         if k != nil && kPerLayer != nil { throw CNNError.invalidInput("give either --k or --k-per-layer, not both") }
         if let kPerLayer {
-            c.conceptsPerLayer = try Self.list(kPerLayer).map {
-                guard let v = Int($0) else { throw CNNError.invalidInput("--k-per-layer: '\($0)' is not a whole number") }
-                return v
-            }
+            c.conceptsPerLayer = kPerLayer.items
         } else if let k {
             c.conceptsPerLayer = [k]
         }
-        c.conceptBankPaths = try conceptBank.map(Self.list) ?? []
+        c.conceptBankPaths = conceptBank?.items ?? []
         c.steps = steps
-        guard let rule = Quadrature.Method(rawValue: quadrature) else {
-            throw CNNError.invalidInput("--quadrature: unknown rule '\(quadrature)'; choose "
-                + Quadrature.Method.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        c.quadrature = rule
-        guard let mode = GIGComputation.Mode(rawValue: gigMode) else {
-            throw CNNError.invalidInput("--gig-mode: unknown mode '\(gigMode)'; choose "
-                + GIGComputation.Mode.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        c.gigMode = mode
+        c.quadrature = quadrature
+        c.gigMode = gigMode
         c.conceptImages = conceptImages
-        guard samplesPerImage >= 1 else { throw CNNError.invalidInput("--samples-per-image must be at least 1, got \(samplesPerImage)") }
-        c.samplesPerImage = samplesPerImage
-        c.lambda = lambda
+        c.samplesPerImage = learning.samplesPerImage
+        c.lambda = learning.lambda
         if let shard { (c.shardIndex, c.shardCount) = try Self.shard(shard) }
-        c.seed = seed
-        c.threads = threads
+        c.seed = learning.seed
+        c.threads = execution.threads
         c.batchSize = dataset.batchSize
         c.skipBad = dataset.skipBad
         guard dataset.prefetchThreads >= 0 else { throw CNNError.invalidInput("--prefetch-threads must be ≥ 0, got \(dataset.prefetchThreads)") }
         c.prefetchThreads = dataset.prefetchThreads
         c.checkpointImages = checkpointEvery
         c.force = force
-        c.quiet = quiet
         return c
-    }
-
-    /// Comma-separated items, trimmed, empty ones dropped; throws when nothing is left.
-    static func list(_ text: String) throws -> [String] {
-        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !items.isEmpty else { throw CNNError.invalidInput("empty list '\(text)'") }
-        return items
     }
 
     /// Parses `I/N`.
@@ -198,5 +166,35 @@ struct TraceCommand: ParsableCommand {
             throw CNNError.invalidInput("--shard: expected I/N with 0 ≤ I < N (e.g. 0/4), got '\(text)'")
         }
         return (i, n)
+    }
+}
+
+/// Draws a trace run's progress on stderr: pass 1's sampling, the banks' quality table, pass 2's
+/// images with rate and ETA, and skipped images.
+struct TraceProgressDisplay {
+    let quiet: Bool
+    private var sampling: ProgressReporter?
+    private var tracing: ProgressReporter?
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    mutating func show(_ event: TraceRun.Progress) {
+        switch event {
+        case .sampling(let done, let total):
+            if sampling == nil { sampling = ProgressReporter(label: "trace: sampling PFVs for concepts", total: total, quiet: quiet) }
+            sampling?.advance(to: done)
+        case .banksLearned(let quality):
+            sampling?.finish(quietSummary: true)
+            if !quiet { ProgressReporter.writeStderr(QualityReport.table(quality) + "\n") }
+        case .tracing(let done, let total, let resumed):
+            if tracing == nil { tracing = ProgressReporter(label: "trace", total: total, quiet: quiet, alreadyDone: resumed) }
+            tracing?.advance(to: done)
+        case .skipped(let reason):
+            if !quiet { ProgressReporter.writeStderr("skipped \(reason)\n") }
+        }
+    }
+
+    func finish() {
+        tracing?.finish(quietSummary: true)
     }
 }

@@ -12,8 +12,8 @@ public struct DatasetOptions: ParsableArguments {
     @Option(help: "Dataset: an image folder (ImageFolder layout), an IDX images file (.gz ok), a CIFAR .bin batch or folder, or an .npy array.")
     public var data: String?
 
-    @Option(help: "Dataset format: \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
-    public var format: String = "auto"
+    @Option(help: "Dataset format.")
+    public var format: DatasetFormat = .auto
 
     @Option(help: "Labels file for IDX or .npy images (IDX finds its sibling *-labels-idx1-* by itself).")
     public var labels: String?
@@ -25,10 +25,10 @@ public struct DatasetOptions: ParsableArguments {
     public var crop: String?
 
     @Option(help: "Per-channel mean for Normalize, comma-separated (one value applies to all channels).")
-    public var mean: String?
+    public var mean: CommaSeparated<Float>?
 
     @Option(help: "Per-channel std for Normalize, comma-separated (one value applies to all channels).")
-    public var std: String?
+    public var std: CommaSeparated<Float>?
 
     @Option(help: "Channels the model takes: 1 (Pillow's convert(\"L\")) or 3 (convert(\"RGB\")). Default: the dataset's (RGBA → 3).")
     public var channels: Int?
@@ -37,7 +37,7 @@ public struct DatasetOptions: ParsableArguments {
     public var limit: Int?
 
     @Option(help: "Only these classes, comma-separated names or label numbers.")
-    public var classes: String?
+    public var classes: CommaSeparated<String>?
 
     @Option(help: "Shuffle the images with this seed (deterministic; without it the dataset order is kept).")
     public var shuffleSeed: UInt64?
@@ -58,7 +58,7 @@ public struct DatasetOptions: ParsableArguments {
     /// `defaultData` stands in for a missing `--data` (the built-in demo); without either it throws.
     public func spec(defaultData: String? = nil) throws -> DatasetSpec {
         guard let path = data ?? defaultData else { throw CNNError.invalidInput("--data is required (the dataset to read)") }
-        return DatasetSpec(data: path, format: format, labels: labels, classNames: classNames,
+        return DatasetSpec(data: path, format: format.rawValue, labels: labels, classNames: classNames,
                            preprocessing: try preprocessing(), selection: selection())
     }
 
@@ -70,12 +70,12 @@ public struct DatasetOptions: ParsableArguments {
     /// The preprocessing the flags describe.
     public func preprocessing() throws -> Preprocessing {
         Preprocessing(resize: resize, crop: try crop.map(Self.parseCrop), channels: channels,
-                      mean: try Self.parseFloats(mean, flag: "--mean"), std: try Self.parseFloats(std, flag: "--std"))
+                      mean: mean?.items ?? [], std: std?.items ?? [])
     }
 
     /// The selection the flags describe.
     public func selection() -> DatasetSelection {
-        DatasetSelection(classes: classes?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [],
+        DatasetSelection(classes: classes?.items ?? [],
                          shuffleSeed: shuffleSeed, limit: limit)
     }
 
@@ -93,15 +93,5 @@ public struct DatasetOptions: ParsableArguments {
         default: break
         }
         throw CNNError.invalidInput("--crop: expected N or HxW, got '\(text)'")
-    }
-
-    public static func parseFloats(_ text: String?, flag: String) throws -> [Float] {
-        guard let text else { return [] }
-        return try text.split(separator: ",").map {
-            guard let v = Float($0.trimmingCharacters(in: .whitespaces)) else {
-                throw CNNError.invalidInput("\(flag): '\($0)' is not a number (expected e.g. 0.485,0.456,0.406)")
-            }
-            return v
-        }
     }
 }

@@ -16,17 +16,13 @@ public struct EngineOptions: ParsableArguments {
     @Option(help: "Images per pass.")
     public var batchSize: Int = 16
 
-    @Option(help: "Total CPU threads (BLAS threads × engine threads).")
-    public var threads: Int = 2
-
-    @Flag(help: "No progress output on stderr.")
-    public var quiet = false
+    @OptionGroup public var execution: ExecutionOptions
 
     /// The model, set to `threads`; throws on non-positive options or an unreadable model.
     public func loadModel() throws -> Model {
-        guard batchSize > 0, threads > 0 else { throw CNNError.invalidInput("--batch-size and --threads must be positive") }
+        guard batchSize > 0 else { throw CNNError.invalidInput("--batch-size must be positive, got \(batchSize)") }
         var m = try Model.load(path: model)
-        m.threads = threads
+        m.threads = execution.threads
         return m
     }
 
@@ -44,7 +40,7 @@ public struct EngineOptions: ParsableArguments {
 
     /// Runs `body` on consecutive batches `lo..<hi` of `count` images, with progress on stderr.
     public func batches(_ count: Int, label: String, _ body: (Range<Int>) throws -> Void) rethrows {
-        var progress = ProgressReporter(label: label, total: count, quiet: quiet)
+        var progress = ProgressReporter(label: label, total: count, quiet: execution.quiet)
         var done = 0
         while done < count {
             let r = done..<min(count, done + batchSize)
@@ -52,6 +48,6 @@ public struct EngineOptions: ParsableArguments {
             done = r.upperBound
             progress.advance(by: r.count)
         }
-        progress.finish(quietSummary: quiet)
+        progress.finish(quietSummary: execution.quiet)
     }
 }

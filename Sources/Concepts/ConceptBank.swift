@@ -128,7 +128,7 @@ public struct ConceptBank: Sendable, Codable, Equatable {
     }
 
     /// Why this bank is inconsistent, or nil when it is fine.
-    func validationProblem() -> String? {
+    public func validationProblem() -> String? {
         if format != ConceptBank.formatName { return "format is '\(format)', expected '\(ConceptBank.formatName)'" }
         if version != ConceptBank.formatVersion { return "format version \(version), this build reads \(ConceptBank.formatVersion)" }
         if concepts.rows < 1 || concepts.cols < 1 || concepts.data.count != concepts.rows * concepts.cols {

@@ -6,8 +6,8 @@ public enum ConceptLearner {
     /// `sample` records where the PFVs came from (default: `options.seed`, N).
     /// Throws on empty, non-finite or all-zero PFVs, K out of range for the method (kmeans: K ≤ N and
     /// at most the number of distinct PFVs; nmf, pca: K ≤ min(N, C); identity: K = C), or negative
-    /// PFVs for nmf. `progress(done, total)` reports k-means splits or NMF iterations (for a
-    /// `ProgressReporter`).
+    /// PFVs for nmf. `progress(done, total)` reports k-means splits or NMF iterations (for a progress
+    /// display).
     public static func learn(
         pfvs: Matrix, k: Int, method: ConceptMethod, options: ConceptOptions = ConceptOptions(),
         layer: String = "", sample: ConceptSample? = nil, progress: ((_ done: Int, _ total: Int) -> Void)? = nil

@@ -52,7 +52,9 @@ public final class NpyBatchWriter {
         let temp = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
-            FileManager.default.createFile(atPath: temp.path, contents: nil)
+            guard FileManager.default.createFile(atPath: temp.path, contents: nil) else {
+                throw CNNError.invalidInput("cannot create \(temp.path) (is the folder writable?)")
+            }
             let out = try FileHandle(forWritingTo: temp)
             try out.write(contentsOf: Npy.encode(descr: "<f4", shape: shape, body: Data()))
             let input = try FileHandle(forReadingFrom: URL(fileURLWithPath: bodyPath))

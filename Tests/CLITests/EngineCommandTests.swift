@@ -306,4 +306,21 @@ import Testing
         }
         #expect(neither == "give exactly one of --target and --labels" && both == neither)
     }
+
+    /// An output folder that cannot be created is refused before the model is even loaded: the
+    /// model path here does not exist, so an error about the model would mean work came first.
+    @Test func forwardChecksItsOutputFolderBeforeWork() throws {
+        let blocker = dir + "/a-file"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: blocker))
+        let message = Self.message {
+            try ForwardCommand.parse(["--model", dir + "/missing.onnx", "--input", Self.small + "/inputs.npy",
+                                      "--out", blocker + "/maps", "--quiet"]).execute()
+        }
+        #expect(message.contains("cannot create folder \(blocker)/maps"))
+        #expect(!message.contains("missing.onnx"))
+        // A missing folder that can be created is created.
+        try ForwardCommand.parse(["--model", Self.small + "/legacy_folded.onnx", "--input", Self.small + "/inputs.npy",
+                                  "--out", dir + "/new/maps", "--quiet"]).execute()
+        #expect(FileManager.default.fileExists(atPath: dir + "/new/maps/logits.npy"))
+    }
 }

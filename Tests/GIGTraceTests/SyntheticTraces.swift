@@ -14,11 +14,10 @@ enum Synthetic {
                        bankSeed: UInt64 = 1) -> TraceHeader {
         var rng = SplitMix64(seed: bankSeed)
         let banks = layers.map { name, k, pca in
-            ConceptBankRecord(
-                layer: name, method: pca ? "pca" : "nmf", conceptCount: k, channels: 5, lambda: 0.1,
-                vectors: (0..<(k * 5)).map { _ in Float.random(in: -1...1, using: &rng) },
-                mean: pca ? (0..<5).map { _ in Float.random(in: 0...1, using: &rng) } : nil,
-                quality: BankQuality(r2: 0.9, meanNonzeros: 2.5, activeShare: Array(repeating: 0.5, count: k)))
+            storedBank(layer: name, method: pca ? .pca : .nmf, k: k, channels: 5, seed: seed,
+                       vectors: (0..<(k * 5)).map { _ in Float.random(in: -1...1, using: &rng) },
+                       mean: pca ? (0..<5).map { _ in Float.random(in: 0...1, using: &rng) } : nil,
+                       r2: 0.9, meanNonzeros: 2.5)
         }
         return TraceHeader(
             model: ModelIdentity(sha256: sha, path: "model.onnx", inputShape: [1, 28, 28], classNames: classNames),
@@ -119,4 +118,23 @@ func graphsAgree(_ a: ConceptGraph, _ b: ConceptGraph, tolerance: Double = 1e-9)
         }
     }
     return problems
+}
+
+/// A bank as a trace stores and reads it back (default coding settings, sample count 0), with
+/// `vectors`' rows scaled to unit norm.
+func storedBank(layer: String, method: ConceptMethod, k: Int, channels: Int, seed: UInt64, vectors: [Float],
+                mean: [Float]?, r2: Double, meanNonzeros: Double) -> ConceptBank {
+    var unit = vectors
+    for j in 0..<k {
+        let row = (j * channels)..<((j + 1) * channels)
+        let norm = unit[row].reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+        for i in row { unit[i] /= norm }
+    }
+    let options = ConceptOptions()
+    // The parts are consistent by construction; a failure here is a bug in the test itself.
+    return try! ConceptBank.restored(
+        layer: layer, method: method, concepts: Matrix(rows: k, cols: channels, data: unit), mean: mean, lambda: 0.1,
+        codingMaxSweeps: options.codingMaxSweeps, codingTolerance: options.codingTolerance,
+        sample: ConceptSample(seed: seed, count: 0), r2: r2, meanNonzeros: meanNonzeros,
+        activeShare: Array(repeating: 0.5, count: k))
 }

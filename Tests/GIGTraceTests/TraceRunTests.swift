@@ -31,7 +31,6 @@ import Testing
         c.batchSize = 4
         c.threads = 1
         c.prefetchThreads = 0
-        c.quiet = true
         return c
     }
 
@@ -122,7 +121,7 @@ import Testing
         let outcome = try TraceRun(c).run()
         #expect(outcome.finished)
         let reader = try TraceReader.open(c.output)
-        #expect(reader.header.banks.map(\.conceptCount) == [32, 64])
+        #expect(reader.header.banks.map(\.k) == [32, 64])
         #expect(reader.graph.layerEdges[0].all.rows == 32 && reader.graph.layerEdges[0].all.columns == 64)
         // With V = I the codes are the activations: the reconstruction is exact.
         for record in try reader.images() { #expect(record.reconstructionGap < 1e-5) }

@@ -14,9 +14,7 @@ public enum GraphExporter {
     public static func export(_ reader: TraceReader, format: Format, options: GraphExportOptions, output: String,
                               force: Bool = false, patchesFolder: String? = nil,
                               patchWriter: (any ExemplarPatchWriter)? = nil) throws -> ExportGraph {
-        if FileManager.default.fileExists(atPath: output), !force {
-            throw CNNError.invalidInput("\(output) already exists (pass --force to overwrite it)")
-        }
+        try OutputPath.check(output, force: force)
         if let c = options.classIndex, !reader.layout.classNames.indices.contains(c) {
             throw CNNError.invalidInput("class index \(c) outside 0..<\(reader.layout.classCount)")
         }

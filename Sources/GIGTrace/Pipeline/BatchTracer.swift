@@ -34,28 +34,35 @@ public struct BatchTracer: Sendable {
         guard !layers.isEmpty, banks.count == layers.count else {
             throw CNNError.invalidInput("\(banks.count) concept banks for \(layers.count) traced layers")
         }
-        let out = model.outputNames.first ?? ""
-        guard let logits = model.tensorShapes[out], logits.count == 1 else {
-            throw CNNError.invalidInput("the model's output '\(out)' is not a vector of class logits")
-        }
+        let (out, classes) = try Self.classLogits(of: model)
         for (g, bank) in zip(layers, banks) where bank.channels != g.channels {
             throw CNNError.shapeMismatch("concept bank of '\(bank.layer)' has \(bank.channels) channels, layer '\(g.name)' has \(g.channels)")
         }
         self.model = model
         self.layers = layers
         self.banks = banks
-        classCount = logits[0]
+        classCount = classes
         output = out
         self.exemplarMass = exemplarMass
         self.codingThreads = codingThreads
         bases = try banks.map(BatchTracer.basis)
         gig = try GIGComputations(model: model, layers: layers.map(\.name), bases: bases, output: out,
-                                  classes: logits[0], quadrature: quadrature, mode: mode)
+                                  classes: classes, quadrature: quadrature, mode: mode)
         var serial = model
         serial.threads = 1
         serialGIG = try GIGComputations(model: serial, layers: layers.map(\.name), bases: bases, output: out,
-                                        classes: logits[0], quadrature: quadrature, mode: mode)
+                                        classes: classes, quadrature: quadrature, mode: mode)
         receptiveFields = try layers.map { try ReceptiveFieldTracer(model: model, layer: $0.name) }
+    }
+
+    /// The model's class-logit output and the number of classes; throws when its first output is
+    /// not a vector.
+    public static func classLogits(of model: Model) throws -> (output: String, classes: Int) {
+        let out = model.outputNames.first ?? ""
+        guard let logits = model.tensorShapes[out], logits.count == 1 else {
+            throw CNNError.invalidInput("the model's output '\(out)' is not a vector of class logits")
+        }
+        return (out, logits[0])
     }
 
     /// The basis GIG uses for a bank: its concept vectors, the PCA mean, signed codes for PCA and identity.

@@ -60,8 +60,6 @@ public struct TraceConfiguration: Sendable {
     /// Checkpoint after this many images or this many seconds, whichever comes first.
     public var checkpointImages: Int = 256
     public var checkpointSeconds: Double = 30
-    /// No progress lines on stderr.
-    public var quiet: Bool = false
 
     public init(modelPath: String, dataset: DatasetSpec, output: String) {
         self.modelPath = modelPath

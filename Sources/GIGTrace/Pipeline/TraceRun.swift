@@ -60,63 +60,61 @@ public struct TraceRun: Sendable {
             throw CNNError.invalidInput("--concept-bank: \(c.conceptBankPaths.count) files for \(names.count) traced layers "
                 + "(one bank file per layer in order, or one trace database)")
         }
-        let out = model.outputNames.first ?? ""
-        guard let logits = model.tensorShapes[out], logits.count == 1 else {
-            throw CNNError.invalidInput("the model's output '\(out)' is not a vector of class logits")
-        }
+        // Checked here, before pass 1, by the same functions BatchTracer uses.
+        let (output, classCount) = try BatchTracer.classLogits(of: model)
+        _ = try GIGComputations.subnetworks(model: model, layers: names, output: output)
         loader = try c.dataset.makeLoader(batchSize: c.batchSize, skipBad: c.skipBad)
-        classNames = try TraceRun.classNames(c, count: logits[0], dataset: loader.dataset)
+        classNames = try TraceRun.classNames(c, count: classCount, dataset: loader.dataset)
         let all = loader.indices
         shardIndices = Array(all[(c.shardIndex * all.count / c.shardCount)..<((c.shardIndex + 1) * all.count / c.shardCount)])
         self.model = model
         self.configuration = c
-        // Fail early on a layer order that does not run forward (BatchTracer checks it again).
-        for (a, b) in zip(names, names.dropFirst()) {
-            do { _ = try model.subnetwork(from: a, to: b) } catch {
-                throw CNNError.invalidInput("traced layers must run forward, each computed from the one before alone: "
-                    + "'\(b)' cannot be computed from '\(a)' (\(error))")
-            }
-        }
+    }
+
+    /// What a run reports while it works (the library never prints; the CLI draws these).
+    public enum Progress: Sendable {
+        /// Pass 1: PFVs sampled from `done` of `total` images.
+        case sampling(done: Int, total: Int)
+        /// Pass 1 finished: each layer's bank quality.
+        case banksLearned([QualityReport])
+        /// Pass 2: `done` of the shard's `total` images are traced, `resumed` of them by an earlier run.
+        case tracing(done: Int, total: Int, resumed: Int)
+        /// An image was skipped (`skipBad`), with the reason.
+        case skipped(String)
     }
 
     /// Runs both passes. `shouldStop(images traced by this run)` is asked after every batch; when it
     /// says yes the run checkpoints and returns unfinished (rerunning resumes).
-    public func run(shouldStop: (Int) -> Bool = { _ in false }) throws -> TraceOutcome {
+    public func run(shouldStop: (Int) -> Bool = { _ in false }, progress: (Progress) -> Void = { _ in }) throws -> TraceOutcome {
         let c = configuration
         let partial = TraceWriter.partialPath(for: c.output)
-        let fm = FileManager.default
         let started = Date()
         var warnings = layers.compactMap { g -> String? in
             guard let tracer = try? ReceptiveFieldTracer(model: model, layer: g.name), !tracer.srdUnsupportedNodes.isEmpty else { return nil }
             return "exemplar boxes of \(g.name) use the gradient ERF: SRD does not cover \(tracer.srdUnsupportedNodes.joined(separator: ", "))"
         }
-        let writer: TraceWriter
-        let banks: [ConceptBank]
-        if fm.fileExists(atPath: partial) && !c.force {
-            let stored = try TraceWriter.storedHeader(at: c.output)
-            banks = c.conceptBankPaths.isEmpty ? try stored.banks.map { try TraceRun.bank($0, seed: c.seed) } : try loadBanks()
-            let differences = TraceMerger.differences(stored, try header(banks))
-            guard differences.isEmpty else {
-                throw CNNError.invalidInput("cannot resume \(partial): \(differences.joined(separator: "; ")); "
-                    + "rerun with the settings it was started with, or pass --force to start over")
+        // A resumed run codes with the banks its partial file stores (or the given bank files,
+        // which must equal them); a new run learns its banks (pass 1) once the output is checked.
+        var banks: [ConceptBank] = []
+        let writer = try TraceWriter.open(at: c.output, force: c.force) { stored in
+            if !c.conceptBankPaths.isEmpty {
+                banks = try loadBanks()
+            } else if let stored {
+                banks = stored
+            } else {
+                banks = try learnBanks(progress: progress)
             }
-            writer = try TraceWriter.resume(at: c.output)
-        } else {
-            if fm.fileExists(atPath: c.output) && !c.force {
-                throw CNNError.invalidInput("\(c.output) already exists (pass --force to overwrite it)")
-            }
-            try TraceWriter.checkFolder(of: c.output)
-            banks = c.conceptBankPaths.isEmpty ? try learnBanks() : try loadBanks()
-            writer = try TraceWriter.create(at: c.output, header: try header(banks), force: c.force)
+            return try header(banks)
         }
 
         let tracer = try BatchTracer(model: model, layers: layers, banks: banks,
                                      quadrature: try Quadrature(method: c.quadrature, steps: c.steps),
                                      exemplarMass: c.exemplarMass, codingThreads: c.threads, mode: c.gigMode)
-        let done = writer.completedImages
-        let todo = shardIndices.filter { !done.contains($0) }
+        let completed = writer.completedImages
+        let todo = shardIndices.filter { !completed.contains($0) }
         let resumed = shardIndices.count - todo.count
-        var progress = ProgressReporter(label: "trace", total: shardIndices.count, quiet: c.quiet, alreadyDone: resumed)
+        var done = resumed
+        progress(.tracing(done: done, total: shardIndices.count, resumed: resumed))
         var completeness = [(image: Int, error: Double)]()
         var lastCheckpoint = Date()
         var stopped = false
@@ -132,8 +130,9 @@ public struct TraceRun: Sendable {
                 try writer.add(trace)
                 completeness.append((trace.index, trace.completenessError))
             }
-            for skipped in batch.skipped where !c.quiet { ProgressReporter.writeStderr("skipped \(skipped)\n") }
-            progress.advance(by: batch.indices.count + batch.skipped.count)
+            for skipped in batch.skipped { progress(.skipped("\(skipped)")) }
+            done += batch.indices.count + batch.skipped.count
+            progress(.tracing(done: done, total: shardIndices.count, resumed: resumed))
             if writer.pendingCount >= c.checkpointImages || Date().timeIntervalSince(lastCheckpoint) >= c.checkpointSeconds {
                 try writer.checkpoint()
                 lastCheckpoint = Date()
@@ -144,7 +143,6 @@ public struct TraceRun: Sendable {
                 break
             }
         }
-        progress.finish(quietSummary: true)
         if stopped {
             try writer.checkpoint()
             return TraceOutcome(finished: false, path: partial, shardImages: shardIndices.count, resumedImages: resumed,
@@ -153,7 +151,7 @@ public struct TraceRun: Sendable {
         }
         try writer.finish()
         if resumed > 0 {
-            completeness = try TraceReader.open(c.output).images().map { ($0.index, $0.completenessError) }
+            completeness = writer.completeness.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
         }
         if completeness.contains(where: { !$0.error.isFinite }) {
             warnings.append("some images have no finite completeness error (a target's Δg is zero while its GIG is not)")
@@ -165,32 +163,21 @@ public struct TraceRun: Sendable {
 
     /// Pass 1: samples PFVs of all traced layers over the first `conceptImages` images of the
     /// selection (one forward and backward per batch) and learns one bank per layer.
-    func learnBanks() throws -> [ConceptBank] {
+    func learnBanks(progress: (Progress) -> Void) throws -> [ConceptBank] {
         let c = configuration
         let sampleLoader = loader.restricted(to: Array(loader.indices.prefix(c.conceptImages)))
-        var progress = ProgressReporter(label: "trace: sampling PFVs for concepts", total: sampleLoader.indices.count, quiet: c.quiet)
         // One thread throughout pass 1: floating-point results then do not depend on --threads,
         // so shards run with different thread counts learn bit-identical banks (merge requires it).
         var singleThreaded = model
         singleThreaded.threads = 1
-        let sets = try MultiLayerSampler.sample(model: singleThreaded, loader: sampleLoader, layers: layers.map(\.name),
-                                                perImage: .count(c.samplesPerImage), seed: c.seed,
-                                                prefetchThreads: c.prefetchThreads) { progress.advance(by: $0) }
-        progress.finish(quietSummary: true)
-        var options = ConceptOptions()
-        options.seed = c.seed
-        options.lambda = c.lambda
-        options.threads = 1
-        let banks = try zip(layers, sets).enumerated().map { l, pair -> ConceptBank in
-            let (g, set) = pair
-            guard set.count > 0 else {
-                throw CNNError.invalidInput("no PFVs were sampled from '\(g.name)' in \(sampleLoader.indices.count) images (none had a positive contribution)")
-            }
-            let k = c.method == .identity ? g.channels : (c.conceptsPerLayer.count == 1 ? c.conceptsPerLayer[0] : c.conceptsPerLayer[l])
-            return try ConceptLearner.learn(pfvs: try Matrix(set.matrix), k: k, method: c.method, options: options, layer: g.name,
-                                            sample: ConceptSample(seed: c.seed, count: set.count))
+        var learning = ConceptBankLearning(method: c.method, conceptsPerLayer: c.conceptsPerLayer, seed: c.seed)
+        learning.perImage = .count(c.samplesPerImage)
+        learning.lambda = c.lambda
+        learning.prefetchThreads = c.prefetchThreads
+        let banks = try learning.learn(model: singleThreaded, loader: sampleLoader, layers: layers) { event in
+            if case .sampled(let done, let total) = event { progress(.sampling(done: done, total: total)) }
         }
-        if !c.quiet { ProgressReporter.writeStderr(QualityReport.table(banks.map(\.quality)) + "\n") }
+        progress(.banksLearned(banks.map(\.quality)))
         return banks
     }
 
@@ -206,7 +193,7 @@ public struct TraceRun: Sendable {
                     throw CNNError.invalidInput("--concept-bank \(paths[0]) has no concept bank for layer '\(g.name)'; it has "
                         + stored.map(\.layer).joined(separator: ", "))
                 }
-                return try TraceRun.bank(record, seed: configuration.seed)
+                return record
             }
         }
         return try zip(paths, layers).map { path, g in
@@ -235,29 +222,7 @@ public struct TraceRun: Sendable {
         let identity = ModelIdentity(sha256: try SHA256.hex(ofFile: c.modelPath), path: c.modelPath,
                                      inputShape: model.inputShape, classNames: classNames)
         return TraceHeader(model: identity, preprocessingJSON: try c.dataset.jsonText(), settings: settings,
-                           banks: banks.map(TraceRun.record))
-    }
-
-    /// A bank as the trace database stores it.
-    static func record(_ bank: ConceptBank) -> ConceptBankRecord {
-        ConceptBankRecord(layer: bank.layer, method: bank.method.rawValue, conceptCount: bank.k, channels: bank.channels,
-                          lambda: Double(bank.lambda), vectors: bank.concepts.data, mean: bank.mean,
-                          quality: BankQuality(r2: bank.quality.r2, meanNonzeros: bank.quality.meanNonzeros,
-                                               activeShare: bank.quality.activeShare))
-    }
-
-    /// A stored bank back as a `ConceptBank` that codes as the original did (default coding settings).
-    static func bank(_ record: ConceptBankRecord, seed: UInt64) throws -> ConceptBank {
-        guard let method = ConceptMethod(rawValue: record.method) else {
-            throw CNNError.invalidInput("stored concept bank of \(record.layer) has unknown method '\(record.method)'")
-        }
-        let options = ConceptOptions()
-        return try ConceptBank.restored(layer: record.layer, method: method,
-                                        concepts: try Matrix(rows: record.conceptCount, cols: record.channels, data: record.vectors),
-                                        mean: record.mean, lambda: Float(record.lambda), codingMaxSweeps: options.codingMaxSweeps,
-                                        codingTolerance: options.codingTolerance, sample: ConceptSample(seed: seed, count: 0),
-                                        r2: record.quality.r2, meanNonzeros: record.quality.meanNonzeros,
-                                        activeShare: record.quality.activeShare)
+                           banks: banks)
     }
 
     /// Class names in logit order: given, else the dataset's class-names file, else `classes.txt`

@@ -1,3 +1,5 @@
+import Core
+
 /// `query summary`: model, dataset, layers with K and bank quality, completeness, settings.
 public struct TraceSummary: Sendable, Equatable, Codable {
     public struct Layer: Sendable, Equatable, Codable {
@@ -27,11 +29,6 @@ public struct TraceSummary: Sendable, Equatable, Codable {
     public init(reader: TraceReader) throws {
         let h = reader.header
         let images = try reader.images()
-        func median(_ v: [Double]) -> Double {
-            let s = v.sorted()
-            guard !s.isEmpty else { return 0 }
-            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-        }
         modelSHA256 = h.model.sha256
         modelPath = h.model.path
         inputShape = h.model.inputShape
@@ -41,12 +38,12 @@ public struct TraceSummary: Sendable, Equatable, Codable {
         imagesTraced = images.count
         complete = reader.complete
         layers = h.banks.map {
-            Layer(name: $0.layer, method: $0.method, concepts: $0.conceptCount, hasMeanNode: $0.mean != nil,
+            Layer(name: $0.layer, method: $0.method.rawValue, concepts: $0.k, hasMeanNode: $0.mean != nil,
                   r2: $0.quality.r2, meanNonzeros: $0.quality.meanNonzeros)
         }
-        completenessMedian = median(images.map(\.completenessError))
+        completenessMedian = Statistics.median(images.map(\.completenessError))
         completenessWorst = images.map(\.completenessError).max() ?? 0
-        reconstructionGapMedian = median(images.map(\.reconstructionGap))
+        reconstructionGapMedian = Statistics.median(images.map(\.reconstructionGap))
         settings = h.settings
     }
 

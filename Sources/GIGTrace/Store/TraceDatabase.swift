@@ -1,3 +1,4 @@
+import Concepts
 import Core
 import Foundation
 import GRDB
@@ -110,12 +111,14 @@ public struct TraceDatabase: Sendable {
                                arguments: [try Self.json(header.settings), exemplarLimit, imageEdgeLimit])
                 for (level, bank) in header.banks.enumerated() {
                     try db.execute(sql: "INSERT INTO layers(level, name, concept_count, has_mean) VALUES (?, ?, ?, ?)",
-                                   arguments: [level, bank.layer, bank.conceptCount, bank.mean != nil])
+                                   arguments: [level, bank.layer, bank.k, bank.mean != nil])
                     try db.execute(sql: """
                         INSERT INTO concept_banks(level, method, concept_count, channels, lambda, vectors, mean, quality)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [level, bank.method, bank.conceptCount, bank.channels, bank.lambda,
-                                         Self.blob(bank.vectors), bank.mean.map(Self.blob), try Self.json(bank.quality)])
+                        """, arguments: [level, bank.method.rawValue, bank.k, bank.channels, Double(bank.lambda),
+                                         Self.blob(bank.concepts.data), bank.mean.map(Self.blob),
+                                         try Self.json(StoredBankQuality(r2: bank.quality.r2, meanNonzeros: bank.quality.meanNonzeros,
+                                                                         activeShare: bank.quality.activeShare))])
                 }
             }
         }
@@ -135,21 +138,37 @@ public struct TraceDatabase: Sendable {
                     inputShape: try decode([Int].self, model["input_shape"]),
                     classNames: try decode([String].self, model["class_names"]))
                 let settings = try decode(RunSettings.self, run["json"])
-                var banks: [ConceptBankRecord] = []
+                var banks: [ConceptBank] = []
                 for row in try Row.fetchAll(db, sql: """
                     SELECT b.*, l.name FROM concept_banks b JOIN layers l USING(level) ORDER BY level
                     """) {
-                    let meanData: Data? = row["mean"]
-                    banks.append(ConceptBankRecord(
-                        layer: row["name"], method: row["method"], conceptCount: row["concept_count"],
-                        channels: row["channels"], lambda: row["lambda"], vectors: Self.floats(row["vectors"]),
-                        mean: meanData.map(Self.floats), quality: try decode(BankQuality.self, row["quality"])))
+                    banks.append(try self.bank(row, seed: settings.seed))
                 }
                 let header = TraceHeader(model: identity, preprocessingJSON: pre, settings: settings, banks: banks)
                 let state: String = run["state"]
                 return (header, run["exemplar_limit"], run["image_edge_limit"], state == "complete")
             }
         }
+    }
+
+    /// A stored bank back as the `ConceptBank` it was: it codes as the original did (the default
+    /// coding settings, which a trace always uses).
+    private func bank(_ row: Row, seed: UInt64) throws -> ConceptBank {
+        let layer: String = row["name"]
+        let methodName: String = row["method"]
+        guard let method = ConceptMethod(rawValue: methodName) else {
+            throw CNNError.invalidInput("stored concept bank of \(layer) has unknown method '\(methodName)'")
+        }
+        let meanData: Data? = row["mean"]
+        let lambda: Double = row["lambda"]
+        let quality = try decode(StoredBankQuality.self, row["quality"])
+        let options = ConceptOptions()
+        return try ConceptBank.restored(
+            layer: layer, method: method,
+            concepts: try Matrix(rows: row["concept_count"], cols: row["channels"], data: Self.floats(row["vectors"])),
+            mean: meanData.map(Self.floats), lambda: Float(lambda), codingMaxSweeps: options.codingMaxSweeps,
+            codingTolerance: options.codingTolerance, sample: ConceptSample(seed: seed, count: 0),
+            r2: quality.r2, meanNonzeros: quality.meanNonzeros, activeShare: quality.activeShare)
     }
 
     // MARK: Checkpoints
@@ -214,8 +233,17 @@ public struct TraceDatabase: Sendable {
     }
 
     /// Image indices already traced (the progress record).
-    public func completedImages() throws -> Set<Int> {
-        try Self.wrapping(path) { Set(try queue.read { db in try Int.fetchAll(db, sql: "SELECT idx FROM images") }) }
+    /// The images already traced, each with its completeness error.
+    public func completedImages() throws -> [Int: Double] {
+        try Self.wrapping(path) {
+            try queue.read { db in
+                var done: [Int: Double] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT idx, completeness_error FROM images") {
+                    done[row["idx"]] = row["completeness_error"]
+                }
+                return done
+            }
+        }
     }
 
     // MARK: Reading

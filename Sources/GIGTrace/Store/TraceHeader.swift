@@ -11,9 +11,9 @@ public struct TraceHeader: Sendable, Equatable {
     public var preprocessingJSON: String
     public var settings: RunSettings
     /// One bank per traced layer, in forward order.
-    public var banks: [ConceptBankRecord]
+    public var banks: [ConceptBank]
 
-    public init(model: ModelIdentity, preprocessingJSON: String, settings: RunSettings, banks: [ConceptBankRecord]) {
+    public init(model: ModelIdentity, preprocessingJSON: String, settings: RunSettings, banks: [ConceptBank]) {
         self.model = model
         self.preprocessingJSON = preprocessingJSON
         self.settings = settings
@@ -23,7 +23,7 @@ public struct TraceHeader: Sendable, Equatable {
     /// The graph's shape implied by the banks and class names.
     public var layout: TraceLayout {
         TraceLayout(
-            layers: banks.map { TraceLayout.Layer(name: $0.layer, conceptCount: $0.conceptCount, hasMeanNode: $0.mean != nil) },
+            layers: banks.map { TraceLayout.Layer(name: $0.layer, conceptCount: $0.k, hasMeanNode: $0.mean != nil) },
             classNames: model.classNames)
     }
 }
@@ -94,39 +94,14 @@ public struct RunSettings: Sendable, Equatable, Codable {
     }
 }
 
-/// A layer's concept bank as stored in the trace (METHOD §3): `vectors` is K × channels row-major
-/// (unit rows); `mean` (channels) only for PCA, which adds the "mean" source node.
-public struct ConceptBankRecord: Sendable, Equatable {
-    public var layer: String
-    public var method: String
-    public var conceptCount: Int
-    public var channels: Int
-    public var lambda: Double
-    public var vectors: [Float]
-    public var mean: [Float]?
-    public var quality: BankQuality
+/// The part of a bank's quality report (METHOD §3) a trace stores: reconstruction R², mean
+/// nonzeros per PFV, and the share of PFVs each concept is active in.
+struct StoredBankQuality: Sendable, Equatable, Codable {
+    var r2: Double
+    var meanNonzeros: Double
+    var activeShare: [Double]
 
-    public init(layer: String, method: String, conceptCount: Int, channels: Int, lambda: Double, vectors: [Float],
-                mean: [Float]?, quality: BankQuality) {
-        self.layer = layer
-        self.method = method
-        self.conceptCount = conceptCount
-        self.channels = channels
-        self.lambda = lambda
-        self.vectors = vectors
-        self.mean = mean
-        self.quality = quality
-    }
-}
-
-/// A bank's quality report (METHOD §3): reconstruction R², mean nonzeros per PFV, and the share
-/// of PFVs each concept is active in.
-public struct BankQuality: Sendable, Equatable, Codable {
-    public var r2: Double
-    public var meanNonzeros: Double
-    public var activeShare: [Double]
-
-    public init(r2: Double, meanNonzeros: Double, activeShare: [Double]) {
+    init(r2: Double, meanNonzeros: Double, activeShare: [Double]) {
         self.r2 = r2
         self.meanNonzeros = meanNonzeros
         self.activeShare = activeShare

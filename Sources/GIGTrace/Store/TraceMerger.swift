@@ -1,3 +1,4 @@
+import Concepts
 import Core
 import Foundation
 
@@ -18,13 +19,10 @@ public enum TraceMerger {
     @discardableResult
     public static func merge(output: String, shards: [String], force: Bool = false) throws -> Report {
         guard !shards.isEmpty else { throw CNNError.invalidInput("merge needs at least one shard") }
-        if FileManager.default.fileExists(atPath: output), !force {
-            throw CNNError.invalidInput("\(output) already exists (pass --force to overwrite it)")
-        }
+        try OutputPath.check(output, force: force)
         if let duplicate = firstDuplicate(shards) {
             throw CNNError.invalidInput("shard \(duplicate) is given twice")
         }
-        try TraceWriter.checkFolder(of: output)
         var reference: (path: String, header: TraceHeader, exemplarLimit: Int, imageEdgeLimit: Int)?
         var graph: ConceptGraph?
         var images: [ImageRecord] = []
@@ -90,7 +88,7 @@ public enum TraceMerger {
         if a.banks.map(\.layer) != b.banks.map(\.layer) {
             problems.append("traced layers differ")
         } else {
-            for (x, y) in zip(a.banks, b.banks) where x != y {
+            for (x, y) in zip(a.banks, b.banks) where !x.sameStoredForm(as: y) {
                 problems.append("concept bank of layer \(x.layer) differs")
             }
         }
@@ -104,5 +102,15 @@ public enum TraceMerger {
             if !seen.insert(key).inserted { return path }
         }
         return nil
+    }
+}
+
+extension ConceptBank {
+    /// Whether two banks agree in everything a trace stores of them (method, concepts, mean, λ and
+    /// the quality figures), which is what decides whether they code alike.
+    func sameStoredForm(as other: ConceptBank) -> Bool {
+        layer == other.layer && method == other.method && concepts == other.concepts && mean == other.mean
+            && lambda == other.lambda && quality.r2 == other.quality.r2
+            && quality.meanNonzeros == other.quality.meanNonzeros && quality.activeShare == other.quality.activeShare
     }
 }

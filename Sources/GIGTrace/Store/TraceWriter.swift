@@ -1,3 +1,4 @@
+import Concepts
 import Core
 import Foundation
 
@@ -12,8 +13,11 @@ public final class TraceWriter {
     public let path: String
     public let partialPath: String
     public let header: TraceHeader
-    /// Image indices recorded so far (checkpointed or pending); `add` refuses these.
-    public private(set) var completedImages: Set<Int>
+    /// Images recorded so far (checkpointed or pending), each with its completeness error; `add`
+    /// refuses these indices.
+    public private(set) var completeness: [Int: Double]
+    /// Image indices recorded so far.
+    public var completedImages: Set<Int> { Set(completeness.keys) }
     /// The graph over all images added so far, checkpointed or not.
     public private(set) var graph: ConceptGraph
     public let imageEdgeLimit: Int
@@ -22,57 +26,73 @@ public final class TraceWriter {
     private var finished = false
 
     private init(path: String, header: TraceHeader, database: TraceDatabase, graph: ConceptGraph,
-                 completed: Set<Int>, imageEdgeLimit: Int) {
+                 completed: [Int: Double], imageEdgeLimit: Int) {
         self.path = path
         partialPath = Self.partialPath(for: path)
         self.header = header
         self.database = database
         self.graph = graph
-        completedImages = completed
+        completeness = completed
         self.imageEdgeLimit = imageEdgeLimit
     }
 
     public static func partialPath(for path: String) -> String { path + ".partial" }
 
+    /// The one way a trace run opens its output: resumes the interrupted trace of `path` from its
+    /// partial file when there is one (unless `force`), else starts a new one.
+    ///
+    /// `header(storedBanks)` gives the header this run writes. On resume it receives the banks the
+    /// partial file stores, so that the run codes with exactly the banks it started with, and the
+    /// stored header must equal what it returns, else the error names every difference. On a new
+    /// start it receives nil and is called only after the output was checked, so a long pass 1
+    /// inside it never runs for an output that cannot be written.
+    ///
+    ///     let writer = try TraceWriter.open(at: "t.sqlite", force: false) { stored in
+    ///         try makeHeader(banks: stored ?? learnBanks())
+    ///     }
+    public static func open(at path: String, force: Bool, exemplarLimit: Int = 8, imageEdgeLimit: Int = 32,
+                            header: ([ConceptBank]?) throws -> TraceHeader) throws -> TraceWriter {
+        let partial = partialPath(for: path)
+        if !force, FileManager.default.fileExists(atPath: partial) {
+            return try resume(at: path, expecting: header)
+        }
+        try checkNewOutput(path, force: force)
+        return try create(at: path, header: try header(nil), force: force,
+                          exemplarLimit: exemplarLimit, imageEdgeLimit: imageEdgeLimit)
+    }
+
     /// Starts a new trace. Refuses an existing `path` (or a leftover partial file) unless `force`.
     /// `exemplarLimit`: exemplars kept per node; `imageEdgeLimit`: edges and concepts kept per image row.
     public static func create(at path: String, header: TraceHeader, force: Bool = false,
                               exemplarLimit: Int = 8, imageEdgeLimit: Int = 32) throws -> TraceWriter {
-        let partial = partialPath(for: path)
-        let fm = FileManager.default
-        if fm.fileExists(atPath: path), !force {
-            throw CNNError.invalidInput("\(path) already exists (pass --force to overwrite it)")
-        }
-        if fm.fileExists(atPath: partial) {
-            guard force else {
-                throw CNNError.invalidInput("\(partial) exists from an interrupted trace "
-                    + "(resume it, or pass --force to start over)")
-            }
-            try? fm.removeItem(atPath: partial)
-        }
+        try checkNewOutput(path, force: force)
         try validate(header)
-        try checkFolder(of: path)
+        let partial = partialPath(for: path)
+        if FileManager.default.fileExists(atPath: partial) { try? FileManager.default.removeItem(atPath: partial) }
         let database = try TraceDatabase.create(at: partial)
         try database.writeHeader(header, exemplarLimit: exemplarLimit, imageEdgeLimit: imageEdgeLimit)
         return TraceWriter(path: path, header: header, database: database,
                            graph: ConceptGraph(layout: header.layout, exemplarLimit: exemplarLimit),
-                           completed: [], imageEdgeLimit: imageEdgeLimit)
+                           completed: [:], imageEdgeLimit: imageEdgeLimit)
     }
 
-    /// Continues an interrupted trace of `path` from its partial file; `completedImages` tells what
-    /// to skip. The stored header (with its concept banks) is used; when `expecting` is given it must
-    /// equal the stored one (same model, settings and banks), else the error lists the differences.
-    public static func resume(at path: String, expecting expected: TraceHeader? = nil) throws -> TraceWriter {
+    /// Continues an interrupted trace of `path` from its partial file (opened once, read-write);
+    /// `completedImages` tells what to skip. The stored header (with its concept banks) is used;
+    /// `expecting(storedBanks)` must give the same header (same model, settings and banks), else
+    /// the error lists the differences.
+    public static func resume(at path: String,
+                              expecting expected: ([ConceptBank]) throws -> TraceHeader? = { _ in nil }) throws -> TraceWriter {
         let partial = partialPath(for: path)
         guard FileManager.default.fileExists(atPath: partial) else {
             throw CNNError.fileNotFound("\(partial) (nothing to resume)")
         }
         let database = try TraceDatabase.open(partial, readOnly: false)
         let stored = try database.readHeader()
-        if let expected {
+        if let expected = try expected(stored.header.banks) {
             let differences = TraceMerger.differences(stored.header, expected)
             guard differences.isEmpty else {
-                throw CNNError.invalidInput("cannot resume \(partial): \(differences.joined(separator: "; "))")
+                throw CNNError.invalidInput("cannot resume \(partial): \(differences.joined(separator: "; ")); "
+                    + "rerun with the settings it was started with, or pass --force to start over")
             }
         }
         let graph = try database.readGraph(layout: stored.header.layout, exemplarLimit: stored.exemplarLimit)
@@ -80,20 +100,15 @@ public final class TraceWriter {
                            completed: try database.completedImages(), imageEdgeLimit: stored.imageEdgeLimit)
     }
 
-    /// The header stored in an interrupted trace's partial file (e.g. to reuse its concept banks).
-    public static func storedHeader(at path: String) throws -> TraceHeader {
-        try TraceDatabase.open(partialPath(for: path)).readHeader().header
-    }
-
     /// Accumulates one image in memory (written at the next checkpoint). Refuses an image index
     /// already recorded and traces whose shapes do not fit the banks.
     public func add(_ trace: ImageTrace) throws {
         guard !finished else { throw CNNError.invalidInput("\(path): trace already finished") }
-        guard !completedImages.contains(trace.index) else {
+        guard completeness[trace.index] == nil else {
             throw CNNError.invalidInput("image \(trace.index) is already in \(partialPath)")
         }
         try graph.add(trace)
-        completedImages.insert(trace.index)
+        completeness[trace.index] = trace.completenessError
         pending.append(ImageRecord(trace, limit: imageEdgeLimit))
     }
 
@@ -123,11 +138,13 @@ public final class TraceWriter {
         }
     }
 
-    static func checkFolder(of path: String) throws {
-        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CNNError.invalidInput("cannot write \(path): folder \(folder) does not exist")
+    /// Refuses an output that exists (or has a leftover partial file) unless `force`, and one whose
+    /// folder is missing.
+    static func checkNewOutput(_ path: String, force: Bool) throws {
+        try OutputPath.check(path, force: force)
+        if !force, FileManager.default.fileExists(atPath: partialPath(for: path)) {
+            throw CNNError.invalidInput("\(partialPath(for: path)) exists from an interrupted trace "
+                + "(resume it, or pass --force to start over)")
         }
     }
 
@@ -135,10 +152,8 @@ public final class TraceWriter {
         guard !header.banks.isEmpty else { throw CNNError.invalidInput("a trace needs at least one traced layer") }
         guard !header.model.classNames.isEmpty else { throw CNNError.invalidInput("a trace needs the class names") }
         for bank in header.banks {
-            guard bank.vectors.count == bank.conceptCount * bank.channels,
-                  bank.mean.map({ $0.count == bank.channels }) ?? true else {
-                throw CNNError.shapeMismatch("concept bank of layer \(bank.layer): vectors should be "
-                    + "\(bank.conceptCount)×\(bank.channels) and the mean \(bank.channels) long")
+            if let problem = bank.validationProblem() {
+                throw CNNError.shapeMismatch("concept bank of layer \(bank.layer): \(problem)")
             }
         }
     }

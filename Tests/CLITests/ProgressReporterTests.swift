@@ -1,6 +1,5 @@
 import Testing
-@testable import CNN
-@testable import Core
+@testable import CommandLineSupport
 
 @Suite struct ProgressReporterTests {
     @Test func statusLineShowsCountTotalRateAndETA() {

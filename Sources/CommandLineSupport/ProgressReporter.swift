@@ -55,6 +55,12 @@ public struct ProgressReporter {
         }
     }
 
+    /// Records that `count` items are finished in all (an absolute count, e.g. from a library's
+    /// progress callback) and redraws when due.
+    public mutating func advance(to count: Int) {
+        advance(by: count - done)
+    }
+
     /// The current status as one line (no newline).
     public func statusLine() -> String {
         var text = "\(label): \(done)"

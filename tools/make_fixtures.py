@@ -309,6 +309,27 @@ def save_json(path, obj):
     os.replace(tmp, path)
 
 
+def write_export(out_dir, name, how, export, x, logits, block, evaluate_all=True, hint=None):
+    """Writes one ONNX export (via a temp file), checks it with describe() against the PyTorch
+    `logits` and `block` for input `x`, and returns its manifest entry."""
+    path = os.path.join(out_dir, name)
+    tmp = path + ".tmp.onnx"
+    export(tmp)
+    os.replace(tmp, path)
+    info = describe(path, x, logits, block, hint, evaluate_all=evaluate_all)
+    info["exporter"] = how
+    print(f"{name}: {info['op_types']} block={info['block_tensor']}", file=sys.stderr)
+    return info
+
+
+def save_arrays(out_dir, arrays):
+    """Saves name -> array as OUT_DIR/NAME.npy (float arrays as float32)."""
+    for name, array in arrays.items():
+        if array.dtype.kind == "f":
+            array = array.astype(np.float32)
+        save_npy(os.path.join(out_dir, name + ".npy"), array)
+
+
 def make_small(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     model = build_small_resnet()
@@ -329,21 +350,9 @@ def make_small(out_dir):
          lambda p: export_dynamo(model, x, p, 18)),
     ]
     for name, how, export in exports:
-        path = os.path.join(out_dir, name)
-        tmp = path + ".tmp.onnx"
-        export(tmp)
-        os.replace(tmp, path)
-        info = describe(path, x.numpy(), logits, block, None)
-        info["exporter"] = how
-        files[name] = info
-        print(f"{name}: {info['op_types']} block={info['block_tensor']}", file=sys.stderr)
-
-    save_npy(os.path.join(out_dir, "inputs.npy"), x.numpy().astype(np.float32))
-    save_npy(os.path.join(out_dir, "logits.npy"), logits.astype(np.float32))
-    save_npy(os.path.join(out_dir, "block.npy"), block.astype(np.float32))
-    save_npy(os.path.join(out_dir, "input_grad.npy"), input_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "block_grad.npy"), block_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "targets.npy"), np.array(SMALL_TARGETS, dtype=np.int64))
+        files[name] = write_export(out_dir, name, how, export, x.numpy(), logits, block)
+    save_arrays(out_dir, {"inputs": x.numpy(), "logits": logits, "block": block, "input_grad": input_grad,
+                          "block_grad": block_grad, "targets": np.array(SMALL_TARGETS, dtype=np.int64)})
     manifest = {
         "generator": "python3 tools/make_fixtures.py",
         "torch": torch.__version__,
@@ -383,20 +392,13 @@ def make_resnet18(out_dir):
     x = torch.randn(2, 3, 224, 224, generator=g)
     logits, layer4, input_grad, layer4_grad = target_gradients(model, model.layer4, x,
                                                               RESNET18_TARGETS)
-    path = os.path.join(out_dir, "resnet18.onnx")
-    tmp = path + ".tmp.onnx"
-    export_legacy(model, x, tmp, 13, do_constant_folding=True,
-                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-    os.replace(tmp, path)
-    hint = "/layer4/layer4.1/relu_1/Relu"
-    info = describe(path, x.numpy(), logits, layer4, hint, evaluate_all=False)
-    info["exporter"] = "legacy (dynamo=False), opset 13, do_constant_folding=True, dynamic batch"
-    save_npy(os.path.join(out_dir, "input.npy"), x.numpy().astype(np.float32))
-    save_npy(os.path.join(out_dir, "logits.npy"), logits.astype(np.float32))
-    save_npy(os.path.join(out_dir, "layer4.npy"), layer4.astype(np.float32))
-    save_npy(os.path.join(out_dir, "input_grad.npy"), input_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "layer4_grad.npy"), layer4_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "targets.npy"), np.array(RESNET18_TARGETS, dtype=np.int64))
+    info = write_export(
+        out_dir, "resnet18.onnx", "legacy (dynamo=False), opset 13, do_constant_folding=True, dynamic batch",
+        lambda p: export_legacy(model, x, p, 13, do_constant_folding=True,
+                                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}),
+        x.numpy(), logits, layer4, evaluate_all=False, hint="/layer4/layer4.1/relu_1/Relu")
+    save_arrays(out_dir, {"input": x.numpy(), "logits": logits, "layer4": layer4, "input_grad": input_grad,
+                          "layer4_grad": layer4_grad, "targets": np.array(RESNET18_TARGETS, dtype=np.int64)})
     manifest = {
         "generator": f"python3 tools/make_fixtures.py --resnet18 {out_dir}",
         "torch": torch.__version__,
@@ -434,31 +436,17 @@ def make_resnet18_small(out_dir):
         ("dynamo.onnx", "torch.export-based (dynamo=True), opset 18, optimize=True",
          lambda p: export_dynamo(model, x, p, 18)),
     ]
-    files = {}
-    for name, how, export in exports:
-        path = os.path.join(out_dir, name)
-        tmp = path + ".tmp.onnx"
-        export(tmp)
-        os.replace(tmp, path)
-        info = describe(path, x.numpy(), logits, layer4, None)
-        info["exporter"] = how
-        files[name] = info
-        print(f"{name}: {info['op_types']} layer4={info['block_tensor']}", file=sys.stderr)
+    files = {name: write_export(out_dir, name, how, export, x.numpy(), logits, layer4)
+             for name, how, export in exports}
     # The same weights at ImageNet's input size, checked against torch at that size.
-    path = os.path.join(out_dir, "legacy_224.onnx")
-    export_legacy(model, x224, path + ".tmp.onnx", 13, do_constant_folding=True, dynamic_axes=batch_axis)
-    os.replace(path + ".tmp.onnx", path)
     logits224, layer4_224, _, _ = target_gradients(model, model.layer4, x224, RESNET18_SMALL_TARGETS[:1])
-    info = describe(path, x224.numpy(), logits224, layer4_224, None)
-    info["exporter"] = "legacy (dynamo=False), opset 13, do_constant_folding=True, dynamic batch, input [N,3,224,224]"
-    files["legacy_224.onnx"] = info
-
-    save_npy(os.path.join(out_dir, "input.npy"), x.numpy().astype(np.float32))
-    save_npy(os.path.join(out_dir, "logits.npy"), logits.astype(np.float32))
-    save_npy(os.path.join(out_dir, "layer4.npy"), layer4.astype(np.float32))
-    save_npy(os.path.join(out_dir, "input_grad.npy"), input_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "layer4_grad.npy"), layer4_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "targets.npy"), np.array(RESNET18_SMALL_TARGETS, dtype=np.int64))
+    files["legacy_224.onnx"] = write_export(
+        out_dir, "legacy_224.onnx",
+        "legacy (dynamo=False), opset 13, do_constant_folding=True, dynamic batch, input [N,3,224,224]",
+        lambda p: export_legacy(model, x224, p, 13, do_constant_folding=True, dynamic_axes=batch_axis),
+        x224.numpy(), logits224, layer4_224)
+    save_arrays(out_dir, {"input": x.numpy(), "logits": logits, "layer4": layer4, "input_grad": input_grad,
+                          "layer4_grad": layer4_grad, "targets": np.array(RESNET18_SMALL_TARGETS, dtype=np.int64)})
     widths = "/".join(str(w) for w in RESNET18_SMALL["widths"])
     manifest = {
         "generator": "python3 tools/make_fixtures.py --resnet18-small",

@@ -32,7 +32,7 @@ eval mode; legacy export (opset 13, BN folded) to DIR/resnet18.onnx, plus DIR/{i
 logits.npy [2,1000], targets.npy, input_grad.npy, layer4.npy [2,512,7,7], layer4_grad.npy,
 manifest.json}. tools/bench_engine.py builds the same network with `build_resnet18()`.
 
-Small ResNet-18 mode (committed, ~2 MB, what `swift test` checks without PyTorch): the same
+Small ResNet-18 mode (committed, 2.4 MB, what `swift test` checks without PyTorch): the same
 torchvision layout (conv1/bn1/relu/maxpool, layer1..layer4 of two BasicBlocks, avgpool, fc) at
 widths 8/16/32/64 with 10 classes, built and calibrated like the full one, input [2,3,64,64]:
   legacy.onnx       legacy exporter, opset 13, BN folded, dynamic batch axis

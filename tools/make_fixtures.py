@@ -3,9 +3,11 @@
 
 Usage (from the repository root):
 
-    python3 tools/make_fixtures.py                 # writes Tests/Fixtures/small_resnet/ (committed)
-    python3 tools/make_fixtures.py --resnet18 DIR  # writes a ResNet-18 fixture set into DIR
-                                                   # (~45 MB, not committed; CI generates it)
+    python3 tools/make_fixtures.py                  # writes Tests/Fixtures/small_resnet/ (committed)
+    python3 tools/make_fixtures.py --resnet18-small # writes Tests/Fixtures/resnet18_small/ (committed)
+    python3 tools/make_fixtures.py --resnet18 DIR   # writes the full-size ResNet-18 set into DIR
+                                                    # (~45 MB, not committed; an optional check,
+                                                    # skipped by `swift test` when DIR is absent)
 
 Small ResNet (committed, < 1 MB): input [4, 3, 32, 32]; stem conv3x3 3->8 + BN + ReLU + max-pool 2x2,
 block1 = BasicBlock 8->8 (identity shortcut), block2 = BasicBlock 8->16 stride 2 (1x1 conv + BN
@@ -29,6 +31,17 @@ torch, seeded torchvision-style init, BN running statistics calibrated on seeded
 eval mode; legacy export (opset 13, BN folded) to DIR/resnet18.onnx, plus DIR/{input.npy [2,3,224,224],
 logits.npy [2,1000], targets.npy, input_grad.npy, layer4.npy [2,512,7,7], layer4_grad.npy,
 manifest.json}. tools/bench_engine.py builds the same network with `build_resnet18()`.
+
+Small ResNet-18 mode (committed, 2.4 MB, what `swift test` checks without PyTorch): the same
+torchvision layout (conv1/bn1/relu/maxpool, layer1..layer4 of two BasicBlocks, avgpool, fc) at
+widths 8/16/32/64 with 10 classes, built and calibrated like the full one, input [2,3,64,64]:
+  legacy.onnx       legacy exporter, opset 13, BN folded, dynamic batch axis
+  dynamo.onnx       torch.export-based exporter (dynamo=True), opset 18
+  legacy_224.onnx   the same weights exported at [N,3,224,224] (no reference arrays: the network
+                    is fully convolutional up to the global pool), for tracing ImageNet-sized
+                    images with the README's preprocessing flags (README "How do I trace my model?")
+  input.npy [2,3,64,64], logits.npy [2,10], layer4.npy [2,64,2,2], input_grad.npy, layer4_grad.npy,
+  targets.npy, manifest.json (per ONNX file: op types and the tensor holding layer4's output).
 """
 import argparse
 import json
@@ -44,6 +57,9 @@ SMALL_DIR = os.path.join(ROOT, "Tests", "Fixtures", "small_resnet")
 SEED = 1234
 SMALL_TARGETS = [3, 0, 7, 9]
 RESNET18_TARGETS = [207, 818]
+RESNET18_SMALL_DIR = os.path.join(ROOT, "Tests", "Fixtures", "resnet18_small")
+RESNET18_SMALL = {"num_classes": 10, "widths": (8, 16, 32, 64), "size": 64}
+RESNET18_SMALL_TARGETS = [2, 7]
 
 
 class BasicBlock(nn.Module):
@@ -90,21 +106,22 @@ class SmallResNet(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """torchvision.models.resnet18 architecture: [N,3,224,224] -> [N,1000]; layer4 is [N,512,7,7]."""
+    """torchvision.models.resnet18 architecture: [N,3,224,224] -> [N,1000]; layer4 is [N,512,7,7].
+    `widths` scales the four stages (torchvision: 64/128/256/512); module names stay torchvision's."""
 
-    def __init__(self, num_classes=1000):
+    def __init__(self, num_classes=1000, widths=(64, 128, 256, 512)):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(3, widths[0], 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU()
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        cin = 64
-        for i, (width, stride) in enumerate([(64, 1), (128, 2), (256, 2), (512, 2)], start=1):
+        cin = widths[0]
+        for i, (width, stride) in enumerate(zip(widths, [1, 2, 2, 2]), start=1):
             setattr(self, f"layer{i}", nn.Sequential(BasicBlock(cin, width, stride),
                                                      BasicBlock(width, width, 1)))
             cin = width
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512, num_classes)
+        self.fc = nn.Linear(widths[3], num_classes)
         for m in self.modules():   # torchvision's initialisation
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -146,10 +163,11 @@ def build_small_resnet(seed=SEED):
     return model.eval()
 
 
-def build_resnet18(seed=SEED):
-    """Seeded ResNet-18 in eval mode; BN running stats calibrated on 2 seeded random batches."""
+def build_resnet18(seed=SEED, num_classes=1000, widths=(64, 128, 256, 512), size=224):
+    """Seeded ResNet-18 in eval mode; BN running stats calibrated on 2 seeded random batches of
+    size×size images."""
     torch.manual_seed(seed)
-    model = ResNet18()
+    model = ResNet18(num_classes, widths)
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             m.momentum = None            # cumulative average over the calibration batches
@@ -157,7 +175,7 @@ def build_resnet18(seed=SEED):
     model.train()
     with torch.no_grad():
         for _ in range(2):
-            model(torch.randn(8, 3, 224, 224, generator=g))
+            model(torch.randn(8, 3, size, size, generator=g))
     return model.eval()
 
 
@@ -291,6 +309,27 @@ def save_json(path, obj):
     os.replace(tmp, path)
 
 
+def write_export(out_dir, name, how, export, x, logits, block, evaluate_all=True, hint=None):
+    """Writes one ONNX export (via a temp file), checks it with describe() against the PyTorch
+    `logits` and `block` for input `x`, and returns its manifest entry."""
+    path = os.path.join(out_dir, name)
+    tmp = path + ".tmp.onnx"
+    export(tmp)
+    os.replace(tmp, path)
+    info = describe(path, x, logits, block, hint, evaluate_all=evaluate_all)
+    info["exporter"] = how
+    print(f"{name}: {info['op_types']} block={info['block_tensor']}", file=sys.stderr)
+    return info
+
+
+def save_arrays(out_dir, arrays):
+    """Saves name -> array as OUT_DIR/NAME.npy (float arrays as float32)."""
+    for name, array in arrays.items():
+        if array.dtype.kind == "f":
+            array = array.astype(np.float32)
+        save_npy(os.path.join(out_dir, name + ".npy"), array)
+
+
 def make_small(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     model = build_small_resnet()
@@ -311,21 +350,9 @@ def make_small(out_dir):
          lambda p: export_dynamo(model, x, p, 18)),
     ]
     for name, how, export in exports:
-        path = os.path.join(out_dir, name)
-        tmp = path + ".tmp.onnx"
-        export(tmp)
-        os.replace(tmp, path)
-        info = describe(path, x.numpy(), logits, block, None)
-        info["exporter"] = how
-        files[name] = info
-        print(f"{name}: {info['op_types']} block={info['block_tensor']}", file=sys.stderr)
-
-    save_npy(os.path.join(out_dir, "inputs.npy"), x.numpy().astype(np.float32))
-    save_npy(os.path.join(out_dir, "logits.npy"), logits.astype(np.float32))
-    save_npy(os.path.join(out_dir, "block.npy"), block.astype(np.float32))
-    save_npy(os.path.join(out_dir, "input_grad.npy"), input_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "block_grad.npy"), block_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "targets.npy"), np.array(SMALL_TARGETS, dtype=np.int64))
+        files[name] = write_export(out_dir, name, how, export, x.numpy(), logits, block)
+    save_arrays(out_dir, {"inputs": x.numpy(), "logits": logits, "block": block, "input_grad": input_grad,
+                          "block_grad": block_grad, "targets": np.array(SMALL_TARGETS, dtype=np.int64)})
     manifest = {
         "generator": "python3 tools/make_fixtures.py",
         "torch": torch.__version__,
@@ -365,20 +392,13 @@ def make_resnet18(out_dir):
     x = torch.randn(2, 3, 224, 224, generator=g)
     logits, layer4, input_grad, layer4_grad = target_gradients(model, model.layer4, x,
                                                               RESNET18_TARGETS)
-    path = os.path.join(out_dir, "resnet18.onnx")
-    tmp = path + ".tmp.onnx"
-    export_legacy(model, x, tmp, 13, do_constant_folding=True,
-                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-    os.replace(tmp, path)
-    hint = "/layer4/layer4.1/relu_1/Relu"
-    info = describe(path, x.numpy(), logits, layer4, hint, evaluate_all=False)
-    info["exporter"] = "legacy (dynamo=False), opset 13, do_constant_folding=True, dynamic batch"
-    save_npy(os.path.join(out_dir, "input.npy"), x.numpy().astype(np.float32))
-    save_npy(os.path.join(out_dir, "logits.npy"), logits.astype(np.float32))
-    save_npy(os.path.join(out_dir, "layer4.npy"), layer4.astype(np.float32))
-    save_npy(os.path.join(out_dir, "input_grad.npy"), input_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "layer4_grad.npy"), layer4_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "targets.npy"), np.array(RESNET18_TARGETS, dtype=np.int64))
+    info = write_export(
+        out_dir, "resnet18.onnx", "legacy (dynamo=False), opset 13, do_constant_folding=True, dynamic batch",
+        lambda p: export_legacy(model, x, p, 13, do_constant_folding=True,
+                                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}),
+        x.numpy(), logits, layer4, evaluate_all=False, hint="/layer4/layer4.1/relu_1/Relu")
+    save_arrays(out_dir, {"input": x.numpy(), "logits": logits, "layer4": layer4, "input_grad": input_grad,
+                          "layer4_grad": layer4_grad, "targets": np.array(RESNET18_TARGETS, dtype=np.int64)})
     manifest = {
         "generator": f"python3 tools/make_fixtures.py --resnet18 {out_dir}",
         "torch": torch.__version__,
@@ -399,9 +419,61 @@ def make_resnet18(out_dir):
           file=sys.stderr)
 
 
+def make_resnet18_small(out_dir):
+    """The committed width-reduced ResNet-18 (see the module docstring)."""
+    os.makedirs(out_dir, exist_ok=True)
+    size = RESNET18_SMALL["size"]
+    model = build_resnet18(**RESNET18_SMALL)
+    g = torch.Generator().manual_seed(SEED + 3)
+    x = torch.randn(2, 3, size, size, generator=g)
+    logits, layer4, input_grad, layer4_grad = target_gradients(model, model.layer4, x,
+                                                              RESNET18_SMALL_TARGETS)
+    batch_axis = {"input": {0: "batch"}, "logits": {0: "batch"}}
+    x224 = torch.randn(1, 3, 224, 224, generator=g)
+    exports = [
+        ("legacy.onnx", "legacy (dynamo=False), opset 13, do_constant_folding=True, dynamic batch",
+         lambda p: export_legacy(model, x, p, 13, do_constant_folding=True, dynamic_axes=batch_axis)),
+        ("dynamo.onnx", "torch.export-based (dynamo=True), opset 18, optimize=True",
+         lambda p: export_dynamo(model, x, p, 18)),
+    ]
+    files = {name: write_export(out_dir, name, how, export, x.numpy(), logits, layer4)
+             for name, how, export in exports}
+    # The same weights at ImageNet's input size, checked against torch at that size.
+    logits224, layer4_224, _, _ = target_gradients(model, model.layer4, x224, RESNET18_SMALL_TARGETS[:1])
+    files["legacy_224.onnx"] = write_export(
+        out_dir, "legacy_224.onnx",
+        "legacy (dynamo=False), opset 13, do_constant_folding=True, dynamic batch, input [N,3,224,224]",
+        lambda p: export_legacy(model, x224, p, 13, do_constant_folding=True, dynamic_axes=batch_axis),
+        x224.numpy(), logits224, layer4_224)
+    save_arrays(out_dir, {"input": x.numpy(), "logits": logits, "layer4": layer4, "input_grad": input_grad,
+                          "layer4_grad": layer4_grad, "targets": np.array(RESNET18_SMALL_TARGETS, dtype=np.int64)})
+    widths = "/".join(str(w) for w in RESNET18_SMALL["widths"])
+    manifest = {
+        "generator": "python3 tools/make_fixtures.py --resnet18-small",
+        "torch": torch.__version__,
+        "model": f"torchvision-style ResNet-18 (BasicBlock [2,2,2,2]) at widths {widths}, "
+                 f"{RESNET18_SMALL['num_classes']} classes, seeded init, BN stats calibrated on "
+                 "random batches, eval mode",
+        "seed": SEED,
+        "input_shape": list(x.shape),
+        "input_name": "input",
+        "output_name": "logits",
+        "targets": RESNET18_SMALL_TARGETS,
+        "argmax": [int(i) for i in logits.argmax(1)],
+        "layer4": f"output of layer4 (after the last block's final ReLU), shape {list(layer4.shape)}",
+        "gradients": "input_grad[i] = d logits[i, targets[i]] / d input[i]; layer4_grad likewise",
+        "files": files,
+    }
+    save_json(os.path.join(out_dir, "manifest.json"), manifest)
+    total = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir))
+    print(f"wrote {out_dir} ({total / 1e6:.2f} MB)", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--resnet18", metavar="OUTDIR", help="write the ResNet-18 fixture set to OUTDIR")
+    ap.add_argument("--resnet18", metavar="OUTDIR", help="write the full-size ResNet-18 fixture set to OUTDIR")
+    ap.add_argument("--resnet18-small", metavar="OUTDIR", nargs="?", const=RESNET18_SMALL_DIR,
+                    help=f"write the width-reduced ResNet-18 set (default {RESNET18_SMALL_DIR})")
     ap.add_argument("--out", default=SMALL_DIR, help="directory for the small ResNet fixtures")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -409,6 +481,8 @@ def main():
     torch.use_deterministic_algorithms(True)
     if args.resnet18:
         make_resnet18(args.resnet18)
+    elif args.resnet18_small:
+        make_resnet18_small(args.resnet18_small)
     else:
         make_small(args.out)
     return 0

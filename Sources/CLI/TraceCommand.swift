@@ -103,7 +103,13 @@ struct TraceCommand: ParsableCommand {
                 signal(SIGINT, SIG_DFL)
                 signal(SIGTERM, SIG_DFL)
             }
-            let outcome = try run.run { _ in stop.signal != nil }
+            let outcome: TraceOutcome
+            do {
+                outcome = try run.run { _ in stop.signal != nil }
+            } catch let interrupted as TraceInterrupted {
+                FileHandle.standardError.write(Data("\(interrupted)\n".utf8))
+                throw ExitCode(128 + (stop.signal ?? SIGINT))
+            }
             guard outcome.finished else {
                 FileHandle.standardError.write(Data(("interrupted after \(outcome.resumedImages + outcome.tracedImages) of \(outcome.shardImages) images; "
                     + "progress is saved in \(outcome.path): rerun the same command to resume\n").utf8))

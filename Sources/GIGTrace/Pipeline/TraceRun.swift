@@ -24,6 +24,8 @@ public struct TraceRun: Sendable {
     public let loader: DatasetLoader
     /// Dataset indices of this run's shard (a contiguous block of the selection).
     public let shardIndices: [Int]
+    /// Images left out with `--skip-bad` because their labels are outside the model's classes.
+    let labelWarnings: [String]
 
     /// Loads the model and dataset and checks the configuration; nothing is written.
     public init(_ configuration: TraceConfiguration) throws {
@@ -37,6 +39,7 @@ public struct TraceRun: Sendable {
         guard c.exemplarMass > 0 && c.exemplarMass <= 1 else {
             throw CNNError.invalidInput("exemplar patch mass must be in (0, 1], got \(c.exemplarMass)")
         }
+        guard c.lambda.isFinite, c.lambda >= 0 else { throw CNNError.invalidInput("--lambda must be a finite number ≥ 0, got \(c.lambda)") }
         _ = try Quadrature(method: c.quadrature, steps: c.steps)
         let model = try Model.load(path: c.modelPath, threads: c.threads)
         let names = c.layers.isEmpty ? model.suggestedTraceLayers : c.layers
@@ -64,7 +67,22 @@ public struct TraceRun: Sendable {
         guard let logits = model.tensorShapes[out], logits.count == 1 else {
             throw CNNError.invalidInput("the model's output '\(out)' is not a vector of class logits")
         }
-        loader = try c.dataset.makeLoader(batchSize: c.batchSize, skipBad: c.skipBad)
+        var loader = try c.dataset.makeLoader(batchSize: c.batchSize, skipBad: c.skipBad)
+        // Labels index the model's classes (−1: unlabelled); others are errors, or skipped with --skip-bad.
+        let labels = loader.dataset.labels
+        let outside = loader.indices.filter { labels[$0] < -1 || labels[$0] >= logits[0] }
+        if let first = outside.first {
+            let what = "image \(first) (\(loader.dataset.identifier(at: first))) has label \(labels[first]), outside the model's \(logits[0]) classes 0..<\(logits[0])"
+            guard c.skipBad else {
+                throw CNNError.invalidInput("\(what)" + (outside.count > 1 ? " (and \(outside.count - 1) more images)" : "") + "; --skip-bad leaves such images out")
+            }
+            let bad = Set(outside)
+            loader = loader.restricted(to: loader.indices.filter { !bad.contains($0) })
+            labelWarnings = ["skipped \(outside.count) images whose labels are outside the model's classes; first: \(what)"]
+        } else {
+            labelWarnings = []
+        }
+        self.loader = loader
         classNames = try TraceRun.classNames(c, count: logits[0], dataset: loader.dataset)
         let all = loader.indices
         shardIndices = Array(all[(c.shardIndex * all.count / c.shardCount)..<((c.shardIndex + 1) * all.count / c.shardCount)])
@@ -89,7 +107,7 @@ public struct TraceRun: Sendable {
         var warnings = layers.compactMap { g -> String? in
             guard let tracer = try? ReceptiveFieldTracer(model: model, layer: g.name), !tracer.srdUnsupportedNodes.isEmpty else { return nil }
             return "exemplar boxes of \(g.name) use the gradient ERF: SRD does not cover \(tracer.srdUnsupportedNodes.joined(separator: ", "))"
-        }
+        } + labelWarnings
         let writer: TraceWriter
         let banks: [ConceptBank]
         if fm.fileExists(atPath: partial) && !c.force {
@@ -106,7 +124,7 @@ public struct TraceRun: Sendable {
                 throw CNNError.invalidInput("\(c.output) already exists (pass --force to overwrite it)")
             }
             try TraceWriter.checkFolder(of: c.output)
-            banks = c.conceptBankPaths.isEmpty ? try learnBanks() : try loadBanks()
+            banks = c.conceptBankPaths.isEmpty ? try learnBanks(shouldStop: { shouldStop(0) }) : try loadBanks()
             writer = try TraceWriter.create(at: c.output, header: try header(banks), force: c.force)
         }
 
@@ -165,7 +183,9 @@ public struct TraceRun: Sendable {
 
     /// Pass 1: samples PFVs of all traced layers over the first `conceptImages` images of the
     /// selection (one forward and backward per batch) and learns one bank per layer.
-    func learnBanks() throws -> [ConceptBank] {
+    /// `shouldStop()` is asked after every batch; when it says yes, `TraceInterrupted` is thrown
+    /// (nothing has been written yet).
+    func learnBanks(shouldStop: () -> Bool = { false }) throws -> [ConceptBank] {
         let c = configuration
         let sampleLoader = loader.restricted(to: Array(loader.indices.prefix(c.conceptImages)))
         var progress = ProgressReporter(label: "trace: sampling PFVs for concepts", total: sampleLoader.indices.count, quiet: c.quiet)
@@ -175,7 +195,10 @@ public struct TraceRun: Sendable {
         singleThreaded.threads = 1
         let sets = try MultiLayerSampler.sample(model: singleThreaded, loader: sampleLoader, layers: layers.map(\.name),
                                                 perImage: .count(c.samplesPerImage), seed: c.seed,
-                                                prefetchThreads: c.prefetchThreads) { progress.advance(by: $0) }
+                                                prefetchThreads: c.prefetchThreads) {
+            progress.advance(by: $0)
+            if shouldStop() { throw TraceInterrupted() }
+        }
         progress.finish(quietSummary: true)
         var options = ConceptOptions()
         options.seed = c.seed
@@ -279,4 +302,11 @@ public struct TraceRun: Sendable {
         if dataset.classNames.count == count { return dataset.classNames }
         return (0..<count).map(String.init)
     }
+}
+
+/// Thrown by `TraceRun.run` when `shouldStop` says yes during pass 1 (sampling PFVs and learning
+/// concepts), before any output exists: there is nothing to resume, a rerun starts pass 1 again.
+public struct TraceInterrupted: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "interrupted while sampling PFVs for the concept banks (pass 1); nothing was written" }
 }

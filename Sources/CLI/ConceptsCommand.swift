@@ -54,6 +54,7 @@ struct ConceptsCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try OutputPaths.check(out, option: "--out", inputs: dataset.inputPaths + [("--model", model)])
             let bank = try learn()
             try bank.write(to: out)
             if json {

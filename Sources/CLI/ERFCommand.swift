@@ -64,6 +64,10 @@ struct ERFCommand: ParsableCommand {
         guard let erfMethod = ERFMethod(rawValue: method) else {
             throw CNNError.invalidInput("--method: unknown method '\(method)'; choose one of \(ERFMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        let inputs = dataset.inputPaths + [("--model", model)]
+        for (option, path) in [("--out", out), ("--png", png), ("--patch", patch)] {
+            if let path { try OutputPaths.check(path, option: option, inputs: inputs) }
+        }
         let pfv = try Self.parsePosition(position)
         let m = try Model.load(path: model, threads: threads)
         // Layer and position first: they are cheap to check and need no image.

@@ -45,6 +45,7 @@ struct ExportCommand: ParsableCommand {
                 throw ValidationError("--format must be dot, json or graphml")
             }
             if let topK, topK <= 0 { throw ValidationError("--top-k must be positive") }
+            try OutputPaths.check(out, option: "--out", inputs: [("TRACE", trace)])
             let reader = try TraceReader.open(trace)
             let classIndex = try className.map { try reader.layout.classIndex($0) }
             let imageGroup: ImageGroup

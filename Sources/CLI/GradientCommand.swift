@@ -31,6 +31,7 @@ struct GradientCommand: ParsableCommand {
 
     /// The command's work; errors are `CNNError`s with one-line descriptions.
     func execute() throws {
+        try OutputPaths.check(out, option: "--out", inputs: [("--model", engine.model), ("--input", engine.input), ("--labels", labels)])
         let m = try engine.loadModel()
         if let wrt { try m.checkTensor(wrt) }
         let x = try engine.loadInput(for: m)

@@ -81,7 +81,11 @@ struct TraceCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let run = try TraceRun(try traceConfiguration())
+            let configuration = try traceConfiguration()
+            try OutputPaths.check(out, option: "--out", inputs: [("--model", configuration.modelPath), ("--data", configuration.dataset.data),
+                ("--labels", configuration.dataset.labels), ("--class-names", configuration.dataset.classNames)]
+                + configuration.conceptBankPaths.map { ("--concept-bank", $0) })
+            let run = try TraceRun(configuration)
             let stop = StopRequest()
             let sources = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
                 signal(number, SIG_IGN)

@@ -56,6 +56,11 @@ public struct DatasetOptions: ParsableArguments {
 
     /// The dataset, preprocessing and selection the flags describe, as a storable spec.
     /// `defaultData` stands in for a missing `--data` (the built-in demo); without either it throws.
+    /// The files these options read, for `OutputPaths.check` (nil when not given).
+    public var inputPaths: [(option: String, path: String?)] {
+        [("--data", data), ("--labels", labels), ("--class-names", classNames)]
+    }
+
     public func spec(defaultData: String? = nil) throws -> DatasetSpec {
         guard let path = data ?? defaultData else { throw CNNError.invalidInput("--data is required (the dataset to read)") }
         return DatasetSpec(data: path, format: format, labels: labels, classNames: classNames,

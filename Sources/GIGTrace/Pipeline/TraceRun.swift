@@ -284,8 +284,8 @@ public struct TraceRun: Sendable {
     }
 
     /// Class names in logit order: given, else the dataset's class-names file, else `classes.txt`
-    /// beside the model, else the dataset's own names, else "0", "1", …; given names must match the
-    /// number of logits.
+    /// beside the model, else the dataset's own names, else "0", "1", …; given names and
+    /// `classes.txt` must match the number of logits.
     static func classNames(_ c: TraceConfiguration, count: Int, dataset: any ImageDataset) throws -> [String] {
         if let given = c.classNames {
             guard given.count == count else {
@@ -295,9 +295,12 @@ public struct TraceRun: Sendable {
         }
         if c.dataset.classNames != nil, dataset.classNames.count == count { return dataset.classNames }   // --class-names
         let beside = URL(fileURLWithPath: c.modelPath).deletingLastPathComponent().appendingPathComponent("classes.txt").path
-        if let text = try? String(contentsOfFile: beside, encoding: .utf8) {
-            let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            if names.count == count { return names }
+        if FileManager.default.fileExists(atPath: beside) {
+            let names = try BuiltinClassNames.read(path: beside)
+            guard names.count == count else {
+                throw CNNError.invalidInput("\(beside): \(names.count) class names (one per line) for a model with \(count) logits")
+            }
+            return names
         }
         if dataset.classNames.count == count { return dataset.classNames }
         return (0..<count).map(String.init)

@@ -25,22 +25,22 @@ struct ConceptsCommand: ParsableCommand {
     @Option(help: "Concept method: kmeans (bisecting k-means, the paper's), nmf or pca.")
     var method: String = "kmeans"
 
-    @Option(help: "Number of concepts K.")
+    @Option(parsing: .unconditional, help: "Number of concepts K.")
     var k: Int
 
-    @Option(help: "PFVs drawn per image, with probability ∝ their positive contribution to the predicted class.")
+    @Option(parsing: .unconditional, help: "PFVs drawn per image, with probability ∝ their positive contribution to the predicted class.")
     var samplesPerImage: Int = 4
 
     @Flag(help: "Use every PFV of every image instead of sampling (small datasets).")
     var allPositions = false
 
-    @Option(help: "Coding sparsity λ, relative to each PFV's norm (kmeans, nmf).")
+    @Option(parsing: .unconditional, help: "Coding sparsity λ, relative to each PFV's norm (kmeans, nmf).")
     var lambda: Float = ConceptOptions.defaultLambda
 
-    @Option(help: "Seed of PFV sampling and k-means++ seeding.")
+    @Option(parsing: .unconditional, help: "Seed of PFV sampling and k-means++ seeding.")
     var seed: UInt64 = 0
 
-    @Option(help: "Total CPU threads (OpenBLAS threads; coordinate descent uses as many).")
+    @Option(parsing: .unconditional, help: "Total CPU threads (OpenBLAS threads; coordinate descent uses as many).")
     var threads: Int = 2
 
     @Option(help: "Output concept bank (JSON), written atomically.")

@@ -24,7 +24,7 @@ struct ERFCommand: ParsableCommand {
     @Option(help: "C×H×W tensor holding the PFV (`gigtrace inspect` lists them).")
     var layer: String
 
-    @Option(help: "Index of the image in the dataset (after --classes, --shuffle-seed and --limit).")
+    @Option(parsing: .unconditional, help: "Index of the image in the dataset (after --classes, --shuffle-seed and --limit).")
     var image: Int
 
     @Option(help: "PFV position on the layer's grid as H,W (row, column; 0-based).")
@@ -42,13 +42,13 @@ struct ERFCommand: ParsableCommand {
     @Option(help: "Also write the exemplar patch as a PNG: the box covering --mass of |map|, from the un-normalised image.")
     var patch: String?
 
-    @Option(help: "Share of the map's |mass| the patch box covers, in (0, 1].")
+    @Option(parsing: .unconditional, help: "Share of the map's |mass| the patch box covers, in (0, 1].")
     var mass: Double = 0.9
 
     @Flag(help: "Tint the patch with the map (red positive, blue negative).")
     var overlay = false
 
-    @Option(help: "Total CPU threads (BLAS threads × engine threads).")
+    @Option(parsing: .unconditional, help: "Total CPU threads (BLAS threads × engine threads).")
     var threads: Int = 1
 
     @Flag(help: "No summary on stderr.")

@@ -18,10 +18,10 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("class"), help: "Keep only the subgraph feeding this class (name or index).")
     var className: String?
 
-    @Option(help: "Keep at most K incoming edges per node, strongest |mean| first.")
+    @Option(parsing: .unconditional, help: "Keep at most K incoming edges per node, strongest |mean| first.")
     var topK: Int?
 
-    @Option(help: "Drop edges whose |mean GIG| is below W.")
+    @Option(parsing: .unconditional, help: "Drop edges whose |mean GIG| is below W.")
     var minWeight: Double = 0
 
     @Option(help: "Images whose mean edges are exported: all, label or prediction (the last two need --class).")

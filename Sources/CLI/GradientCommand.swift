@@ -13,7 +13,7 @@ struct GradientCommand: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    @Option(help: "Target class index, the same for every image.")
+    @Option(parsing: .unconditional, help: "Target class index, the same for every image.")
     var target: Int?
 
     @Option(help: "Per-image target classes as an int64 .npy of shape [N].")

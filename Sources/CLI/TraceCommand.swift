@@ -31,7 +31,7 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Concept method: kmeans, nmf, pca or identity (every channel its own concept).")
     var concepts: String = "kmeans"
 
-    @Option(help: "Concepts per layer K (default \(TraceConfiguration.defaultConcepts)).")
+    @Option(parsing: .unconditional, help: "Concepts per layer K (default \(TraceConfiguration.defaultConcepts)).")
     var k: Int?
 
     @Option(help: "Concepts per layer, one per traced layer, comma-separated (e.g. 8,16,32).")
@@ -40,7 +40,7 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Concept bank files (from `gigtrace concepts`), comma-separated, one per traced layer in order, or one trace database whose banks to reuse; skips pass 1.")
     var conceptBank: String?
 
-    @Option(help: "GIG integration steps.")
+    @Option(parsing: .unconditional, help: "GIG integration steps.")
     var steps: Int = TraceConfiguration.defaultSteps
 
     @Option(help: "Quadrature (Captum's names): gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid.")
@@ -49,25 +49,25 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "How GIG differentiates: auto (forward mode over the sources where they are fewer than the targets, METHOD §4), reverse (a backward pass per target) or forward. Same edges up to rounding.")
     var gigMode: String = GIGComputation.Mode.auto.rawValue
 
-    @Option(help: "Concepts are learned from the first N images of the selection (the same for every shard).")
+    @Option(parsing: .unconditional, help: "Concepts are learned from the first N images of the selection (the same for every shard).")
     var conceptImages: Int = TraceConfiguration.defaultConceptImages
 
-    @Option(help: "PFVs sampled per concept image, with probability ∝ positive contribution to the predicted class.")
+    @Option(parsing: .unconditional, help: "PFVs sampled per concept image, with probability ∝ positive contribution to the predicted class.")
     var samplesPerImage: Int = 4
 
-    @Option(help: "Coding sparsity λ, relative to each PFV's norm (kmeans, nmf).")
+    @Option(parsing: .unconditional, help: "Coding sparsity λ, relative to each PFV's norm (kmeans, nmf).")
     var lambda: Float = ConceptOptions.defaultLambda
 
     @Option(help: "Trace only shard I of N (0-based), a contiguous block of the selection; merge shards with `gigtrace merge`.")
     var shard: String?
 
-    @Option(help: "Seed of PFV sampling and concept learning.")
+    @Option(parsing: .unconditional, help: "Seed of PFV sampling and concept learning.")
     var seed: UInt64 = 0
 
-    @Option(help: "Total CPU threads (OpenBLAS threads; our own loops use as many).")
+    @Option(parsing: .unconditional, help: "Total CPU threads (OpenBLAS threads; our own loops use as many).")
     var threads: Int = 2
 
-    @Option(help: "Checkpoint at least every N images (and every 30 s).")
+    @Option(parsing: .unconditional, help: "Checkpoint at least every N images (and every 30 s).")
     var checkpointEvery: Int = 256
 
     @Option(help: "Output trace database (.sqlite).")

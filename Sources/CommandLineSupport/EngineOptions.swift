@@ -13,10 +13,10 @@ public struct EngineOptions: ParsableArguments {
     @Option(help: "Input images as a float32 .npy of shape [N, C, H, W], already normalised.")
     public var input: String
 
-    @Option(help: "Images per pass.")
+    @Option(parsing: .unconditional, help: "Images per pass.")
     public var batchSize: Int = 16
 
-    @Option(help: "Total CPU threads (BLAS threads × engine threads).")
+    @Option(parsing: .unconditional, help: "Total CPU threads (BLAS threads × engine threads).")
     public var threads: Int = 2
 
     @Flag(help: "No progress output on stderr.")

@@ -52,6 +52,8 @@ public struct SizeLimits: Sendable, Equatable {
     ///
     ///     SizeLimits.checkedProduct([1 << 32, 1 << 32])  // nil
     public static func checkedProduct(_ extents: [Int]) -> Int? {
+        guard extents.allSatisfy({ $0 >= 0 }) else { return nil }
+        if extents.contains(0) { return 0 }
         var n = 1
         for e in extents {
             guard e >= 0 else { return nil }

@@ -210,6 +210,10 @@ def main(root):
         "idx/huge-images-idx3-ubyte": idx_bytes([0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF], b""),
         "idx/huge-images-idx3-ubyte.gz": gzip.compress(idx_bytes([0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF], b"")),
         "idx/bomb-images-idx3-ubyte.gz": gzip.compress(idx_bytes([2, 4, 4], bytes(range(32))) + b"\x00" * (64 << 20), 9),
+        # Found by tools/fuzz.sh: N = 4·10⁹ images of 0×16777215 pixels pass a product check
+        # (0 bytes) and used to size a 32 GB label list.
+        "idx/empty_images_huge_n-images-idx3-ubyte": idx_bytes([0xF0000000, 0, 0xFFFFFF], b""),
+        "npy/empty_images_huge_n.npy": npy_with_header("|u1", "(4000000000, 0, 4)"),
         "idx/truncated-gz-images-idx3-ubyte.gz": gzip.compress(idx_bytes([2, 4, 4], bytes(range(32))))[:30],
         # CIFAR: a partial record and labels above the variant's range.
         "cifar/partial_record.bin": bytes([3]) + bytes(100),

@@ -32,6 +32,10 @@ public struct IdxDataset: ImageDataset {
         count = header.dims[0]
         height = header.dims[1]
         width = header.dims[2]
+        // Empty images would let a huge N pass the size check (N×0 bytes) and size the label list.
+        guard height > 0, width > 0 else {
+            throw CNNError.corruptFile(path: path, reason: "IDX images of \(height)×\(width) pixels are empty")
+        }
         let need: Int
         do {
             need = try SizeLimits.current.checkedElementCount(header.dims, what: "IDX images")

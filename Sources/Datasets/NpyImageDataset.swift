@@ -46,6 +46,10 @@ public struct NpyImageDataset: ImageDataset {
         default:
             throw CNNError.invalidInput("\(path): shape \(shape) is not N×C×H×W, N×H×W×C or N×H×W with 1, 3 or 4 channels")
         }
+        // Empty images would let a huge N pass the size check (N×0 bytes) and size the label list.
+        guard channels > 0, height > 0, width > 0 else {
+            throw CNNError.corruptFile(path: path, reason: "shape \(shape) holds empty images")
+        }
         let elements: Int
         do {
             elements = try limits.checkedElementCount(shape, what: "image array")

@@ -239,3 +239,12 @@ import Testing
         #expect(left == [".other.\(deadPID).tmp", ".x.npy.1.body", ".x.npy.\(live).keep", "x.npy"])
     }
 }
+
+extension HardeningTests {
+    /// Found by tools/fuzz.sh: an IDX file of 4·10⁹ images of 0×16777215 pixels passed the size
+    /// check (0 bytes of pixels) and then sized a 32 GB label list.
+    @Test func emptyImagesCannotDeclareAHugeCount() {
+        #expect(message { _ = try IdxDataset(path: "\(Self.fuzz)/idx/empty_images_huge_n-images-idx3-ubyte") }.contains("IDX images of 0×16777215 pixels are empty"))
+        #expect(message { _ = try NpyImageDataset(path: "\(Self.fuzz)/npy/empty_images_huge_n.npy", labelsPath: nil) }.contains("shape [4000000000, 0, 4] holds empty images"))
+    }
+}

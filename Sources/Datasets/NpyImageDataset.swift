@@ -67,8 +67,9 @@ public struct NpyImageDataset: ImageDataset {
                 throw CNNError.invalidInput("\(labelsPath): has \(values.count) labels but \(path) has \(count) images")
             }
             // Labels name classes 0..<C; the class list below has max+1 entries, so bound it first.
-            if let bad = values.firstIndex(where: { $0 < 0 || $0 >= limits.maxClasses }) {
-                throw CNNError.corruptFile(path: labelsPath, reason: "label \(values[bad]) of image \(bad) is outside 0..<\(limits.maxClasses) (raise the limit with GIGTRACE_MAX_CLASSES)")
+            // (−1 marks an unlabelled image.)
+            if let bad = values.firstIndex(where: { $0 < -1 || $0 >= limits.maxClasses }) {
+                throw CNNError.corruptFile(path: labelsPath, reason: "label \(values[bad]) of image \(bad) is outside -1..<\(limits.maxClasses) (raise the limit with GIGTRACE_MAX_CLASSES)")
             }
             labels = values
         } else {

@@ -188,7 +188,7 @@ import Testing
 
     @Test func outputPathsComparesFilesNotSpellings() throws {
         let file = "\(dir)/a.bin"
-        FileManager.default.createFile(atPath: file, contents: Data([1]))
+        _ = FileManager.default.createFile(atPath: file, contents: Data([1]))
         try FileManager.default.createSymbolicLink(atPath: "\(dir)/l.bin", withDestinationPath: "a.bin")
         #expect(OutputPaths.sameFile("\(dir)/l.bin", file) && OutputPaths.sameFile("\(dir)/./a.bin", file))
         #expect(!OutputPaths.sameFile("\(dir)/b.bin", file))

@@ -227,7 +227,7 @@ import Testing
         let deadPID = dead.processIdentifier
         let live = ProcessInfo.processInfo.processIdentifier
         for name in [".x.npy.\(deadPID).body", ".x.npy.\(deadPID).tmp", ".x.npy.1.body", ".x.npy.\(live).keep", ".other.\(deadPID).tmp"] {
-            FileManager.default.createFile(atPath: "\(dir)/\(name)", contents: Data(count: 10))
+            _ = FileManager.default.createFile(atPath: "\(dir)/\(name)", contents: Data(count: 10))
         }
         do {
             let writer = try NpyBatchWriter(path: out)

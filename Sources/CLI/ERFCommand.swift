@@ -75,6 +75,7 @@ struct ERFCommand: ParsableCommand {
         try geometry.check(pfv)
         let spec = try dataset.spec()
         let loader = try spec.makeLoader(batchSize: 1)
+        guard image >= 0 else { throw CNNError.invalidInput("--image must be ≥ 0, got \(image)") }
         guard (0..<loader.indices.count).contains(image) else {
             throw CNNError.invalidInput("--image \(image) is beyond the dataset \(spec.data): valid 0..<\(loader.indices.count)")
         }

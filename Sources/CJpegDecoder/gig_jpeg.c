@@ -99,3 +99,9 @@ int gig_jpeg_read(gig_jpeg *jpeg, unsigned char *out, char *message, size_t mess
     free(jpeg);
     return 0;
 }
+
+void gig_jpeg_free(gig_jpeg *jpeg) {
+    if (jpeg == NULL) return;
+    jpeg_destroy_decompress(&jpeg->cinfo);
+    free(jpeg);
+}

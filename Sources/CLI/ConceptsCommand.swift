@@ -25,7 +25,7 @@ struct ConceptsCommand: ParsableCommand {
     @Option(help: "Concept method: kmeans (bisecting k-means, the paper's), nmf or pca.")
     var method: ConceptMethod = .kmeans
 
-    @Option(help: "Number of concepts K.")
+    @Option(parsing: .unconditional, help: "Number of concepts K.")
     var k: Int
 
     @Flag(help: "Use every PFV of every image instead of sampling (small datasets).")
@@ -51,6 +51,7 @@ struct ConceptsCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try OutputPaths.check(out, option: "--out", inputs: dataset.inputPaths + [("--model", model)])
             try OutputPath.check(out, force: force)
             let bank = try learn()
             try bank.write(to: out)

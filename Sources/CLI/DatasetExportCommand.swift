@@ -27,6 +27,8 @@ struct DatasetExportCommand: ParsableCommand {
     }
 
     private func export() throws {
+        try OutputPaths.check(out, option: "--out", inputs: dataset.inputPaths + [("--labels-out", labelsOut)])
+        if let labelsOut { try OutputPaths.check(labelsOut, option: "--labels-out", inputs: dataset.inputPaths) }
         let loader = try dataset.makeLoader()
         let writer = try NpyBatchWriter(path: out)
         var labels = [Int]()

@@ -24,7 +24,7 @@ struct ERFCommand: ParsableCommand {
     @Option(help: "C×H×W tensor holding the PFV (`gigtrace inspect` lists them).")
     var layer: String
 
-    @Option(help: "Index of the image in the dataset (after --classes, --shuffle-seed and --limit).")
+    @Option(parsing: .unconditional, help: "Index of the image in the dataset (after --classes, --shuffle-seed and --limit).")
     var image: Int
 
     @Option(help: "PFV position on the layer's grid as H,W (row, column; 0-based).")
@@ -42,7 +42,7 @@ struct ERFCommand: ParsableCommand {
     @Option(help: "Also write the exemplar patch as a PNG: the box covering --mass of |map|, from the un-normalised image.")
     var patch: String?
 
-    @Option(help: "Share of the map's |mass| the patch box covers, in (0, 1].")
+    @Option(parsing: .unconditional, help: "Share of the map's |mass| the patch box covers, in (0, 1].")
     var mass: Double = 0.9
 
     @Flag(help: "Tint the patch with the map (red positive, blue negative).")
@@ -58,7 +58,12 @@ struct ERFCommand: ParsableCommand {
     /// The command's work; throws the one-line `CNNError` that `run()` prints.
     func compute() throws {
         let erfMethod = method
-        for path in [out] + [png, patch].compactMap({ $0 }) { try OutputPath.check(path, force: true) }
+        let inputs = dataset.inputPaths + [("--model", model)]
+        for (option, path) in [("--out", out), ("--png", png), ("--patch", patch)] {
+            guard let path else { continue }
+            try OutputPaths.check(path, option: option, inputs: inputs)
+            try OutputPath.check(path, force: true)
+        }
         let pfv = try Self.parsePosition(position)
         let m = try Model.load(path: model, threads: execution.threads)
         // Layer and position first: they are cheap to check and need no image.
@@ -66,6 +71,7 @@ struct ERFCommand: ParsableCommand {
         try geometry.check(pfv)
         let spec = try dataset.spec()
         let loader = try spec.makeLoader(batchSize: 1)
+        guard image >= 0 else { throw CNNError.invalidInput("--image must be ≥ 0, got \(image)") }
         guard (0..<loader.indices.count).contains(image) else {
             throw CNNError.invalidInput("--image \(image) is beyond the dataset \(spec.data): valid 0..<\(loader.indices.count)")
         }

@@ -18,10 +18,10 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("class"), help: "Keep only the subgraph feeding this class (name or index).")
     var className: String?
 
-    @Option(help: "Keep at most K incoming edges per node, strongest |mean| first.")
+    @Option(parsing: .unconditional, help: "Keep at most K incoming edges per node, strongest |mean| first.")
     var topK: Int?
 
-    @Option(help: "Drop edges whose |mean GIG| is below W.")
+    @Option(parsing: .unconditional, help: "Drop edges whose |mean GIG| is below W.")
     var minWeight: Double = 0
 
     @Option(help: "Images whose mean edges are exported: all, label or prediction (the last two need --class).")
@@ -42,6 +42,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             if let topK, topK <= 0 { throw ValidationError("--top-k must be positive") }
+            try OutputPaths.check(out, option: "--out", inputs: [("TRACE", trace)])
             let reader = try TraceReader.open(trace)
             let classIndex = try className.map { try reader.layout.classIndex($0) }
             let imageGroup = try group.group(class: classIndex)

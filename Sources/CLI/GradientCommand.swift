@@ -13,7 +13,7 @@ struct GradientCommand: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
-    @Option(help: "Target class index, the same for every image.")
+    @Option(parsing: .unconditional, help: "Target class index, the same for every image.")
     var target: Int?
 
     @Option(help: "Per-image target classes as an int64 .npy of shape [N].")
@@ -32,6 +32,7 @@ struct GradientCommand: ParsableCommand {
     /// The command's work; errors are `CNNError`s with one-line descriptions.
     func execute() throws {
         try OutputPath.check(out, force: true)
+        try OutputPaths.check(out, option: "--out", inputs: [("--model", engine.model), ("--input", engine.input), ("--labels", labels)])
         let m = try engine.loadModel()
         if let wrt { try m.checkTensor(wrt) }
         let x = try engine.loadInput(for: m)

@@ -24,6 +24,7 @@ struct MergeCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try OutputPaths.check(output, option: "OUTPUT", inputs: shards.map { ("SHARD", $0) })
             let report = try TraceMerger.merge(output: output, shards: shards, force: force)
             if !quiet {
                 var message = "merged \(report.shards) shards, \(report.images) images, into \(output)"

@@ -26,13 +26,22 @@ struct QueryCommand: ParsableCommand {
     @Argument(help: "What to query: pathways, concept, image or summary.")
     var kind: Kind
 
-    @Argument(help: "The concept (LAYER:INDEX, layer by name or position) or the image index.")
-    var target: String?
+    // `.allUnrecognized` so that a negative image index ("image -1") reaches the check below and
+    // gets a message about the value, instead of the parser's "unknown option '-1'".
+    @Argument(parsing: .allUnrecognized, help: "The concept (LAYER:INDEX, layer by name or position) or the image index.")
+    var targetArguments: [String] = []
+
+    var target: String? { targetArguments.first }
+
+    func validate() throws {
+        if targetArguments.count > 1 { throw ValidationError("unexpected arguments: \(targetArguments.dropFirst().joined(separator: " "))") }
+        if let t = target, t.hasPrefix("--") { throw ValidationError("unknown option '\(t)'") }
+    }
 
     @Option(name: .customLong("class"), help: "Class name or index (pathways; optional for concept to pick the images).")
     var className: String?
 
-    @Option(help: "Number of pathways (default 5) or of neighbours per list (default 10).")
+    @Option(parsing: .unconditional, help: "Number of pathways (default 5) or of neighbours per list (default 10).")
     var top: Int?
 
     @Option(help: "Images whose mean edges are used: all, label (images of --class) or prediction (predicted --class). Default: label for pathways, all otherwise.")
@@ -69,6 +78,7 @@ struct QueryCommand: ParsableCommand {
                 output = json ? try JSONText.encode(report) : report.table()
             case .image:
                 guard let target, let n = Int(target) else { throw ValidationError("image needs an image index N") }
+                guard n >= 0 else { throw ValidationError("image index must be ≥ 0, got \(n)") }
                 let report = try ImageReport(record: try reader.image(n), layout: layout)
                 output = json ? try JSONText.encode(report) : report.table()
             case .summary:

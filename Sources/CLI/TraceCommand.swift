@@ -31,7 +31,7 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Concept method (identity: every channel its own concept).")
     var concepts: ConceptMethod = .kmeans
 
-    @Option(help: "Concepts per layer K (default \(TraceConfiguration.defaultConcepts)).")
+    @Option(parsing: .unconditional, help: "Concepts per layer K (default \(TraceConfiguration.defaultConcepts)).")
     var k: Int?
 
     @Option(help: "Concepts per layer, one per traced layer, comma-separated (e.g. 8,16,32).")
@@ -40,7 +40,7 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Concept bank files (from `gigtrace concepts`), comma-separated, one per traced layer in order, or one trace database whose banks to reuse; skips pass 1.")
     var conceptBank: CommaSeparated<String>?
 
-    @Option(help: "GIG integration steps.")
+    @Option(parsing: .unconditional, help: "GIG integration steps.")
     var steps: Int = TraceConfiguration.defaultSteps
 
     @Option(help: "Quadrature (Captum's names).")
@@ -49,7 +49,7 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "How GIG differentiates: auto (forward mode over the sources where they are fewer than the targets, docs/METHOD.md §4), reverse (a backward pass per target) or forward. Same edges up to rounding.")
     var gigMode: GIGComputation.Mode = .auto
 
-    @Option(help: "Concepts are learned from the first N images of the selection (the same for every shard).")
+    @Option(parsing: .unconditional, help: "Concepts are learned from the first N images of the selection (the same for every shard).")
     var conceptImages: Int = TraceConfiguration.defaultConceptImages
 
     @OptionGroup var learning: ConceptLearningOptions
@@ -59,7 +59,7 @@ struct TraceCommand: ParsableCommand {
 
     @OptionGroup var execution: ExecutionOptions
 
-    @Option(help: "Checkpoint at least every N images (and every 30 s).")
+    @Option(parsing: .unconditional, help: "Checkpoint at least every N images (and every 30 s).")
     var checkpointEvery: Int = 256
 
     @Option(help: "Output trace database (.sqlite).")
@@ -70,7 +70,11 @@ struct TraceCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let run = try TraceRun(try traceConfiguration())
+            let configuration = try traceConfiguration()
+            try OutputPaths.check(out, option: "--out", inputs: [("--model", configuration.modelPath), ("--data", configuration.dataset.data),
+                ("--labels", configuration.dataset.labels), ("--class-names", configuration.dataset.classNames)]
+                + configuration.conceptBankPaths.map { ("--concept-bank", $0) })
+            let run = try TraceRun(configuration)
             let stop = StopRequest()
             let sources = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
                 signal(number, SIG_IGN)
@@ -93,7 +97,14 @@ struct TraceCommand: ParsableCommand {
                 signal(SIGTERM, SIG_DFL)
             }
             var display = TraceProgressDisplay(quiet: execution.quiet)
-            let outcome = try run.run(shouldStop: { _ in stop.signal != nil }) { display.show($0) }
+            let outcome: TraceOutcome
+            do {
+                outcome = try run.run(shouldStop: { _ in stop.signal != nil }) { display.show($0) }
+            } catch let interrupted as TraceInterrupted {
+                display.finish()
+                FileHandle.standardError.write(Data("\(interrupted)\n".utf8))
+                throw ExitCode(128 + (stop.signal ?? SIGINT))
+            }
             display.finish()
             guard outcome.finished else {
                 FileHandle.standardError.write(Data(("interrupted after \(outcome.resumedImages + outcome.tracedImages) of \(outcome.shardImages) images; "

@@ -48,7 +48,7 @@ public struct CommaSeparated<Element: ExpressibleByArgument>: ExpressibleByArgum
 public struct ExecutionOptions: ParsableArguments {
     public init() {}
 
-    @Option(help: "Total CPU threads (OpenBLAS threads × engine threads).")
+    @Option(parsing: .unconditional, help: "Total CPU threads (OpenBLAS threads × engine threads).")
     public var threads: Int = 2
 
     @Flag(help: "No progress or summary on stderr.")
@@ -63,13 +63,13 @@ public struct ExecutionOptions: ParsableArguments {
 public struct ConceptLearningOptions: ParsableArguments {
     public init() {}
 
-    @Option(help: "PFVs drawn per image, with probability ∝ their positive contribution to the predicted class.")
+    @Option(parsing: .unconditional, help: "PFVs drawn per image, with probability ∝ their positive contribution to the predicted class.")
     public var samplesPerImage: Int = 4
 
-    @Option(help: "Coding sparsity λ, relative to each PFV's norm (kmeans, nmf).")
+    @Option(parsing: .unconditional, help: "Coding sparsity λ, relative to each PFV's norm (kmeans, nmf).")
     public var lambda: Float = ConceptOptions.defaultLambda
 
-    @Option(help: "Seed of PFV sampling and concept learning.")
+    @Option(parsing: .unconditional, help: "Seed of PFV sampling and concept learning.")
     public var seed: UInt64 = 0
 
     public func validate() throws {

@@ -18,7 +18,7 @@ public struct DatasetOptions: ParsableArguments {
     @Option(help: "Labels file for IDX or .npy images (IDX finds its sibling *-labels-idx1-* by itself).")
     public var labels: String?
 
-    @Option(help: "Resize the shorter side to this many pixels (Pillow bilinear with antialiasing, as transforms.Resize).")
+    @Option(parsing: .unconditional, help: "Resize the shorter side to this many pixels (Pillow bilinear with antialiasing, as transforms.Resize).")
     public var resize: Int?
 
     @Option(help: "Center crop: N or HxW (as transforms.CenterCrop; pads with 0 if larger than the image).")
@@ -30,19 +30,19 @@ public struct DatasetOptions: ParsableArguments {
     @Option(help: "Per-channel std for Normalize, comma-separated (one value applies to all channels).")
     public var std: CommaSeparated<Float>?
 
-    @Option(help: "Channels the model takes: 1 (Pillow's convert(\"L\")) or 3 (convert(\"RGB\")). Default: the dataset's (RGBA → 3).")
+    @Option(parsing: .unconditional, help: "Channels the model takes: 1 (Pillow's convert(\"L\")) or 3 (convert(\"RGB\")). Default: the dataset's (RGBA → 3).")
     public var channels: Int?
 
-    @Option(help: "Use only the first N images (after --classes and --shuffle-seed).")
+    @Option(parsing: .unconditional, help: "Use only the first N images (after --classes and --shuffle-seed).")
     public var limit: Int?
 
     @Option(help: "Only these classes, comma-separated names or label numbers.")
     public var classes: CommaSeparated<String>?
 
-    @Option(help: "Shuffle the images with this seed (deterministic; without it the dataset order is kept).")
+    @Option(parsing: .unconditional, help: "Shuffle the images with this seed (deterministic; without it the dataset order is kept).")
     public var shuffleSeed: UInt64?
 
-    @Option(help: "Images per batch.")
+    @Option(parsing: .unconditional, help: "Images per batch.")
     public var batchSize: Int = 64
 
     @Option(help: "Class names, one per line in label order (overrides folder names or built-in names).")
@@ -51,11 +51,16 @@ public struct DatasetOptions: ParsableArguments {
     @Flag(help: "Skip images that cannot be read or decoded (each is reported) instead of stopping.")
     public var skipBad = false
 
-    @Option(help: "Background threads decoding ahead of the consumer (0 = decode inline). Keep OpenBLAS threads + these ≤ cores.")
+    @Option(parsing: .unconditional, help: "Background threads decoding ahead of the consumer (0 = decode inline). Keep OpenBLAS threads + these ≤ cores.")
     public var prefetchThreads: Int = 1
 
     /// The dataset, preprocessing and selection the flags describe, as a storable spec.
     /// `defaultData` stands in for a missing `--data` (the built-in demo); without either it throws.
+    /// The files these options read, for `OutputPaths.check` (nil when not given).
+    public var inputPaths: [(option: String, path: String?)] {
+        [("--data", data), ("--labels", labels), ("--class-names", classNames)]
+    }
+
     public func spec(defaultData: String? = nil) throws -> DatasetSpec {
         guard let path = data ?? defaultData else { throw CNNError.invalidInput("--data is required (the dataset to read)") }
         return DatasetSpec(data: path, format: format.rawValue, labels: labels, classNames: classNames,

@@ -13,7 +13,7 @@ public struct EngineOptions: ParsableArguments {
     @Option(help: "Input images as a float32 .npy of shape [N, C, H, W], already normalised.")
     public var input: String
 
-    @Option(help: "Images per pass.")
+    @Option(parsing: .unconditional, help: "Images per pass.")
     public var batchSize: Int = 16
 
     @OptionGroup public var execution: ExecutionOptions

@@ -60,7 +60,7 @@ public enum Npy {
     }
 
     /// Decodes the bytes of an `.npy` file; `path` is only used in error messages.
-    public static func decode(_ data: Data, path: String) throws -> NpyArray {
+    public static func decode(_ data: Data, path: String, limits: SizeLimits = .current) throws -> NpyArray {
         let bytes = [UInt8](data)
         func corrupt(_ reason: String) -> CNNError { .corruptFile(path: path, reason: "not a valid .npy file: \(reason)") }
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw corrupt("missing the \\x93NUMPY magic") }
@@ -90,11 +90,17 @@ public enum Npy {
         }
         guard let shapeText = headerValue("shape", in: header) else { throw corrupt("header has no 'shape'") }
         let shape = try parseShape(shapeText, path: path)
-        let count = Tensor.elementCount(shape)
+        let count: Int
+        do {
+            count = try limits.checkedElementCount(shape, what: "array")
+        } catch let error as CNNError {
+            throw CNNError.corruptFile(path: path, reason: error.description)
+        }
         let body = headerStart + headerLength
 
         func payload(_ width: Int) throws -> ArraySlice<UInt8> {
-            let need = count * width
+            let (need, overflow) = count.multipliedReportingOverflow(by: width)
+            guard !overflow else { throw corrupt("shape \(shape) is too large") }
             guard bytes.count - body >= need else {
                 throw corrupt("expected \(need) bytes of data for shape \(shape), found \(bytes.count - body)")
             }

@@ -11,9 +11,8 @@ public struct Tensor: Sendable, Equatable {
 
     /// Wraps `data` as `shape`; throws when the element count does not match.
     public init(shape: [Int], data: [Float]) throws {
-        let n = Tensor.elementCount(shape)
-        guard shape.allSatisfy({ $0 >= 0 }), n == data.count else {
-            throw CNNError.shapeMismatch("tensor of shape \(shape) needs \(n) elements, got \(data.count)")
+        guard let n = SizeLimits.checkedProduct(shape), n == data.count else {
+            throw CNNError.shapeMismatch("tensor of shape \(shape) does not hold \(data.count) elements")
         }
         self.shape = shape
         self.data = data
@@ -96,8 +95,8 @@ public struct IntTensor: Sendable, Equatable {
 
     /// Wraps `data` as `shape`; throws when the element count does not match.
     public init(shape: [Int], data: [Int]) throws {
-        guard Tensor.elementCount(shape) == data.count else {
-            throw CNNError.shapeMismatch("int tensor of shape \(shape) needs \(Tensor.elementCount(shape)) elements, got \(data.count)")
+        guard let n = SizeLimits.checkedProduct(shape), n == data.count else {
+            throw CNNError.shapeMismatch("int tensor of shape \(shape) does not hold \(data.count) elements")
         }
         self.shape = shape
         self.data = data

@@ -38,13 +38,15 @@ public enum BuiltinClassNames {
         return mnist
     }
 
-    /// Reads one class name per line from `path` (blank lines at the end ignored).
+    /// Reads one class name per line from `path` (blank lines at the end ignored). Lines end at
+    /// "\n" only (a "\r" before it is trimmed): other characters Unicode counts as line breaks —
+    /// vertical tab, form feed, U+2028 — stay inside the name, trimmed at its ends.
     public static func read(path: String) throws -> [String] {
         let data = try AtomicFile.read(path)
         guard let text = String(data: data, encoding: .utf8) else {
             throw CNNError.corruptFile(path: path, reason: "class-names file is not UTF-8 text")
         }
-        var names = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var names = text.components(separatedBy: "\n")
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         while names.last?.isEmpty == true { names.removeLast() }
         guard !names.isEmpty else { throw CNNError.invalidInput("\(path): class-names file is empty") }

@@ -64,26 +64,36 @@ public struct DatasetLoader: Sendable {
         let allLabels = dataset.labels
         for index in slice {
             let id = dataset.identifier(at: index)
-            let image: DecodedImage
             do {
-                image = try dataset.image(at: index)
+                let image = try dataset.image(at: index)
+                let s = preprocessing.outputShape(channels: image.channels, height: image.height, width: image.width)
+                if let shape, shape != s {
+                    throw CNNError.shapeMismatch("\(id) preprocesses to \(s.map(String.init).joined(separator: "x")) but earlier images to \(shape.map(String.init).joined(separator: "x")); pass --resize and/or --crop to give all images one size")
+                }
+                let per = try SizeLimits.current.checkedElementCount(s, what: "\(id) preprocessed")
+                if shape == nil {
+                    shape = s
+                    data.reserveCapacity(slice.count * per)
+                }
+                let start = data.count
+                data.append(contentsOf: repeatElement(0, count: per))
+                do {
+                    try data.withUnsafeMutableBufferPointer { all in
+                        let slot = UnsafeMutableBufferPointer(rebasing: all[start..<(start + per)])
+                        try preprocessing.apply(image, into: slot, path: id)
+                        // NaN/Inf pixels (float arrays) would flow silently through GIG: name the image.
+                        if let bad = slot.first(where: { !$0.isFinite }) {
+                            throw CNNError.corruptFile(path: id, reason: "image \(index) contains a non-finite value (\(bad)) after preprocessing")
+                        }
+                    }
+                } catch {
+                    data.removeSubrange(start...)
+                    throw error
+                }
             } catch let error as CNNError where skipBad {
+                if case .shapeMismatch = error { throw error }
                 skipped.append(error.description)
                 continue
-            }
-            let s = preprocessing.outputShape(channels: image.channels, height: image.height, width: image.width)
-            if let shape, shape != s {
-                throw CNNError.shapeMismatch("\(id) preprocesses to \(s.map(String.init).joined(separator: "x")) but earlier images to \(shape.map(String.init).joined(separator: "x")); pass --resize and/or --crop to give all images one size")
-            }
-            if shape == nil {
-                shape = s
-                data.reserveCapacity(slice.count * s.reduce(1, *))
-            }
-            let per = s.reduce(1, *)
-            let start = data.count
-            data.append(contentsOf: repeatElement(0, count: per))
-            try data.withUnsafeMutableBufferPointer { all in
-                try preprocessing.apply(image, into: UnsafeMutableBufferPointer(rebasing: all[start..<(start + per)]), path: id)
             }
             labels.append(allLabels[index])
             kept.append(index)

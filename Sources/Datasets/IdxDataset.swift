@@ -24,7 +24,7 @@ public struct IdxDataset: ImageDataset {
     /// `idx3`→`idx1` when it exists (no labels otherwise).
     public init(path: String, labelsPath: String? = nil) throws {
         self.path = path
-        let data = try Gzip.readMaybeCompressed(path: path)
+        let data = try IdxDataset.read(path)
         let header = try IdxDataset.header(data, path: path)
         guard header.dims.count == 3 else {
             throw CNNError.corruptFile(path: path, reason: "IDX images file must have 3 dimensions (N×H×W), found \(header.dims)")
@@ -32,7 +32,16 @@ public struct IdxDataset: ImageDataset {
         count = header.dims[0]
         height = header.dims[1]
         width = header.dims[2]
-        let need = count * height * width
+        // Empty images would let a huge N pass the size check (N×0 bytes) and size the label list.
+        guard height > 0, width > 0 else {
+            throw CNNError.corruptFile(path: path, reason: "IDX images of \(height)×\(width) pixels are empty")
+        }
+        let need: Int
+        do {
+            need = try SizeLimits.current.checkedElementCount(header.dims, what: "IDX images")
+        } catch let error as CNNError {
+            throw CNNError.corruptFile(path: path, reason: error.description)
+        }
         guard data.count - header.size >= need else {
             throw CNNError.corruptFile(path: path, reason: "truncated IDX file: \(count) images of \(height)×\(width) need \(need) bytes after the header, found \(data.count - header.size)")
         }
@@ -42,7 +51,7 @@ public struct IdxDataset: ImageDataset {
         let labelFile = labelsPath ?? IdxDataset.siblingLabels(of: path)
         self.labelsPath = labelFile
         if let labelFile {
-            let ldata = try Gzip.readMaybeCompressed(path: labelFile)
+            let ldata = try IdxDataset.read(labelFile)
             let lheader = try IdxDataset.header(ldata, path: labelFile)
             guard lheader.dims.count == 1 else {
                 throw CNNError.corruptFile(path: labelFile, reason: "IDX labels file must have 1 dimension, found \(lheader.dims)")
@@ -68,6 +77,19 @@ public struct IdxDataset: ImageDataset {
     }
 
     public func identifier(at index: Int) -> String { "\(path)#\(index)" }
+
+    /// The bytes of an IDX file, plain or gzip; a gzip stream is inflated only as far as its header
+    /// says the data reaches (checked against `SizeLimits`), never further.
+    static func read(_ path: String) throws -> Data {
+        try Gzip.readMaybeCompressed(path: path, prefix: 4 + 4 * 4) { head in
+            let h = try header(head, path: path)
+            do {
+                return h.size + (try SizeLimits.current.checkedElementCount(h.dims, what: "IDX data"))
+            } catch let error as CNNError {
+                throw CNNError.corruptFile(path: path, reason: error.description)
+            }
+        }
+    }
 
     /// IDX header: magic `00 00 08 ndim` (unsigned bytes) then `ndim` big-endian UInt32 extents.
     static func header(_ data: Data, path: String) throws -> (dims: [Int], size: Int) {

@@ -10,6 +10,7 @@ import ImageIO
 /// sorted file names (byte order of UTF-8 = Python's code-point order). Files ending in `.jpg`,
 /// `.jpeg` or `.png` (any case) are images; other files are ignored and counted. Hidden entries
 /// (names starting with ".") are skipped, unlike torchvision, which would list e.g. `.ipynb_checkpoints`.
+/// Linked folders are followed once per real path; a link loop is an error naming the link.
 public struct ImageFolderDataset: ImageDataset {
     public let path: String
     public var formatName: String { "folder" }
@@ -36,7 +37,8 @@ public struct ImageFolderDataset: ImageDataset {
         var files = [String](), labels = [Int](), ignored = 0
         for (label, name) in classes.enumerated() {
             var directories = [String]()
-            ImageFolderDataset.walk(path + "/" + name, into: &directories)
+            var visited = Set<String>()
+            try ImageFolderDataset.walk(path + "/" + name, ancestors: [], visited: &visited, into: &directories)
             directories.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             var found = 0
             for dir in directories {
@@ -78,11 +80,27 @@ public struct ImageFolderDataset: ImageDataset {
         }
     }
 
-    static func walk(_ dir: String, into out: inout [String]) {
-        out.append(dir)
-        for entry in (try? list(dir)) ?? [] where isDirectory(dir + "/" + entry) {
-            walk(dir + "/" + entry, into: &out)
+    /// Collects `dir` and the folders below it, following symbolic links to folders at most once
+    /// per real path: a folder reached again through another link is skipped (its images are
+    /// listed once), and a link back to one of its own ancestors (a loop) is an error naming it.
+    static func walk(_ dir: String, ancestors: Set<String>, visited: inout Set<String>, into out: inout [String]) throws {
+        let real = realPath(dir)
+        if ancestors.contains(real) {
+            throw CNNError.invalidInput("\(dir): symbolic link loop (leads back to \(real)); remove the link or point it elsewhere")
         }
+        guard visited.insert(real).inserted else { return }
+        out.append(dir)
+        let inside = ancestors.union([real])
+        for entry in (try? list(dir)) ?? [] where isDirectory(dir + "/" + entry) {
+            try walk(dir + "/" + entry, ancestors: inside, visited: &visited, into: &out)
+        }
+    }
+
+    /// The path with every symbolic link resolved (the path itself when it cannot be resolved).
+    static func realPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     static func isDirectory(_ path: String) -> Bool {

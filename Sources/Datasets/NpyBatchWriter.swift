@@ -16,8 +16,9 @@ public final class NpyBatchWriter {
         self.path = path
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
-        bodyPath = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).body").path
+        // A killed export leaves its .body/.tmp files; the next export to the same path removes them.
+        TemporaryFiles.removeStale(besides: path)
+        bodyPath = TemporaryFiles.path(besides: path, suffix: "body")
         guard FileManager.default.createFile(atPath: bodyPath, contents: nil),
               let handle = FileHandle(forWritingAtPath: bodyPath) else {
             throw CNNError.invalidInput("cannot write \(path): folder \(folder) does not exist or is not writable")
@@ -39,7 +40,11 @@ public final class NpyBatchWriter {
         }
         imageShape = inner
         count += batch.shape[0]
-        try batch.data.withUnsafeBufferPointer { try body.write(contentsOf: Data(buffer: $0)) }
+        do {
+            try batch.data.withUnsafeBufferPointer { try body.write(contentsOf: Data(buffer: $0)) }
+        } catch {
+            throw CNNError.invalidInput("cannot write \(path): \(AtomicFile.reason(error))")
+        }
     }
 
     /// Writes the header and renames the finished file to `path`; `emptyShape` is the C×H×W
@@ -48,12 +53,10 @@ public final class NpyBatchWriter {
     public func finish(emptyShape: [Int] = [0, 0, 0]) throws -> [Int] {
         try body.close()
         let shape = [count] + (imageShape ?? emptyShape)
-        let url = URL(fileURLWithPath: path)
-        let temp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        let temp = URL(fileURLWithPath: TemporaryFiles.path(besides: path, suffix: "tmp"))
         do {
             guard FileManager.default.createFile(atPath: temp.path, contents: nil) else {
-                throw CNNError.invalidInput("cannot create \(temp.path) (is the folder writable?)")
+                throw CNNError.invalidInput("cannot write \(path): cannot create \(temp.path)")
             }
             let out = try FileHandle(forWritingTo: temp)
             try out.write(contentsOf: Npy.encode(descr: "<f4", shape: shape, body: Data()))
@@ -65,9 +68,12 @@ public final class NpyBatchWriter {
             guard rename(temp.path, path) == 0 else {
                 throw CNNError.invalidInput("cannot write \(path): rename failed (\(String(cString: strerror(errno))))")
             }
+        } catch let error as CNNError {
+            try? FileManager.default.removeItem(at: temp)
+            throw error
         } catch {
             try? FileManager.default.removeItem(at: temp)
-            throw CNNError.invalidInput("cannot write \(path): \(error.localizedDescription)")
+            throw CNNError.invalidInput("cannot write \(path): \(AtomicFile.reason(error))")
         }
         return shape
     }

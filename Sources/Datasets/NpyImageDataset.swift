@@ -24,7 +24,7 @@ public struct NpyImageDataset: ImageDataset {
     let offset: Int
     let isFloat: Bool
 
-    public init(path: String, labelsPath: String?) throws {
+    public init(path: String, labelsPath: String?, limits: SizeLimits = .current) throws {
         self.path = path
         data = try AtomicFile.read(path)
         let (descr, shape, offset) = try NpyImageDataset.header(data, path: path)
@@ -46,15 +46,30 @@ public struct NpyImageDataset: ImageDataset {
         default:
             throw CNNError.invalidInput("\(path): shape \(shape) is not N×C×H×W, N×H×W×C or N×H×W with 1, 3 or 4 channels")
         }
-        let need = shape.reduce(1, *) * (isFloat ? 4 : 1)
+        // Empty images would let a huge N pass the size check (N×0 bytes) and size the label list.
+        guard channels > 0, height > 0, width > 0 else {
+            throw CNNError.corruptFile(path: path, reason: "shape \(shape) holds empty images")
+        }
+        let elements: Int
+        do {
+            elements = try limits.checkedElementCount(shape, what: "image array")
+        } catch let error as CNNError {
+            throw CNNError.corruptFile(path: path, reason: error.description)
+        }
+        let need = elements * (isFloat ? 4 : 1)
         guard data.count - offset >= need else {
             throw CNNError.corruptFile(path: path, reason: "truncated .npy: shape \(shape) needs \(need) bytes of data, found \(data.count - offset)")
         }
         if let labelsPath {
-            let array = try Npy.read(path: labelsPath)
+            let array = try Npy.decode(AtomicFile.read(labelsPath), path: labelsPath, limits: limits)
             let values = try array.integers(path: labelsPath)
             guard values.count == count else {
                 throw CNNError.invalidInput("\(labelsPath): has \(values.count) labels but \(path) has \(count) images")
+            }
+            // Labels name classes 0..<C; the class list below has max+1 entries, so bound it first.
+            // (−1 marks an unlabelled image.)
+            if let bad = values.firstIndex(where: { $0 < -1 || $0 >= limits.maxClasses }) {
+                throw CNNError.corruptFile(path: labelsPath, reason: "label \(values[bad]) of image \(bad) is outside -1..<\(limits.maxClasses) (raise the limit with GIGTRACE_MAX_CLASSES)")
             }
             labels = values
         } else {

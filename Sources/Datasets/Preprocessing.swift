@@ -45,6 +45,14 @@ public struct Preprocessing: Sendable, Equatable {
         if let c = crop, c.height <= 0 || c.width <= 0 {
             throw CNNError.invalidInput("--crop must be positive, got \(c.height)x\(c.width)")
         }
+        // The resized image holds at least resize² pixels, the crop h·w: both must fit the image limit.
+        let limit = SizeLimits.current.maxImagePixels
+        if let r = resize, (SizeLimits.checkedProduct([r, r]) ?? Int.max) > limit {
+            throw CNNError.invalidInput("--resize \(r) makes images of at least \(r)×\(r) pixels, above the limit of \(limit) (raise it with GIGTRACE_MAX_IMAGE_PIXELS)")
+        }
+        if let c = crop, (SizeLimits.checkedProduct([c.height, c.width]) ?? Int.max) > limit {
+            throw CNNError.invalidInput("--crop \(c.height)x\(c.width) is above the limit of \(limit) pixels (raise it with GIGTRACE_MAX_IMAGE_PIXELS)")
+        }
         if let c = channels, c != 1 && c != 3 { throw CNNError.invalidInput("--channels must be 1 or 3, got \(c)") }
         for (name, v) in [("--mean", mean), ("--std", std)] where v.count > 1 {
             if let c = channels, v.count != c {
@@ -63,9 +71,15 @@ public struct Preprocessing: Sendable, Equatable {
     public func resizedSize(height: Int, width: Int) -> (height: Int, width: Int) {
         guard let size = resize else { return (height, width) }
         if width <= height {
-            return (Int(Double(size) * Double(height) / Double(width)), size)
+            return (Preprocessing.clampedSide(Double(size) * Double(height) / Double(width)), size)
         }
-        return (size, Int(Double(size) * Double(width) / Double(height)))
+        return (size, Preprocessing.clampedSide(Double(size) * Double(width) / Double(height)))
+    }
+
+    /// torchvision's truncation of the longer side, clamped so an empty or extreme source cannot
+    /// trap the conversion (the pixel limit then rejects the size).
+    static func clampedSide(_ value: Double) -> Int {
+        value.isFinite ? Int(min(value, Double(Int32.max))) : Int(Int32.max)
     }
 
     /// Output (channels, height, width) for a source image of these dimensions.
@@ -83,6 +97,7 @@ public struct Preprocessing: Sendable, Equatable {
         }
         let c = outputChannels(source: image.channels)
         let (rh, rw) = resizedSize(height: image.height, width: image.width)
+        try SizeLimits.current.checkImage(width: rw, height: rh, what: "\(path) resized to \(rw)×\(rh)")
         let oh = crop?.height ?? rh, ow = crop?.width ?? rw
         guard out.count == c * oh * ow else {
             throw CNNError.shapeMismatch("\(path): preprocessed image is \(c)x\(oh)x\(ow), batch slot holds \(out.count) values")

@@ -7,30 +7,40 @@ import Foundation
 /// format by its magic bytes. Pixels come out as Pillow's `Image.open` would give them: JPEG as
 /// grey or RGB with libjpeg's defaults; PNG as grey (8-bit grey), RGB (truecolour) or RGBA (other
 /// colour types, palette expanded), 16-bit reduced to 8. Every failure is a `CNNError.corruptFile`
-/// naming the path — a corrupt file never ends the process.
+/// naming the path — a corrupt file never ends the process. The size a header declares is checked
+/// against `SizeLimits.maxImagePixels` before any pixel memory is allocated.
 public enum ImageDecoder {
     /// Reads and decodes the file at `path`.
-    public static func decode(path: String) throws -> DecodedImage {
+    public static func decode(path: String, limits: SizeLimits = .current) throws -> DecodedImage {
         let data = try AtomicFile.read(path)
-        return try decode(data, path: path)
+        return try decode(data, path: path, limits: limits)
     }
 
     /// Decodes an in-memory file; `path` is only used in error messages.
-    public static func decode(_ data: Data, path: String) throws -> DecodedImage {
+    public static func decode(_ data: Data, path: String, limits: SizeLimits = .current) throws -> DecodedImage {
         guard !data.isEmpty else { throw CNNError.corruptFile(path: path, reason: "empty file (0 bytes), not an image") }
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> DecodedImage in
             let bytes = raw.bindMemory(to: UInt8.self)
             if bytes.count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8, bytes[2] == 0xFF {
-                return try decodeJPEG(bytes, path: path)
+                return try decodeJPEG(bytes, path: path, limits: limits)
             }
             if bytes.count >= 8, Array(bytes[0..<8]) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] {
-                return try decodePNG(bytes, path: path)
+                return try decodePNG(bytes, path: path, limits: limits)
             }
             throw CNNError.corruptFile(path: path, reason: "neither a JPEG nor a PNG file (unrecognised magic bytes)")
         }
     }
 
-    static func decodeJPEG(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws -> DecodedImage {
+    /// `CNNError.corruptFile` for `path` when the header's size is above the pixel limit.
+    static func checkSize(width: Int, height: Int, format: String, path: String, limits: SizeLimits) throws {
+        do {
+            try limits.checkImage(width: width, height: height, what: "\(format) header")
+        } catch let error as CNNError {
+            throw CNNError.corruptFile(path: path, reason: error.description)
+        }
+    }
+
+    static func decodeJPEG(_ bytes: UnsafeBufferPointer<UInt8>, path: String, limits: SizeLimits) throws -> DecodedImage {
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
         func fail() -> CNNError {
@@ -39,6 +49,12 @@ public enum ImageDecoder {
         }
         guard let jpeg = gig_jpeg_open(bytes.baseAddress, bytes.count, &width, &height, &channels, &message, message.count) else {
             throw fail()
+        }
+        do {
+            try checkSize(width: Int(width), height: Int(height), format: "JPEG", path: path, limits: limits)
+        } catch {
+            gig_jpeg_free(jpeg)
+            throw error
         }
         // Decoded straight into the array; gig_jpeg_read frees `jpeg` whatever happens.
         let count = Int(width) * Int(height) * Int(channels)
@@ -51,7 +67,7 @@ public enum ImageDecoder {
         return DecodedImage(width: Int(width), height: Int(height), channels: Int(channels), pixels: .uint8(pixels))
     }
 
-    static func decodePNG(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws -> DecodedImage {
+    static func decodePNG(_ bytes: UnsafeBufferPointer<UInt8>, path: String, limits: SizeLimits) throws -> DecodedImage {
         func fail(_ what: String, _ code: Int32) -> CNNError {
             let reason = spng_strerror(code).map { String(cString: $0) } ?? "error \(code)"
             return CNNError.corruptFile(path: path, reason: "cannot decode PNG (\(what)): \(reason)")
@@ -63,6 +79,7 @@ public enum ImageDecoder {
         var ihdr = spng_ihdr()
         code = spng_get_ihdr(ctx, &ihdr)
         guard code == 0 else { throw fail("header", code) }
+        try checkSize(width: Int(ihdr.width), height: Int(ihdr.height), format: "PNG", path: path, limits: limits)
         let grey = ihdr.color_type == UInt8(SPNG_COLOR_TYPE_GRAYSCALE.rawValue) && ihdr.bit_depth <= 8
         let rgb = ihdr.color_type == UInt8(SPNG_COLOR_TYPE_TRUECOLOR.rawValue)
         let format = Int32(grey ? SPNG_FMT_G8.rawValue : rgb ? SPNG_FMT_RGB8.rawValue : SPNG_FMT_RGBA8.rawValue)

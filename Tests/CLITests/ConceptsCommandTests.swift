@@ -4,6 +4,7 @@ import GIGTrace
 import Testing
 @testable import CLI
 @testable import Concepts
+@testable import Core
 
 /// `gigtrace concepts` end to end on the demo model and a few Fashion-MNIST test images.
 @Suite struct ConceptsCommandTests {

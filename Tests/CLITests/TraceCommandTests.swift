@@ -4,6 +4,7 @@ import GIGTrace
 import Testing
 @testable import CLI
 @testable import Concepts
+@testable import Core
 @testable import Datasets
 
 /// `gigtrace trace` through its argument parsing: the built-in demo default, refusing a finished

@@ -18,4 +18,7 @@ gig_jpeg *gig_jpeg_open(const unsigned char *data, size_t size, int *width, int 
 /// Pillow); other corrupt-data warnings are tolerated.
 int gig_jpeg_read(gig_jpeg *jpeg, unsigned char *out, char *message, size_t message_capacity);
 
+/// Frees a `jpeg` that will not be decoded (e.g. its declared size is above a limit).
+void gig_jpeg_free(gig_jpeg *jpeg);
+
 #endif

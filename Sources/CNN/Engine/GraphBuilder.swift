@@ -41,6 +41,10 @@ struct GraphBuilder {
                     if i == 0 { shape.append(1) } else { probe = nil }
                 }
             }
+            if probe != nil {
+                // A declared input shape is allocated as the probe batch: check it first.
+                _ = try SizeLimits.current.checkedElementCount(shape, what: "model input '\(info.name)'")
+            }
             probe?[info.name] = Tensor(shape: shape)
         }
         self.probe = probe
@@ -130,6 +134,13 @@ struct GraphBuilder {
             }
             return
         }
+        // Nodes come in topological order: an input no earlier node produced is missing or part of a cycle.
+        for name in n.inputs where !name.isEmpty && producer[name] == nil && !inputs.contains(name) && constants[name] == nil {
+            let later = graph.nodes.contains { $0.outputs.contains(name) }
+            throw CNNError.invalidInput("node '\(node.displayName)' reads tensor '\(name)', which "
+                + (later ? "is produced only by a later node (the graph has a cycle or is not in topological order)"
+                         : "no node, initializer or graph input provides"))
+        }
         if var pr = probe {
             let values = try n.inputs.map { name -> Tensor? in
                 if name.isEmpty { return nil }
@@ -138,9 +149,6 @@ struct GraphBuilder {
             }
             pr[out] = try n.evaluate(values, threads: 1).0
             probe = pr
-        }
-        for name in n.inputs where !name.isEmpty && producer[name] == nil && !inputs.contains(name) && constants[name] == nil {
-            throw CNNError.unknownTensor(name, available: inputs + nodes.map(\.output))
         }
         n.output = out
         producer[out] = nodes.count

@@ -38,8 +38,17 @@ public struct Model: Sendable {
     public var tensorNames: [String] { inputNames + nodes.map(\.output) }
 
     /// Reads an ONNX file and builds the model.
+    /// Graph errors (a missing producer, a declared input too large, shapes that do not fit) are
+    /// prefixed with the file.
     public static func load(path: String, threads: Int = 1, foldBatchNorm: Bool = true) throws -> Model {
-        try Model(onnx: try OnnxReader.read(path: path), threads: threads, foldBatchNorm: foldBatchNorm)
+        let onnx = try OnnxReader.read(path: path)
+        do {
+            return try Model(onnx: onnx, threads: threads, foldBatchNorm: foldBatchNorm)
+        } catch CNNError.invalidInput(let message) where !message.contains(path) {
+            throw CNNError.invalidInput("\(path): \(message)")
+        } catch CNNError.shapeMismatch(let message) {
+            throw CNNError.invalidInput("\(path): shape mismatch: \(message)")
+        }
     }
 
     /// Builds the executable graph; throws `unsupportedOp` naming the first op it cannot run.

@@ -66,12 +66,17 @@ extension OnnxReader.Context {
         guard let dataType = DataType(rawValue: typeCode), dataType != .string else {
             throw CNNError.invalidInput("\(path): \(label) has unsupported element type \(typeCode)")
         }
-        let count = Tensor.elementCount(dims)
+        let count: Int
+        do {
+            count = try SizeLimits.current.checkedElementCount(dims, what: label)
+        } catch let error as CNNError {
+            throw CNNError.corruptFile(path: path, reason: error.description)
+        }
 
         // Raw little-endian bytes, from the file itself or an external data file.
         var rawBytes: ArraySlice<UInt8>?
         if dataLocation == 1 {
-            rawBytes = try readExternal(external, label: label)
+            rawBytes = try readExternal(external, label: label, expected: count * dataType.byteWidth)
         } else if let raw {
             rawBytes = message.bytes[raw]
         }
@@ -144,8 +149,9 @@ extension OnnxReader.Context {
     }
 
     /// The bytes an external-data entry points at (`location` relative to the model's folder,
-    /// optional `offset` and `length`).
-    func readExternal(_ entry: [String: String], label: String) throws -> ArraySlice<UInt8> {
+    /// optional `offset` and `length`). Offset and length are checked against the file's size and
+    /// `expected` (the tensor's byte size) before anything is read, and only that range is read.
+    func readExternal(_ entry: [String: String], label: String, expected: Int) throws -> ArraySlice<UInt8> {
         guard let location = entry["location"], !location.isEmpty else {
             throw CNNError.corruptFile(path: path, reason: "\(label) is stored externally but names no file")
         }
@@ -153,13 +159,36 @@ extension OnnxReader.Context {
             throw CNNError.invalidInput("\(path): \(label) points outside the model's folder (\(location))")
         }
         let file = URL(fileURLWithPath: externalDataFolder).appendingPathComponent(location).path
-        let data = try AtomicFile.read(file)
-        let offset = Int(entry["offset"] ?? "0") ?? -1
-        let length = entry["length"].flatMap { Int($0) } ?? (data.count - max(offset, 0))
-        guard offset >= 0, length >= 0, offset + length <= data.count else {
-            throw CNNError.corruptFile(path: file, reason: "external data for \(label) (offset \(offset), length \(length)) runs past the end of the file (\(data.count) bytes)")
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDir) else { throw CNNError.fileNotFound(file) }
+        guard !isDir.boolValue else {
+            throw CNNError.corruptFile(path: path, reason: "external data of \(label) names a folder ('\(location)'), not a file")
         }
-        return ArraySlice([UInt8](data[(data.startIndex + offset)..<(data.startIndex + offset + length)]))
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0
+        guard let offset = Int(entry["offset"] ?? "0"), offset >= 0, offset <= size else {
+            throw CNNError.corruptFile(path: file, reason: "external data for \(label) has offset \(entry["offset"] ?? "") outside the file (\(size) bytes)")
+        }
+        let lengthText = entry["length"]
+        guard let length = lengthText.map({ Int($0) }) ?? (size - offset), length >= 0, length <= size - offset else {
+            throw CNNError.corruptFile(path: file, reason: "external data for \(label) (offset \(offset), length \(lengthText ?? "")) runs past the end of the file (\(size) bytes)")
+        }
+        guard length == expected else {
+            throw CNNError.corruptFile(path: file, reason: "external data for \(label) is \(length) bytes, the tensor needs \(expected)")
+        }
+        do {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: file))
+            defer { try? handle.close() }
+            try handle.seek(toOffset: UInt64(offset))
+            let data = try handle.read(upToCount: length) ?? Data()
+            guard data.count == length else {
+                throw CNNError.corruptFile(path: file, reason: "external data for \(label) ends after \(data.count) of \(length) bytes")
+            }
+            return ArraySlice([UInt8](data))
+        } catch let error as CNNError {
+            throw error
+        } catch {
+            throw CNNError.corruptFile(path: file, reason: "cannot be read (\(error.localizedDescription))")
+        }
     }
 
     /// IEEE 754 half precision to single precision, exactly (subnormals, infinities and NaN included).

@@ -43,7 +43,7 @@ public struct ConceptBankLearning: Sendable {
     /// Samples PFVs over every image of `loader` and learns one bank per layer of `layers`.
     /// Throws when a layer yields no PFV (no positive contribution anywhere) or K is out of range.
     public func learn(model: Model, loader: DatasetLoader, layers: [LayerGeometry],
-                      progress: (Progress) -> Void = { _ in }) throws -> [ConceptBank] {
+                      progress: (Progress) throws -> Void = { _ in }) throws -> [ConceptBank] {
         guard conceptsPerLayer.count == 1 || conceptsPerLayer.count == layers.count || method == .identity else {
             throw CNNError.invalidInput("\(conceptsPerLayer.count) concept counts for \(layers.count) layers")
         }
@@ -52,7 +52,7 @@ public struct ConceptBankLearning: Sendable {
         let sets = try MultiLayerSampler.sample(model: model, loader: loader, layers: layers.map(\.name), perImage: perImage,
                                                 seed: seed, prefetchThreads: prefetchThreads) { images in
             sampled += images
-            progress(.sampled(done: sampled, total: total))
+            try progress(.sampled(done: sampled, total: total))
         }
         var options = ConceptOptions()
         options.seed = seed
@@ -67,7 +67,8 @@ public struct ConceptBankLearning: Sendable {
             guard k >= 1 else { throw CNNError.invalidInput("the number of concepts K must be at least 1, got \(k)") }
             return try ConceptLearner.learn(pfvs: try Matrix(set.matrix), k: k, method: method, options: options, layer: g.name,
                                             sample: ConceptSample(seed: seed, count: set.count)) { done, steps in
-                progress(.learning(layer: g.name, done: done, total: steps))
+                // The learners cannot be interrupted: a throwing progress handler only stops sampling.
+                try? progress(.learning(layer: g.name, done: done, total: steps))
             }
         } }
     }

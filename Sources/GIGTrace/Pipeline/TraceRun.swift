@@ -24,6 +24,8 @@ public struct TraceRun: Sendable {
     public let loader: DatasetLoader
     /// Dataset indices of this run's shard (a contiguous block of the selection).
     public let shardIndices: [Int]
+    /// Images left out with `--skip-bad` because their labels are outside the model's classes.
+    let labelWarnings: [String]
 
     /// Loads the model and dataset and checks the configuration; nothing is written.
     public init(_ configuration: TraceConfiguration) throws {
@@ -37,6 +39,7 @@ public struct TraceRun: Sendable {
         guard c.exemplarMass > 0 && c.exemplarMass <= 1 else {
             throw CNNError.invalidInput("exemplar patch mass must be in (0, 1], got \(c.exemplarMass)")
         }
+        guard c.lambda.isFinite, c.lambda >= 0 else { throw CNNError.invalidInput("--lambda must be a finite number ≥ 0, got \(c.lambda)") }
         _ = try Quadrature(method: c.quadrature, steps: c.steps)
         let model = try Model.load(path: c.modelPath, threads: c.threads)
         let names = c.layers.isEmpty ? model.suggestedTraceLayers : c.layers
@@ -63,7 +66,22 @@ public struct TraceRun: Sendable {
         // Checked here, before pass 1, by the same functions BatchTracer uses.
         let (output, classCount) = try BatchTracer.classLogits(of: model)
         _ = try GIGComputations.subnetworks(model: model, layers: names, output: output)
-        loader = try c.dataset.makeLoader(batchSize: c.batchSize, skipBad: c.skipBad)
+        var loader = try c.dataset.makeLoader(batchSize: c.batchSize, skipBad: c.skipBad)
+        // Labels index the model's classes (−1: unlabelled); others are errors, or skipped with --skip-bad.
+        let labels = loader.dataset.labels
+        let outside = loader.indices.filter { labels[$0] < -1 || labels[$0] >= classCount }
+        if let first = outside.first {
+            let what = "image \(first) (\(loader.dataset.identifier(at: first))) has label \(labels[first]), outside the model's \(classCount) classes 0..<\(classCount)"
+            guard c.skipBad else {
+                throw CNNError.invalidInput("\(what)" + (outside.count > 1 ? " (and \(outside.count - 1) more images)" : "") + "; --skip-bad leaves such images out")
+            }
+            let bad = Set(outside)
+            loader = loader.restricted(to: loader.indices.filter { !bad.contains($0) })
+            labelWarnings = ["skipped \(outside.count) images whose labels are outside the model's classes; first: \(what)"]
+        } else {
+            labelWarnings = []
+        }
+        self.loader = loader
         classNames = try TraceRun.classNames(c, count: classCount, dataset: loader.dataset)
         let all = loader.indices
         shardIndices = Array(all[(c.shardIndex * all.count / c.shardCount)..<((c.shardIndex + 1) * all.count / c.shardCount)])
@@ -92,7 +110,7 @@ public struct TraceRun: Sendable {
         var warnings = layers.compactMap { g -> String? in
             guard let tracer = try? ReceptiveFieldTracer(model: model, layer: g.name), !tracer.srdUnsupportedNodes.isEmpty else { return nil }
             return "exemplar boxes of \(g.name) use the gradient ERF: SRD does not cover \(tracer.srdUnsupportedNodes.joined(separator: ", "))"
-        }
+        } + labelWarnings
         // A resumed run codes with the banks its partial file stores (or the given bank files,
         // which must equal them); a new run learns its banks (pass 1) once the output is checked.
         var banks: [ConceptBank] = []
@@ -102,7 +120,7 @@ public struct TraceRun: Sendable {
             } else if let stored {
                 banks = stored
             } else {
-                banks = try learnBanks(progress: progress)
+                banks = try learnBanks(progress: progress, shouldStop: { shouldStop(0) })
             }
             return try header(banks)
         }
@@ -163,7 +181,9 @@ public struct TraceRun: Sendable {
 
     /// Pass 1: samples PFVs of all traced layers over the first `conceptImages` images of the
     /// selection (one forward and backward per batch) and learns one bank per layer.
-    func learnBanks(progress: (Progress) -> Void) throws -> [ConceptBank] {
+    /// `shouldStop()` is asked after every batch of pass 1; when it says yes, `TraceInterrupted` is
+    /// thrown (nothing has been written yet).
+    func learnBanks(progress: (Progress) -> Void, shouldStop: () -> Bool = { false }) throws -> [ConceptBank] {
         let c = configuration
         let sampleLoader = loader.restricted(to: Array(loader.indices.prefix(c.conceptImages)))
         // One thread throughout pass 1: floating-point results then do not depend on --threads,
@@ -175,7 +195,10 @@ public struct TraceRun: Sendable {
         learning.lambda = c.lambda
         learning.prefetchThreads = c.prefetchThreads
         let banks = try learning.learn(model: singleThreaded, loader: sampleLoader, layers: layers) { event in
-            if case .sampled(let done, let total) = event { progress(.sampling(done: done, total: total)) }
+            if case .sampled(let done, let total) = event {
+                progress(.sampling(done: done, total: total))
+                if shouldStop() { throw TraceInterrupted() }
+            }
         }
         progress(.banksLearned(banks.map(\.quality)))
         return banks
@@ -226,8 +249,8 @@ public struct TraceRun: Sendable {
     }
 
     /// Class names in logit order: given, else the dataset's class-names file, else `classes.txt`
-    /// beside the model, else the dataset's own names, else "0", "1", …; given names must match the
-    /// number of logits.
+    /// beside the model, else the dataset's own names, else "0", "1", …; given names and
+    /// `classes.txt` must match the number of logits.
     static func classNames(_ c: TraceConfiguration, count: Int, dataset: any ImageDataset) throws -> [String] {
         if let given = c.classNames {
             guard given.count == count else {
@@ -237,11 +260,21 @@ public struct TraceRun: Sendable {
         }
         if c.dataset.classNames != nil, dataset.classNames.count == count { return dataset.classNames }   // --class-names
         let beside = URL(fileURLWithPath: c.modelPath).deletingLastPathComponent().appendingPathComponent("classes.txt").path
-        if let text = try? String(contentsOfFile: beside, encoding: .utf8) {
-            let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            if names.count == count { return names }
+        if FileManager.default.fileExists(atPath: beside) {
+            let names = try BuiltinClassNames.read(path: beside)
+            guard names.count == count else {
+                throw CNNError.invalidInput("\(beside): \(names.count) class names (one per line) for a model with \(count) logits")
+            }
+            return names
         }
         if dataset.classNames.count == count { return dataset.classNames }
         return (0..<count).map(String.init)
     }
+}
+
+/// Thrown by `TraceRun.run` when `shouldStop` says yes during pass 1 (sampling PFVs and learning
+/// concepts), before any output exists: there is nothing to resume, a rerun starts pass 1 again.
+public struct TraceInterrupted: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "interrupted while sampling PFVs for the concept banks (pass 1); nothing was written" }
 }

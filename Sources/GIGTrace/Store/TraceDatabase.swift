@@ -44,7 +44,12 @@ public struct TraceDatabase: Sendable {
         }
         return try wrapping(path) {
             var configuration = Configuration()
-            configuration.readonly = readOnly
+            // A rollback journal left by a killed writer is "hot": SQLite must roll it back before
+            // reading, which a read-only connection cannot do ("attempt to write a readonly
+            // database"). Open such a file read-write so the first read restores the last commit.
+            let journal = path + "-journal"
+            let hotJournal = ((try? FileManager.default.attributesOfItem(atPath: journal)[.size] as? NSNumber)?.intValue ?? 0) > 0
+            configuration.readonly = readOnly && !(hotJournal && FileManager.default.isWritableFile(atPath: path))
             configuration.busyMode = .timeout(10)  // wait out a writer's checkpoint transaction
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             let (check, application, version) = try queue.read { db in
@@ -133,42 +138,55 @@ public struct TraceDatabase: Sendable {
                       let run = try Row.fetchOne(db, sql: "SELECT * FROM run_settings WHERE id = 1") else {
                     throw CNNError.corruptFile(path: path, reason: "trace header is missing (the trace was never started)")
                 }
-                let identity = ModelIdentity(
-                    sha256: model["sha256"], path: model["path"],
-                    inputShape: try decode([Int].self, model["input_shape"]),
-                    classNames: try decode([String].self, model["class_names"]))
-                let settings = try decode(RunSettings.self, run["json"])
+                let m = ColumnReader(path: path, table: "model", row: 1), r = ColumnReader(path: path, table: "run_settings", row: 1)
+                let inputShape = try decode([Int].self, m.value(model, "input_shape"), m, "input_shape")
+                guard inputShape.allSatisfy({ $0 >= 0 }), SizeLimits.checkedProduct(inputShape) != nil else {
+                    throw m.invalid("input_shape", "\(inputShape) is not a shape")
+                }
+                let classNames = try decode([String].self, m.value(model, "class_names"), m, "class_names")
+                guard !classNames.isEmpty, classNames.count <= Self.maxCount else {
+                    throw m.invalid("class_names", "\(classNames.count) classes")
+                }
+                let identity = ModelIdentity(sha256: try m.value(model, "sha256"), path: try m.value(model, "path"),
+                                             inputShape: inputShape, classNames: classNames)
+                let settings = try decode(RunSettings.self, r.value(run, "json"), r, "json")
                 var banks: [ConceptBank] = []
+                var b = ColumnReader(path: path, table: "concept_banks", row: 0)
                 for row in try Row.fetchAll(db, sql: """
                     SELECT b.*, l.name FROM concept_banks b JOIN layers l USING(level) ORDER BY level
                     """) {
-                    banks.append(try self.bank(row, seed: settings.seed))
+                    b.row += 1
+                    let k: Int = try b.value(row, "concept_count", in: 1...Self.maxCount)
+                    let channels: Int = try b.value(row, "channels", in: 1...Self.maxCount)
+                    let vectors = try b.floats(row, "vectors", count: k * channels)
+                    let meanData: Data? = try b.value(row, "mean")
+                    let mean = try meanData.map { _ in try b.floats(row, "mean", count: channels) }
+                    let lambda: Double = try b.value(row, "lambda")
+                    guard lambda.isFinite, lambda >= 0 else { throw b.invalid("lambda", "\(lambda) is not a finite number ≥ 0") }
+                    let methodName: String = try b.value(row, "method")
+                    guard let method = ConceptMethod(rawValue: methodName) else {
+                        throw b.invalid("method", "unknown concept method '\(methodName)'")
+                    }
+                    let quality = try decode(StoredBankQuality.self, b.value(row, "quality"), b, "quality")
+                    let options = ConceptOptions()
+                    do {
+                        banks.append(try ConceptBank.restored(
+                            layer: try b.value(row, "name"), method: method,
+                            concepts: try Matrix(rows: k, cols: channels, data: vectors), mean: mean, lambda: Float(lambda),
+                            codingMaxSweeps: options.codingMaxSweeps, codingTolerance: options.codingTolerance,
+                            sample: ConceptSample(seed: settings.seed, count: 0), r2: quality.r2,
+                            meanNonzeros: quality.meanNonzeros, activeShare: quality.activeShare))
+                    } catch let error as CNNError {
+                        throw b.invalid("vectors", "\(error)")
+                    }
                 }
+                guard !banks.isEmpty else { throw CNNError.corruptFile(path: path, reason: "table concept_banks has no rows") }
                 let header = TraceHeader(model: identity, preprocessingJSON: pre, settings: settings, banks: banks)
-                let state: String = run["state"]
-                return (header, run["exemplar_limit"], run["image_edge_limit"], state == "complete")
+                let state: String = try r.value(run, "state")
+                return (header, try r.value(run, "exemplar_limit", in: 0...Self.maxCount),
+                        try r.value(run, "image_edge_limit", in: 0...Self.maxCount), state == "complete")
             }
         }
-    }
-
-    /// A stored bank back as the `ConceptBank` it was: it codes as the original did (the default
-    /// coding settings, which a trace always uses).
-    private func bank(_ row: Row, seed: UInt64) throws -> ConceptBank {
-        let layer: String = row["name"]
-        let methodName: String = row["method"]
-        guard let method = ConceptMethod(rawValue: methodName) else {
-            throw CNNError.invalidInput("stored concept bank of \(layer) has unknown method '\(methodName)'")
-        }
-        let meanData: Data? = row["mean"]
-        let lambda: Double = row["lambda"]
-        let quality = try decode(StoredBankQuality.self, row["quality"])
-        let options = ConceptOptions()
-        return try ConceptBank.restored(
-            layer: layer, method: method,
-            concepts: try Matrix(rows: row["concept_count"], cols: row["channels"], data: Self.floats(row["vectors"])),
-            mean: meanData.map(Self.floats), lambda: Float(lambda), codingMaxSweeps: options.codingMaxSweeps,
-            codingTolerance: options.codingTolerance, sample: ConceptSample(seed: seed, count: 0),
-            r2: quality.r2, meanNonzeros: quality.meanNonzeros, activeShare: quality.activeShare)
     }
 
     // MARK: Checkpoints
@@ -237,9 +255,12 @@ public struct TraceDatabase: Sendable {
     public func completedImages() throws -> [Int: Double] {
         try Self.wrapping(path) {
             try queue.read { db in
+                var c = ColumnReader(path: path, table: "images", row: 0)
                 var done: [Int: Double] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT idx, completeness_error FROM images") {
-                    done[row["idx"]] = row["completeness_error"]
+                    c.row += 1
+                    let index: Int = try c.value(row, "idx", in: 0...Int.max)
+                    done[index] = try c.value(row, "completeness_error")
                 }
                 return done
             }
@@ -259,30 +280,39 @@ public struct TraceDatabase: Sendable {
                         throw CNNError.corruptFile(path: path, reason: "row for node \(l):\(q) outside the traced layers")
                     }
                 }
-                for row in try Row.fetchAll(db, sql: "SELECT label, prediction FROM images") {
-                    let label: Int = row[0], prediction: Int = row[1]
-                    guard label >= 0, label < classes, prediction >= 0, prediction < classes else {
-                        throw CNNError.corruptFile(path: path, reason: "image row with class outside 0..<\(classes)")
-                    }
+                var im = ColumnReader(path: path, table: "images", row: 0)
+                for row in try Row.fetchAll(db, sql: "SELECT idx, label, prediction FROM images") {
+                    im.row = try im.value(row, "idx", in: 0...Int.max)
+                    let label: Int = try im.value(row, "label", in: 0...(classes - 1))
+                    let prediction: Int = try im.value(row, "prediction", in: 0...(classes - 1))
                     graph.imageCount += 1
                     graph.labelCounts[label] += 1
                     graph.predictionCounts[prediction] += 1
                 }
                 let nodes = try Row.fetchCursor(db, sql: "SELECT * FROM nodes")
+                var n = ColumnReader(path: path, table: "nodes", row: 0)
                 while let row = try nodes.next() {
-                    let l: Int = row["level"], q: Int = row["idx"]
+                    n.row += 1
+                    let l: Int = try n.value(row, "level"), q: Int = try n.value(row, "idx")
                     try checkLevel(l, q, graph.nodes.indices.contains(l) ? graph.nodes[l].count : 0)
-                    graph.nodes[l][q] = NodeSums(imagesActive: row["images_active"], positionsActive: row["positions_active"],
-                                                 positionsSeen: row["positions_seen"], codeSum: row["code_sum"])
+                    graph.nodes[l][q] = NodeSums(imagesActive: try n.value(row, "images_active", in: 0...Int.max),
+                                                 positionsActive: try n.value(row, "positions_active", in: 0...Int.max),
+                                                 positionsSeen: try n.value(row, "positions_seen", in: 0...Int.max),
+                                                 codeSum: try n.value(row, "code_sum"))
                 }
                 let exemplars = try Row.fetchCursor(db, sql: "SELECT * FROM exemplars ORDER BY level, idx, rank")
+                var e = ColumnReader(path: path, table: "exemplars", row: 0)
                 while let row = try exemplars.next() {
-                    let l: Int = row["level"], q: Int = row["idx"]
+                    e.row += 1
+                    let l: Int = try e.value(row, "level"), q: Int = try e.value(row, "idx")
                     try checkLevel(l, q, graph.nodes.indices.contains(l) ? graph.nodes[l].count : 0)
-                    let code: Double = row["code"]
+                    let code: Double = try e.value(row, "code")
+                    let (x0, y0): (Int, Int) = (try e.value(row, "x0", in: 0...Int(Int32.max)), try e.value(row, "y0", in: 0...Int(Int32.max)))
+                    let x1: Int = try e.value(row, "x1", in: x0...Int(Int32.max)), y1: Int = try e.value(row, "y1", in: y0...Int(Int32.max))
                     graph.exemplars[l][q].append(ConceptExemplar(
-                        image: row["image"], h: row["h"], w: row["w"], code: Float(code),
-                        box: PatchBox(x0: row["x0"], y0: row["y0"], x1: row["x1"], y1: row["y1"])))
+                        image: try e.value(row, "image", in: 0...Int.max), h: try e.value(row, "h", in: 0...Int(Int32.max)),
+                        w: try e.value(row, "w", in: 0...Int(Int32.max)), code: Float(code),
+                        box: PatchBox(x0: x0, y0: y0, x1: x1, y1: y1)))
                 }
                 graph.layerEdges = try readEdges(db, table: "edges", target: "dst", into: graph.layerEdges)
                 graph.classEdges = try readEdges(db, table: "class_edges", target: "class", into: graph.classEdges)
@@ -299,9 +329,11 @@ public struct TraceDatabase: Sendable {
     private func readEdges(_ db: Database, table: String, target: String, into groups: [EdgeGroups]) throws -> [EdgeGroups] {
         var blocks: [[ImageGroup: EdgeBlock]] = groups.map { _ in [:] }
         let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table)")
+        var c = ColumnReader(path: path, table: table, row: 0)
         while let row = try rows.next() {
-            let l: Int = row["src_level"], s: Int = row["src"], t: Int = row[target]
-            let group = ImageGroup(kind: row["grouping"], groupClass: row["group_class"])
+            c.row += 1
+            let l: Int = try c.value(row, "src_level"), s: Int = try c.value(row, "src"), t: Int = try c.value(row, target)
+            let group = ImageGroup(kind: try c.value(row, "grouping"), groupClass: try c.value(row, "group_class"))
             let shape = group.flatMap { groups.indices.contains(l) ? groups[l].storedShape($0) : nil }
             guard let group, let shape, s >= 0, s < groups[l].rows,
                   t >= shape.firstColumn, t < shape.firstColumn + shape.columns else {
@@ -310,8 +342,8 @@ public struct TraceDatabase: Sendable {
             let rows = groups[l].rows
             // Mutated in place: taking the block out of the dictionary would copy it for every row.
             blocks[l][group, default: EdgeBlock(rows: rows, columns: shape.columns)].set(
-                source: s, target: t - shape.firstColumn, activeCount: row["n_active"], sum: row["sum"], sumOfSquares: row["sum_sq"],
-                sumOfAbs: row["sum_abs"])
+                source: s, target: t - shape.firstColumn, activeCount: try c.value(row, "n_active", in: 0...Int.max),
+                sum: try c.value(row, "sum"), sumOfSquares: try c.value(row, "sum_sq"), sumOfAbs: try c.value(row, "sum_abs"))
         }
         var result = groups.map { EdgeGroups(rows: $0.rows, columns: $0.columns, ownClassOnly: $0.ownClassOnly) }
         for l in result.indices {
@@ -325,11 +357,14 @@ public struct TraceDatabase: Sendable {
         try Self.wrapping(path) {
             try queue.read { db in
                 let sql = "SELECT * FROM images" + (index == nil ? "" : " WHERE idx = ?") + " ORDER BY idx"
+                var c = ColumnReader(path: path, table: "images", row: 0)
                 return try Row.fetchAll(db, sql: sql, arguments: index.map { [$0] } ?? []).map { row in
-                    ImageRecord(index: row["idx"], label: row["label"], prediction: row["prediction"],
-                                completenessError: row["completeness_error"], reconstructionGap: row["reconstruction_gap"],
-                                concepts: try decode([ImageConcept].self, row["concepts"]),
-                                topEdges: try decode([ImageEdge].self, row["top_edges"]))
+                    c.row = try c.value(row, "idx", in: 0...Int.max)
+                    return ImageRecord(index: c.row, label: try c.value(row, "label"), prediction: try c.value(row, "prediction"),
+                                       completenessError: try c.value(row, "completeness_error"),
+                                       reconstructionGap: try c.value(row, "reconstruction_gap"),
+                                       concepts: try decode([ImageConcept].self, c.value(row, "concepts"), c, "concepts"),
+                                       topEdges: try decode([ImageEdge].self, c.value(row, "top_edges"), c, "top_edges"))
                 }
             }
         }
@@ -348,11 +383,53 @@ public struct TraceDatabase: Sendable {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ text: String?) throws -> T {
+    private func decode<T: Decodable>(_ type: T.Type, _ text: String?, _ reader: ColumnReader, _ column: String) throws -> T {
         do {
             return try JSONDecoder().decode(type, from: Data((text ?? "").utf8))
         } catch {
-            throw CNNError.corruptFile(path: path, reason: "unreadable JSON column (\(error))")
+            throw reader.invalid(column, "unreadable JSON")
+        }
+    }
+
+    /// Largest count (classes, concepts, channels, limits) a trace may state: far above any real
+    /// trace, low enough that arrays sized by it cannot exhaust memory through overflow.
+    static let maxCount = 1 << 24
+
+    /// Reads the columns of one row with their types and ranges checked: a value SQLite holds with
+    /// another type (text in an integer column), out of range, or NULL where none is allowed is an
+    /// error naming the file, table, row and column (GRDB's subscripts would trap on it).
+    struct ColumnReader {
+        let path: String
+        let table: String
+        /// The row's number in the query (or its key, where the table has one), for messages.
+        var row: Int
+
+        func invalid(_ column: String, _ problem: String) -> CNNError {
+            .corruptFile(path: path, reason: "table \(table), row \(row), column \(column): \(problem)")
+        }
+
+        func value<T: DatabaseValueConvertible>(_ r: Row, _ column: String) throws -> T {
+            do {
+                return try r.decode(T.self, forColumn: column)
+            } catch {
+                let stored: DatabaseValue = r[column] ?? .null
+                throw invalid(column, "expected \(T.self), found \(stored.isNull ? "NULL" : stored.description.prefix(40))")
+            }
+        }
+
+        func value<T: DatabaseValueConvertible & Comparable>(_ r: Row, _ column: String, in range: ClosedRange<T>) throws -> T {
+            let v: T = try value(r, column)
+            guard range.contains(v) else { throw invalid(column, "\(v) is outside \(range.lowerBound)…\(range.upperBound)") }
+            return v
+        }
+
+        /// A float32 blob of exactly `count` values.
+        func floats(_ r: Row, _ column: String, count: Int) throws -> [Float] {
+            let data: Data = try value(r, column)
+            guard data.count == count * 4 else {
+                throw invalid(column, "blob of \(data.count) bytes, expected \(count) float32 values (\(count * 4) bytes)")
+            }
+            return TraceDatabase.floats(data)
         }
     }
 

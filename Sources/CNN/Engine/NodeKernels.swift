@@ -56,6 +56,8 @@ extension Node {
             let x = try input(0)
             let a = try ShapeOps.normalize(axis, rank: x.rank, "Softmax")
             return (Reduction.softmaxForward(x, axis: a, coerce2D: coerce), nil)
+        case .pointwise, .power, .rearrange, .layerNormalization:
+            return (try evaluateModern(try input(0)), nil)
         }
     }
 
@@ -146,6 +148,8 @@ extension Node {
         case .softmax(let axis, let coerce):
             let a = try ShapeOps.normalize(axis, rank: output.rank, "Softmax")
             return [Reduction.softmaxBackward(y: output, grad: grad, axis: a, coerce2D: coerce, tile: t)]
+        case .pointwise, .power, .rearrange, .layerNormalization:
+            return [try vectorJacobianModern(x: try first(), output: output, grad: grad, tile: t)]
         }
     }
 }

@@ -99,6 +99,8 @@ extension Node {
         case .matMul:
             guard tangents.count < 2 || tangents[1] == nil else { throw unsupported("with a computed right operand") }
             return try Linear.matMulForward(firstTangent, try input(1))
+        case .pointwise, .power, .rearrange, .layerNormalization:
+            return try jacobianVectorModern(x: try input(0), output: output, tangent: firstTangent, tile: t)
         }
     }
 }

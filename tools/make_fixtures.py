@@ -291,6 +291,31 @@ def save_json(path, obj):
     os.replace(tmp, path)
 
 
+def write_exports(out_dir, exports, x, logits, block):
+    """Runs each (file name, description, export(path)) and returns the manifest entries."""
+    files = {}
+    for name, how, export in exports:
+        path = os.path.join(out_dir, name)
+        tmp = path + ".tmp.onnx"
+        export(tmp)
+        os.replace(tmp, path)
+        info = describe(path, x.numpy(), logits, block, None)
+        info["exporter"] = how
+        files[name] = info
+        print(f"{name}: {info['op_types']} block={info['block_tensor']}", file=sys.stderr)
+    return files
+
+
+def save_arrays(out_dir, x, logits, block, input_grad, block_grad, targets):
+    """The reference arrays every PyTorch fixture set has (see the module docstring)."""
+    save_npy(os.path.join(out_dir, "inputs.npy"), x.numpy().astype(np.float32))
+    save_npy(os.path.join(out_dir, "logits.npy"), logits.astype(np.float32))
+    save_npy(os.path.join(out_dir, "block.npy"), block.astype(np.float32))
+    save_npy(os.path.join(out_dir, "input_grad.npy"), input_grad.astype(np.float32))
+    save_npy(os.path.join(out_dir, "block_grad.npy"), block_grad.astype(np.float32))
+    save_npy(os.path.join(out_dir, "targets.npy"), np.array(targets, dtype=np.int64))
+
+
 def make_small(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     model = build_small_resnet()
@@ -299,7 +324,6 @@ def make_small(out_dir):
     logits, block, input_grad, block_grad = target_gradients(model, model.block1, x, SMALL_TARGETS)
     check_finite_differences(model, x, SMALL_TARGETS, input_grad)
 
-    files = {}
     exports = [
         ("legacy_folded.onnx", "legacy (dynamo=False), opset 13, do_constant_folding=True",
          lambda p: export_legacy(model, x, p, 13, do_constant_folding=True)),
@@ -310,22 +334,8 @@ def make_small(out_dir):
         ("dynamo.onnx", "torch.export-based (dynamo=True), opset 18, optimize=True",
          lambda p: export_dynamo(model, x, p, 18)),
     ]
-    for name, how, export in exports:
-        path = os.path.join(out_dir, name)
-        tmp = path + ".tmp.onnx"
-        export(tmp)
-        os.replace(tmp, path)
-        info = describe(path, x.numpy(), logits, block, None)
-        info["exporter"] = how
-        files[name] = info
-        print(f"{name}: {info['op_types']} block={info['block_tensor']}", file=sys.stderr)
-
-    save_npy(os.path.join(out_dir, "inputs.npy"), x.numpy().astype(np.float32))
-    save_npy(os.path.join(out_dir, "logits.npy"), logits.astype(np.float32))
-    save_npy(os.path.join(out_dir, "block.npy"), block.astype(np.float32))
-    save_npy(os.path.join(out_dir, "input_grad.npy"), input_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "block_grad.npy"), block_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "targets.npy"), np.array(SMALL_TARGETS, dtype=np.int64))
+    files = write_exports(out_dir, exports, x, logits, block)
+    save_arrays(out_dir, x, logits, block, input_grad, block_grad, SMALL_TARGETS)
     manifest = {
         "generator": "python3 tools/make_fixtures.py",
         "torch": torch.__version__,

@@ -19,6 +19,7 @@ Arrays (float32; "targets" in manifest.json):
   inputs.npy [2,3,32,32]  logits.npy [2,10]  input_grad.npy  d logits[i, targets[i]] / d inputs[i]
   block.npy               output of the network's first block (`manifest.json: block`)
   block_grad.npy          d logits[i, targets[i]] / d block[i]
+  targets.npy             int64 [2]
 Needs torch and onnxscript (tools only; the Swift tests read the committed files).
 """
 import os
@@ -30,7 +31,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import describe, export_dynamo, export_legacy, save_json, save_npy, target_gradients  # noqa: E402
+from make_fixtures import (export_dynamo, export_legacy, save_arrays, save_json, target_gradients,  # noqa: E402
+                           write_exports)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = 2024
@@ -154,21 +156,9 @@ def write(out_dir, model, block_module, block_desc, exports, description):
     g = torch.Generator().manual_seed(SEED + 1)
     x = torch.randn(2, 3, 32, 32, generator=g)
     logits, block, input_grad, block_grad = target_gradients(model, block_module, x, TARGETS)
-    files = {}
-    for name, how, export in exports:
-        path = os.path.join(out_dir, name)
-        tmp = path + ".tmp.onnx"
-        export(x, tmp)
-        os.replace(tmp, path)
-        info = describe(path, x.numpy(), logits, block, None)
-        info["exporter"] = how
-        files[name] = info
-        print(f"{name}: {info['op_types']} block={info['block_tensor']}", file=sys.stderr)
-    save_npy(os.path.join(out_dir, "inputs.npy"), x.numpy().astype(np.float32))
-    save_npy(os.path.join(out_dir, "logits.npy"), logits.astype(np.float32))
-    save_npy(os.path.join(out_dir, "block.npy"), block.astype(np.float32))
-    save_npy(os.path.join(out_dir, "input_grad.npy"), input_grad.astype(np.float32))
-    save_npy(os.path.join(out_dir, "block_grad.npy"), block_grad.astype(np.float32))
+    files = write_exports(out_dir, [(name, how, lambda p, e=export: e(x, p)) for name, how, export in exports],
+                          x, logits, block)
+    save_arrays(out_dir, x, logits, block, input_grad, block_grad, TARGETS)
     save_json(os.path.join(out_dir, "manifest.json"), {
         "generator": "python3 tools/make_modern_fixtures.py",
         "torch": torch.__version__,

@@ -68,15 +68,23 @@ struct GateTests {
         #expect(tracer.srdUnsupportedNodes.count == 1)
     }
 
-    /// The EfficientNet/MobileNetV3-style fixture of tools/make_modern_fixtures.py (SiLU, Hardswish,
-    /// SE with sigmoid and hard-sigmoid gates), both exporters: every suggested trace layer is
-    /// covered by SRD, and its PFVs' relevance sums to 1 at the input.
+    /// Layers of the EfficientNet/MobileNetV3-style fixture per export: block1's output, block2's
+    /// output (after an SE gate with hard-sigmoid and Hardswish) and the last SiLU's output.
+    static let seNetLayers = [
+        "legacy.onnx": ["/block1/Add_output_0", "/block2/project/project.0/Conv_output_0", "/last/last.2/Mul_output_0"],
+        "dynamo.onnx": ["add", "getitem_18", "silu_3"],
+    ]
+
+    /// The SE-net fixture of tools/make_modern_fixtures.py (SiLU, Hardswish, SE with sigmoid and
+    /// hard-sigmoid gates), both exporters: every layer is covered by SRD (no gradient-ERF
+    /// fallback), and a PFV's relevance sums to 1 at the input.
     @Test(arguments: ["legacy.onnx", "dynamo.onnx"])
     func squeezeExcitationNetIsCovered(_ file: String) throws {
         let model = try Model.load(path: fixturePath("se_net/" + file))
         let images = try Npy.read(path: fixturePath("se_net/inputs.npy")).floatTensor(path: "inputs.npy")
-        #expect(model.suggestedTraceLayers.count >= 2)
-        for layer in model.suggestedTraceLayers {
+        let layers = try #require(GateTests.seNetLayers[file])
+        #expect(model.suggestedTraceLayers == [layers[0]])
+        for layer in layers {
             let tracer = try ReceptiveFieldTracer(model: model, layer: layer)
             #expect(tracer.srdUnsupportedNodes.isEmpty, "\(file) \(layer): \(tracer.srdUnsupportedNodes)")
             let maps = try tracer.maps(images: images, index: 1, positions: [PFVPosition(h: 1, w: 2)])

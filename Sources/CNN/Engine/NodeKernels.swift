@@ -144,6 +144,9 @@ extension Node {
                                            grad: grad, tile: t, needs: n3)
         case .matMul:
             guard inputs.count == 2, let a = inputs[0], let b = inputs[1] else { return [] }
+            if a.rank < 2 || b.rank != 2 || (needs.count > 1 && needs[1] && t > 1) {
+                return try MatMulND.backward(a, b, output: output, grad: grad, tile: t, needs: needs)
+            }
             return try Linear.matMulBackward(a, b, grad: grad, tile: t, needs: needs)
         case .softmax(let axis, let coerce):
             let a = try ShapeOps.normalize(axis, rank: output.rank, "Softmax")

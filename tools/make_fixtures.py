@@ -338,7 +338,6 @@ def make_small(out_dir):
     logits, block, input_grad, block_grad = target_gradients(model, model.block1, x, SMALL_TARGETS)
     check_finite_differences(model, x, SMALL_TARGETS, input_grad)
 
-    files = {}
     exports = [
         ("legacy_folded.onnx", "legacy (dynamo=False), opset 13, do_constant_folding=True",
          lambda p: export_legacy(model, x, p, 13, do_constant_folding=True)),

@@ -33,9 +33,11 @@ struct SRDPlan: Sendable {
         var unsupported = [String]()
         var fused = Set<Int>()
         var stacked = [String: [Float]]()
+        var producerOp = [String: Op]()
+        for n in nodes { producerOp[n.output] = n.op }
         for (pos, i) in sub.nodeIndices.enumerated() where !fused.contains(pos) {
             let node = nodes[i]
-            let inputs = node.inputs.filter { !isConstant($0) }
+            var inputs = node.inputs.filter { !isConstant($0) }
             var output = node.output
             let rule: SRDRule?
             switch node.op {
@@ -55,7 +57,16 @@ struct SRDPlan: Sendable {
             case .maxPool(let p): rule = .maxPool(p.window)
             case .averagePool(let p, _): rule = .averagePool(p.window)
             case .globalAveragePool: rule = .globalAverage
-            case .reduceMean(let axes, let keep) where keep && Set(axes) == [2, 3]: rule = .globalAverage
+            case .reduceMean(let axes, let keep) where keep && Set(axes.map { ($0 + 4) % 4 }) == [2, 3]: rule = .globalAverage
+            case .binary(.mul) where inputs.count == 1 && model.tensorShapes[inputs[0]] == model.tensorShapes[node.output]:
+                rule = .affine   // a constant per-channel (or scalar) scale, e.g. ConvNeXt's layer scale
+            case .binary(.mul) where inputs.count == 2:
+                if let signal = SRDPlan.gatedOperand(inputs, output: output, shapes: model.tensorShapes, producers: producerOp) {
+                    rule = .gate
+                    inputs = [signal]
+                } else {
+                    rule = nil
+                }
             case .concat(let axis) where axis == 1 || axis == -3: rule = .concat
             default: rule = nil
             }
@@ -88,5 +99,29 @@ struct SRDPlan: Sendable {
         groupRoot = root
         stackedWeights = stacked
         tensors = Set(steps.flatMap { $0.inputs + [$0.output] })
+    }
+
+    /// For `Mul(a, b)` of two computed tensors: the operand the other one gates (METHOD §2,
+    /// multiplicative gates), or nil when neither is a gate. A gate is an operand broadcast over
+    /// the positions of an output-shaped other operand (squeeze-excitation's per-channel
+    /// `[C, 1, 1]`), or, when both have the output's shape, the one produced by a sigmoid-type
+    /// squashing (`x ⊙ σ(x)`, `x ⊙ hardsigmoid(x)`).
+    static func gatedOperand(_ inputs: [String], output: String, shapes: [String: [Int]], producers: [String: Op]) -> String? {
+        guard inputs.count == 2, let out = shapes[output], out.count == 3 else { return nil }
+        let full = inputs.filter { shapes[$0] == out }
+        if full.count == 1, let signal = full.first, let other = inputs.first(where: { $0 != signal }),
+           let g = shapes[other], g.count == 3, g[1] == 1, g[2] == 1, g[0] == out[0] || g[0] == 1 {
+            return signal
+        }
+        guard full.count == 2 else { return nil }
+        func isSquashing(_ name: String) -> Bool {
+            switch producers[name] {
+            case .sigmoid, .hardSigmoid: return true
+            default: return false
+            }
+        }
+        let gates = inputs.filter(isSquashing)
+        guard gates.count == 1 else { return nil }
+        return inputs.first { $0 != gates[0] }
     }
 }

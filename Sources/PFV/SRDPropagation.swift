@@ -95,7 +95,7 @@ struct SRDPropagation {
     private mutating func apply(_ step: SRDStep) throws {
         let out = step.output
         switch step.rule {
-        case .passThrough:
+        case .passThrough, .gate:
             guard let r = relevance.removeValue(forKey: out) else { return }
             record(out, r)
             accumulate(step.inputs[0], r)

@@ -11,6 +11,11 @@ enum SRDRule: Sendable {
     /// Pointwise activations and Identity: the PFV's relevance passes through unchanged (ratios
     /// are defined on the pre-activation that produced the activation's input).
     case passThrough
+    /// A multiplicative gate `y = x ⊙ g` (squeeze-excitation, SiLU's `x ⊙ σ(x)`, Hardswish written
+    /// as `x ⊙ hardsigmoid(x)`): g is a fixed per-position / per-channel scale taken from the real
+    /// forward pass, so PFV j's relevance passes to x_j whole and the gate's branch gets none (as
+    /// LRP's gating rule). The step's only input is the gated operand x.
+    case gate
     /// Elementwise sum of two same-shape tensors (residual add: the shortcut is one more contributor).
     case add
     /// Max pooling: each channel is routed through its argmax tap.

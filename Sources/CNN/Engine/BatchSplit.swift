@@ -50,6 +50,15 @@ extension Model {
                 if n.inputs.count > 2, batchShapedConstant(n.inputs[2], outRank: 2) { return false }
             case .matMul:
                 if n.inputs.count < 2 || constants[n.inputs[1]] == nil || constants[input] != nil { return false }
+            case .pointwise:
+                continue
+            case .power(let e):
+                if e.rank >= 2, (e.shape.first ?? 1) != 1, rank(n.output).map({ e.rank >= $0 }) ?? true { return false }
+            case .rearrange(let r):
+                guard let s = shapes[input] else { return false }
+                if r.touchesAxis0(rank: s.count + 1, extent0: Int.max) { return false }
+            case .layerNormalization(let ln):
+                if mayBeBatch(ln.axis, rank(input)) { return false }
             }
         }
         return true

@@ -59,7 +59,7 @@ struct GraphBuilder {
 
     // MARK: constants
 
-    private func floatConstant(_ name: String, _ node: OnnxNode) throws -> Tensor? {
+    func floatConstant(_ name: String, _ node: OnnxNode) throws -> Tensor? {
         guard !name.isEmpty, let v = constants[name] else { return nil }
         switch v {
         case .float(let t): return t
@@ -67,7 +67,7 @@ struct GraphBuilder {
         }
     }
 
-    private func intConstant(_ name: String, _ node: OnnxNode) throws -> [Int]? {
+    func intConstant(_ name: String, _ node: OnnxNode) throws -> [Int]? {
         guard !name.isEmpty else { return nil }
         guard let v = constants[name] else {
             throw CNNError.unsupportedOp(op: "\(node.opType) with a computed (non-constant) \(name)", node: node.displayName)
@@ -99,6 +99,10 @@ struct GraphBuilder {
             throw CNNError.unsupportedOp(op: "\(node.domain).\(node.opType)", node: node.displayName)
         }
         guard let out = node.outputs.first, !out.isEmpty else { return }
+        if let parts = expandMultiOutput(node) {
+            for part in parts { try add(part) }
+            return
+        }
         for extra in node.outputs.dropFirst() where !extra.isEmpty && readers[extra, default: 0] > 0 {
             throw CNNError.unsupportedOp(op: "\(node.opType) with output '\(extra)'", node: node.displayName)
         }
@@ -312,6 +316,7 @@ struct GraphBuilder {
         case "Softmax":
             return make(.softmax(axis: try a.int("axis", opset < 13 ? 1 : -1), coerce2D: opset < 13))
         default:
+            if let n = try makeModernNode(node) { return n }
             throw CNNError.unsupportedOp(op: node.opType, node: name)
         }
     }

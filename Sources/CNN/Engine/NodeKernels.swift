@@ -56,6 +56,8 @@ extension Node {
             let x = try input(0)
             let a = try ShapeOps.normalize(axis, rank: x.rank, "Softmax")
             return (Reduction.softmaxForward(x, axis: a, coerce2D: coerce), nil)
+        case .pointwise, .power, .rearrange, .layerNormalization:
+            return (try evaluateModern(try input(0)), nil)
         }
     }
 
@@ -142,10 +144,15 @@ extension Node {
                                            grad: grad, tile: t, needs: n3)
         case .matMul:
             guard inputs.count == 2, let a = inputs[0], let b = inputs[1] else { return [] }
+            if a.rank < 2 || b.rank != 2 || (needs.count > 1 && needs[1] && t > 1) {
+                return try MatMulND.backward(a, b, output: output, grad: grad, tile: t, needs: needs)
+            }
             return try Linear.matMulBackward(a, b, grad: grad, tile: t, needs: needs)
         case .softmax(let axis, let coerce):
             let a = try ShapeOps.normalize(axis, rank: output.rank, "Softmax")
             return [Reduction.softmaxBackward(y: output, grad: grad, axis: a, coerce2D: coerce, tile: t)]
+        case .pointwise, .power, .rearrange, .layerNormalization:
+            return [try vectorJacobianModern(x: try first(), output: output, grad: grad, tile: t)]
         }
     }
 }

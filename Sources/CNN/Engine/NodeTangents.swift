@@ -97,8 +97,10 @@ extension Node {
             guard !ta else { throw unsupported("with transA") }
             return try Linear.gemmForward(firstTangent, try input(1), nil, alpha: alpha, beta: 0, transA: false, transB: tb)
         case .matMul:
-            guard tangents.count < 2 || tangents[1] == nil else { throw unsupported("with a computed right operand") }
-            return try Linear.matMulForward(firstTangent, try input(1))
+            let ta = tangents.first ?? nil, tb = tangents.count > 1 ? tangents[1] : nil
+            return try MatMulND.tangent(try input(0), try input(1), output: output, tangentA: ta, tangentB: tb, tile: t)
+        case .pointwise, .power, .rearrange, .layerNormalization:
+            return try jacobianVectorModern(x: try input(0), output: output, tangent: firstTangent, tile: t)
         }
     }
 }

@@ -35,6 +35,15 @@ public enum Op: Sendable {
     case identity
     /// `softmax` over `axis`; with `coerce2D` (opset < 13) over all axes from `axis` on.
     case softmax(axis: Int, coerce2D: Bool)
+    /// Erf, Sqrt, Gelu: pointwise functions with a smooth derivative (`Pointwise.swift`).
+    case pointwise(PointwiseKind)
+    /// `x ^ exponent` with a constant exponent, broadcast like the binary ops.
+    case power(exponent: Tensor)
+    /// Transpose, Slice, Pad and one part of a Split: every output element is one input element
+    /// (or the pad value), so forward, VJP and JVP are gathers and scatters (`Rearrangement.swift`).
+    case rearrange(Rearrangement)
+    /// LayerNormalization over the axes from `axis` on, or one of its statistics outputs.
+    case layerNormalization(LayerNormalization)
 
     /// The ONNX operator name this op was built from (BatchNormalization for folded-free BN…).
     public var kind: String {
@@ -58,6 +67,10 @@ public enum Op: Sendable {
         case .matMul: return "MatMul"
         case .identity: return "Identity"
         case .softmax: return "Softmax"
+        case .pointwise(let k): return k.onnxName
+        case .power: return "Pow"
+        case .rearrange(let r): return r.onnxName
+        case .layerNormalization: return "LayerNormalization"
         }
     }
 

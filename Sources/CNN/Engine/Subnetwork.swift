@@ -73,7 +73,10 @@ public struct Subnetwork: Sendable {
             return dependent.filter { $0 }.count == 1
         case .binary(.div), .gemm, .matMul:
             return only0
-        case .relu, .leakyRelu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .maxPool, .softmax:
+        case .rearrange:
+            return true
+        case .relu, .leakyRelu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .maxPool, .softmax,
+             .pointwise, .power, .layerNormalization:
             return false
         }
     }

@@ -81,7 +81,7 @@ def main():
                 failures.append(f"{name}: onnx.reference logits differ from torch by {diff}")
             if gigtrace is None:
                 continue
-            inspect = subprocess.run([gigtrace, "inspect", name], capture_output=True, text=True)
+            inspect = subprocess.run([gigtrace, "inspect", "--model", name], capture_output=True, text=True)
             if inspect.returncode != 0:
                 failures.append(f"gigtrace inspect {name}: {inspect.stderr.strip()}")
                 continue

@@ -4,14 +4,14 @@ import CNN
 import Core
 import Foundation
 
-/// `gigtrace inspect MODEL.onnx`: what the engine sees in a model.
+/// `gigtrace inspect --model MODEL.onnx`: what the engine sees in a model.
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show a model's inputs, outputs, every named tensor with its shape, op counts and suggested trace layers."
     )
 
-    @Argument(help: "The ONNX model file.")
+    @Option(help: "The ONNX model file.")
     var model: String
 
     @Flag(help: "Print JSON instead of text.")

@@ -106,7 +106,7 @@ import Testing
 
     @Test(arguments: exports)
     func inspectJSONMatchesManifest(_ file: String) throws {
-        let command = try InspectCommand.parse([Self.small + "/" + file, "--json"])
+        let command = try InspectCommand.parse(["--model", Self.small + "/" + file, "--json"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(try command.report().utf8)) as? [String: Any])
         let inputs = try #require(json["inputs"] as? [[String: Any]])
         #expect(inputs.count == 1 && inputs[0]["name"] as? String == "input" && inputs[0]["shape"] as? [Int] == [3, 32, 32])
@@ -133,7 +133,7 @@ import Testing
 
     @Test func inspectText() throws {
         let block = try Self.blockTensor(Self.small, "legacy_bn.onnx")
-        let text = try InspectCommand.parse([Self.small + "/legacy_bn.onnx"]).report()
+        let text = try InspectCommand.parse(["--model", Self.small + "/legacy_bn.onnx"]).report()
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.contains("input:  input [N, 3, 32, 32]"))
         #expect(lines.contains("output: logits [N, 10]"))
@@ -229,12 +229,12 @@ import Testing
         try Data().write(to: URL(fileURLWithPath: dir + "/empty.onnx"))
         for name in ["truncated.onnx", "text.onnx", "empty.onnx"] {
             let path = dir + "/" + name
-            let text = Self.message { _ = try InspectCommand.parse([path]).report() }
+            let text = Self.message { _ = try InspectCommand.parse(["--model", path]).report() }
             #expect(text.hasPrefix(path + ": ") && !text.contains("\n"), "\(text)")
-            #expect(throws: ExitCode.self) { try InspectCommand.parse([path]).run() }
+            #expect(throws: ExitCode.self) { try InspectCommand.parse(["--model", path]).run() }
         }
-        #expect(Self.message { _ = try InspectCommand.parse([dir + "/truncated.onnx"]).report() }.contains("truncated"))
-        #expect(Self.message { _ = try InspectCommand.parse([dir + "/missing.onnx"]).report() } == "file not found: \(dir)/missing.onnx")
+        #expect(Self.message { _ = try InspectCommand.parse(["--model", dir + "/truncated.onnx"]).report() }.contains("truncated"))
+        #expect(Self.message { _ = try InspectCommand.parse(["--model", dir + "/missing.onnx"]).report() } == "file not found: \(dir)/missing.onnx")
         let forward = try ForwardCommand.parse(["--model", dir + "/truncated.onnx", "--input", Self.small + "/inputs.npy",
                                                 "--out", dir, "--quiet"])
         #expect(throws: ExitCode.self) { try forward.run() }
@@ -253,7 +253,7 @@ import Testing
         #expect(replaced >= 2)
         let path = dir + "/minpool.onnx"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        let text = Self.message { _ = try InspectCommand.parse([path]).report() }
+        let text = Self.message { _ = try InspectCommand.parse(["--model", path]).report() }
         #expect(text == "unsupported ONNX operator 'MinPool' in node '/maxpool/MinPool'")
         let gradient = try GradientCommand.parse(["--model", path, "--input", Self.small + "/inputs.npy",
                                                   "--target", "1", "--out", dir + "/g.npy", "--quiet"])

@@ -1,8 +1,7 @@
 import ArgumentParser
 import GIGTrace
 
-/// The `gigtrace` executable: one subcommand type per file in this folder.
-@main
+/// The `gigtrace` executable: one subcommand type per file in this folder (entry point: `Entry`).
 struct GIGTraceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gigtrace",
@@ -21,6 +20,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ForwardCommand.self,
             GradientCommand.self,
             DatasetCommand.self,
+            DoctorCommand.self,
             // Benchmarks (hidden from help; see BENCHMARKS.md).
             BenchEngineCommand.self,
             BenchConceptsCommand.self,

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GIGTrace
+import Core
 
 /// `gigtrace doctor`: which OpenBLAS kernels run, which the CPU supports, how fast each is, and
 /// what gigtrace changed or would change.

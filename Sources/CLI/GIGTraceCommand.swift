@@ -1,5 +1,4 @@
 import ArgumentParser
-import GIGTrace
 
 /// The `gigtrace` executable: one subcommand type per file in this folder (entry point: `Entry`).
 struct GIGTraceCommand: AsyncParsableCommand {
@@ -21,12 +20,6 @@ struct GIGTraceCommand: AsyncParsableCommand {
             GradientCommand.self,
             DatasetCommand.self,
             DoctorCommand.self,
-            // Benchmarks (hidden from help; see BENCHMARKS.md).
-            BenchEngineCommand.self,
-            BenchConceptsCommand.self,
-            BenchGIGCommand.self,
-            ERFBenchCommand.self,
-            TraceDatabaseBenchCommand.self,
         ]
     )
 }

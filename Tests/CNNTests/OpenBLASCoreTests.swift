@@ -1,4 +1,4 @@
-import CNN
+import Core
 import Testing
 
 /// The OpenBLAS core choice: `/proc/cpuinfo` flags → recommended core, and the re-execution

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch peer for `gigtrace bench-engine`: a ResNet-18 (torchvision layout, defined here because
-torchvision does not import against this CPU torch) with random eval-mode BatchNorm statistics.
+"""PyTorch peer for `gigtrace bench-engine`: a ResNet-18 (torchvision layout, from
+tools/bench_cnn_engine.py) with random eval-mode BatchNorm statistics.
 
   python3 tools/bench_resnet18_engine.py export OUT_DIR   # OUT_DIR/r18.onnx (legacy exporter, opset 13,
                                                           # dynamic batch), x16.npy, logits16.npy
@@ -9,6 +9,7 @@ torchvision does not import against this CPU torch) with random eval-mode BatchN
                                                           # (weights requires_grad=False, input True)
 Then: gigtrace bench-engine --model OUT_DIR/r18.onnx --threads THREADS
 """
+import os
 import sys
 import time
 
@@ -17,47 +18,16 @@ import torch
 import torch.nn as nn
 
 
-class Block(nn.Module):
-    def __init__(self, i, o, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(i, o, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(o)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(o)
-        self.down = None
-        if stride != 1 or i != o:
-            self.down = nn.Sequential(nn.Conv2d(i, o, 1, stride, bias=False), nn.BatchNorm2d(o))
-
-    def forward(self, x):
-        identity = x if self.down is None else self.down(x)
-        y = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(y)) + identity)
-
-
-class ResNet18(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.pool = nn.MaxPool2d(3, 2, 1)
-        layers, i = [], 64
-        for o, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
-            layers += [Block(i, o, stride), Block(o, o, 1)]
-            i = o
-        self.layers = nn.Sequential(*layers)
-        self.avg = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512, 1000)
-
-    def forward(self, x):
-        x = self.pool(self.relu(self.bn1(self.conv1(x))))
-        return self.fc(torch.flatten(self.avg(self.layers(x)), 1))
+# The network is tools/bench_cnn_engine.py's torchvision-layout ResNet-18 (same parameter order, so
+# the same seeded weights as before that script existed); the BatchNorm statistics below are this
+# script's own, as used for the BENCHMARKS figures that cite it.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_cnn_engine import BasicBlock, ResNet  # noqa: E402
 
 
 def model():
     torch.manual_seed(0)
-    m = ResNet18().eval()
+    m = ResNet(BasicBlock, [2, 2, 2, 2]).eval()
     for mod in m.modules():
         if isinstance(mod, nn.BatchNorm2d):
             mod.running_mean.uniform_(-0.1, 0.1)

@@ -2,8 +2,7 @@ import ArgumentParser
 
 /// `gigtrace-bench`: the measurements behind BENCHMARKS.md, kept out of the product's command line.
 /// Each subcommand prints a Markdown table or figures that a `tools/bench_*.py` peer script
-/// compares against PyTorch, Captum or scikit-learn on the same work.
-@main
+/// compares against PyTorch, Captum or scikit-learn on the same work. (Entry point: `BenchEntry`.)
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gigtrace-bench",

@@ -1,7 +1,6 @@
 import ArgumentParser
 
-/// The `gigtrace` executable: one subcommand type per file in this folder.
-@main
+/// The `gigtrace` executable: one subcommand type per file in this folder (entry point: `Entry`).
 struct GIGTraceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gigtrace",
@@ -20,6 +19,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ForwardCommand.self,
             GradientCommand.self,
             DatasetCommand.self,
+            DoctorCommand.self,
         ]
     )
 }

@@ -2,7 +2,7 @@ import COpenBLAS
 import Core
 
 /// 2-D convolution as im2col + `cblas_sgemm`, forward and input-VJP, on NCHW Float32 (the forward
-/// of qualifying 3×3 convs goes to `Winograd`).
+/// of qualifying 3×3 convs goes to `Winograd`, depthwise convs to `Depthwise`).
 ///
 /// Images (or cotangent samples) are processed one GEMM per group; with `threads > 1` samples
 /// are split over workers while OpenBLAS runs single-threaded inside each, so the total number
@@ -42,6 +42,7 @@ enum Convolution {
         if let u = conv.winogradFilter, Winograd.accepts(g) {
             return Winograd.forward(filter: u, bias: bias, x, g, threads: threads, fuseRelu: fuseRelu)
         }
+        if Depthwise.accepts(g) { return Depthwise.forward(conv, bias: bias, x, g, threads: threads, fuseRelu: fuseRelu) }
         return im2colForward(conv, bias: bias, x, g, threads: threads, fuseRelu: fuseRelu)
     }
 
@@ -119,6 +120,7 @@ enum Convolution {
             throw CNNError.shapeMismatch("Conv cotangent \(grad.shape) does not fit output [*, \(g.m), \(g.oh), \(g.ow)]")
         }
         s[0] = samples
+        if Depthwise.accepts(g) { return Depthwise.backward(conv, grad: grad, samples: samples, g, threads: threads) }
         if let vjp = conv.inputVJP, g.p > 0, samples > 0 {
             let dy = Tensor(uncheckedShape: [samples, g.m, g.oh, g.ow], data: grad.data)
             let dx = try forward(vjp.conv, dy, threads: threads)

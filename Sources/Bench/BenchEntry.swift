@@ -1,0 +1,11 @@
+import CommandLineSupport
+
+/// The entry point of `gigtrace-bench`: the same OpenBLAS kernel correction as `gigtrace` (see
+/// `OpenBLASCore`), so benchmarks measure what users run, then the benchmark command.
+@main
+enum BenchEntry {
+    static func main() async {
+        reexecuteWithBestOpenBLASCore()
+        await BenchCommand.main()
+    }
+}

@@ -1,0 +1,11 @@
+import CommandLineSupport
+
+/// The process entry point: first makes sure OpenBLAS runs the best kernels this CPU supports
+/// (re-executing once if it does not, see `OpenBLASCore`), then runs the `gigtrace` command.
+@main
+enum Entry {
+    static func main() async {
+        reexecuteWithBestOpenBLASCore()
+        await GIGTraceCommand.main()
+    }
+}

@@ -61,6 +61,9 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Trace only shard I of N (0-based), a contiguous block of the selection; merge shards with `gigtrace merge`.")
     var shard: String?
 
+    @Option(help: "Error node per traced layer (METHOD §4): on integrates GIG to the real layer X with ε = X − X̃ as one more source, so the edges add up to the real model's logits; off integrates to the codes' reconstruction X̃.")
+    var errorNode: OnOff = TraceConfiguration.defaultErrorNode ? .on : .off
+
     @Option(help: "Seed of PFV sampling and concept learning.")
     var seed: UInt64 = 0
 
@@ -128,6 +131,10 @@ struct TraceCommand: ParsableCommand {
                 + o.worstImages(5).map { "\($0.image) (\(pct($0.error)))" }.joined(separator: ", ")
                 + "; more --steps lower it\n"
         }
+        if let f = o.faithfulness {
+            text += "faithfulness to the real model (METHOD §8): reconstruction gap median "
+                + pct(f.reconstructionGapMedian) + "\n" + f.lines().joined(separator: "\n") + "\n"
+        }
         for w in o.warnings { text += "warning: \(w)\n" }
         return text
     }
@@ -173,6 +180,7 @@ struct TraceCommand: ParsableCommand {
         c.lambda = lambda
         if let shard { (c.shardIndex, c.shardCount) = try Self.shard(shard) }
         c.seed = seed
+        c.errorNode = errorNode == .on
         c.threads = threads
         c.batchSize = dataset.batchSize
         c.skipBad = dataset.skipBad

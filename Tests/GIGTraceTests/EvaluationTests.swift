@@ -42,13 +42,15 @@ import TestSupport
         // By hand: A(q→0) = w_q a_q = 3, 0.4, 0.3, 0.2.
         #expect(zip(edges, [3, 0.4, 0.3, 0.2]).allSatisfy { abs($0 - $1) < 1e-5 })
         let contributions = (0..<4).map { q in (0..<4).map { $0 == q ? a[q] : Float(0) } }
-        let deletion = try ConceptDeletion(subnetwork: model.subnetwork(from: "a", to: "logits"), contributions: contributions,
-                                           fixed: [0, 0, 0, 0], weights: [1, 0])
+        let sub = try model.subnetwork(from: "a", to: "logits")
+        let deletion = try ConceptDeletion(subnetwork: sub, contributions: contributions, fixed: [0, 0, 0, 0],
+                                           targets: [.init(tensor: "logits", weights: [1, 0], gradientNetwork: sub)])
         let gigOrder = ConceptDeletion.order(byDescending: edges)
         #expect(gigOrder.first == 0)
         var rng = SplitMix64(seed: 1)
         let random = (0..<20).map { _ in Array(0..<4).shuffled(using: &rng) }
-        let (curves, ends) = try deletion.curves(orders: [gigOrder] + random)
+        let (all, allEnds) = try deletion.curves(orders: [gigOrder] + random)
+        let (curves, ends) = (all[0], allEnds[0])
         // logit 0 at the full layer: 3 + 0.2·4.5 = 3.9; deleting concept 0 first leaves 0.9/3.9.
         #expect(abs(ends.full - 3.9) < 1e-5 && abs(ends.baseline) < 1e-6)
         #expect(abs(curves[0].deletion[1] - 0.9 / 3.9) < 1e-5)
@@ -59,7 +61,7 @@ import TestSupport
         #expect(curves[0].deletionAUC < randomMean)
         #expect(curves[0].insertionAUC > curves.dropFirst().map(\.insertionAUC).reduce(0, +) / 20)
         // Gradient × activation of the toy is the same w_q a_q.
-        #expect(zip(try deletion.gradientTimesActivation(), [3, 0.4, 0.3, 0.2]).allSatisfy { abs($0 - $1) < 1e-5 })
+        #expect(zip(try deletion.gradientTimesActivation(target: 0), [3, 0.4, 0.3, 0.2]).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 
     /// With the error node the concept → class edges of the demo model add up to the real model's

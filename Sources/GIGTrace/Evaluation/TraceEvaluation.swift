@@ -140,35 +140,22 @@ public struct TraceEvaluation: Sendable {
                     // Class target: the predicted class's logit.
                     var w = [Float](repeating: 0, count: classes)
                     w[prediction] = 1
-                    let classDeletion = try ConceptDeletion(subnetwork: classSubs[l], contributions: contributions, fixed: fixed, weights: w)
-                    let classMean = (0..<k).map { reader.graph.classEdge(layer: l, source: $0, classIndex: prediction).mean }
-                    try evaluate(classDeletion, gig: row.classRelevance.prefix(k).map(Double.init), meanEdge: classMean,
-                                 codes: u, k: k, signed: bases[l].signedCodes,
-                                 seed: options.seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(l * 2),
-                                 key: "\(layers[l].name) → classes", classIndex: prediction, into: &accumulators)
+                    var targets = [ConceptDeletion.Target(tensor: output, weights: w, gradientNetwork: classSubs[l])]
+                    var gig = [row.classRelevance.prefix(k).map(Double.init)]
+                    var means = [(0..<k).map { reader.graph.classEdge(layer: l, source: $0, classIndex: prediction).mean }]
+                    var names = ["\(layers[l].name) → classes"]
                     // Layer target: the image's strongest active concept of the next layer.
-                    if options.layerTargets, l + 1 < layers.count {
-                        let kb = banks[l + 1].k, pb = layers[l + 1].positions, cb = layers[l + 1].channels
-                        let ub = Array(codes[l + 1].data[(i * pb * kb)..<((i + 1) * pb * kb)])
-                        var sums = [Double](repeating: 0, count: kb)
-                        for pos in 0..<pb { for r in 0..<kb where bases[l + 1].isActive(ub[pos * kb + r]) { sums[r] += abs(Double(ub[pos * kb + r])) } }
-                        guard let r = sums.indices.max(by: { sums[$0] < sums[$1] || (sums[$0] == sums[$1] && $0 > $1) }), sums[r] > 0 else { continue }
-                        var wb = [Float](repeating: 0, count: cb * pb)
-                        for c in 0..<cb {
-                            let v = bases[l + 1].vectors[r * cb + c]
-                            for pos in 0..<pb where bases[l + 1].isActive(ub[pos * kb + r]) { wb[c * pb + pos] = v }
-                        }
-                        let sources = bases[l].sourceCount
-                        guard row.nextEdges.count == sources * kb else {
-                            throw CNNError.corruptFile(path: tracePath, reason: "image \(index) has \(row.nextEdges.count) edges into \(layers[l + 1].name), expected \(sources * kb)")
-                        }
-                        let deletion = try ConceptDeletion(subnetwork: pairSubs[l], contributions: contributions, fixed: fixed, weights: wb)
-                        let mean = (0..<k).map { reader.graph.layerEdge(layer: l, source: $0, target: r).mean }
-                        try evaluate(deletion, gig: (0..<k).map { Double(row.nextEdges[$0 * kb + r]) }, meanEdge: mean,
-                                     codes: u, k: k, signed: bases[l].signedCodes,
-                                     seed: options.seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(l * 2 + 1),
-                                     key: "\(layers[l].name) → \(layers[l + 1].name)", classIndex: nil, into: &accumulators)
+                    if options.layerTargets, l + 1 < layers.count,
+                       let next = try nextTarget(layer: l, image: i, codes: codes[l + 1], row: row, index: index) {
+                        targets.append(ConceptDeletion.Target(tensor: layers[l + 1].name, weights: next.weights, gradientNetwork: pairSubs[l]))
+                        gig.append(next.gig)
+                        means.append((0..<k).map { reader.graph.layerEdge(layer: l, source: $0, target: next.concept).mean })
+                        names.append("\(layers[l].name) → \(layers[l + 1].name)")
                     }
+                    let deletion = try ConceptDeletion(subnetwork: classSubs[l], contributions: contributions, fixed: fixed, targets: targets)
+                    try evaluate(deletion, gig: gig, meanEdge: means, codes: u, k: k, signed: bases[l].signedCodes,
+                                 seed: options.seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(l),
+                                 keys: names, classIndex: prediction, into: &accumulators)
                 }
                 done += 1
                 progress(done, chosen.count)
@@ -210,22 +197,60 @@ public struct TraceEvaluation: Sendable {
         return (contributions, fixed)
     }
 
-    /// One image's curves for every order, added to the block `key`.
-    func evaluate(_ deletion: ConceptDeletion, gig: [Double], meanEdge: [Double], codes u: [Float], k: Int, signed: Bool,
-                  seed: UInt64, key: String, classIndex: Int?, into accumulators: inout [String: BlockAccumulator]) throws {
+    /// The image's strongest active concept r of layer l + 1 (largest Σ_p |u_{p,r}|), its target
+    /// weights (r's direction at the positions where it is active) and the image's GIG edges into it;
+    /// nil when no concept is active.
+    func nextTarget(layer l: Int, image i: Int, codes: Matrix, row: ImageLayerRecord, index: Int) throws
+        -> (concept: Int, weights: [Float], gig: [Double])? {
+        let basis = bases[l + 1], kb = basis.count, pb = layers[l + 1].positions, cb = layers[l + 1].channels
+        let ub = Array(codes.data[(i * pb * kb)..<((i + 1) * pb * kb)])
+        var sums = [Double](repeating: 0, count: kb)
+        for pos in 0..<pb { for r in 0..<kb where basis.isActive(ub[pos * kb + r]) { sums[r] += abs(Double(ub[pos * kb + r])) } }
+        guard let r = sums.indices.max(by: { sums[$0] < sums[$1] || (sums[$0] == sums[$1] && $0 > $1) }), sums[r] > 0 else { return nil }
+        var weights = [Float](repeating: 0, count: cb * pb)
+        for c in 0..<cb {
+            let v = basis.vectors[r * cb + c]
+            for pos in 0..<pb where basis.isActive(ub[pos * kb + r]) { weights[c * pb + pos] = v }
+        }
+        let sources = bases[l].sourceCount
+        guard row.nextEdges.count == sources * kb else {
+            throw CNNError.corruptFile(path: tracePath, reason: "image \(index) has \(row.nextEdges.count) edges into \(layers[l + 1].name), expected \(sources * kb)")
+        }
+        return (r, weights, (0..<bases[l].count).map { Double(row.nextEdges[$0 * kb + r]) })
+    }
+
+    /// One image's curves for every target of `deletion` and every order, added to the blocks `keys`
+    /// (one per target). The code-magnitude and random orders are shared by the targets; random
+    /// orders come in antithetic pairs (an order and its reverse, which share all their points).
+    func evaluate(_ deletion: ConceptDeletion, gig: [[Double]], meanEdge: [[Double]], codes u: [Float], k: Int, signed: Bool,
+                  seed: UInt64, keys: [String], classIndex: Int, into accumulators: inout [String: BlockAccumulator]) throws {
         var magnitude = [Double](repeating: 0, count: k)
         for (j, value) in u.enumerated() { magnitude[j % k] += signed ? abs(Double(value)) : Double(value) }
-        let gradient = try deletion.gradientTimesActivation()
         var rng = SplitMix64(seed: seed)
-        let random = (0..<options.randomOrders).map { _ in Array(0..<k).shuffled(using: &rng) }
-        let orders = [ConceptDeletion.order(byDescending: gig), ConceptDeletion.order(byDescending: meanEdge),
-                      ConceptDeletion.order(byDescending: magnitude), ConceptDeletion.order(byDescending: gradient)] + random
-        let (curves, ends) = try deletion.curves(orders: orders)
-        // A target that is not positive at the full layer has no meaningful normalised curve.
-        guard ends.full > 0, curves.allSatisfy({ $0.deletionAUC.isFinite && $0.insertionAUC.isFinite }) else {
-            accumulators[key, default: BlockAccumulator(k: k)].skipped += 1
-            return
+        var random = [[Int]]()
+        while random.count < options.randomOrders {
+            let order = Array(0..<k).shuffled(using: &rng)
+            random.append(order)
+            if random.count < options.randomOrders { random.append(order.reversed()) }
         }
-        accumulators[key, default: BlockAccumulator(k: k)].add(curves: curves, randomFrom: 4, classIndex: classIndex)
+        let targets = deletion.targets.count
+        var orders = [ConceptDeletion.order(byDescending: magnitude)] + random
+        var named = [[Int]]()   // per target: indices of gig, mean-edge, code-magnitude, gradient × activation
+        for t in 0..<targets {
+            let gradient = try deletion.gradientTimesActivation(target: t)
+            named.append([orders.count, orders.count + 1, 0, orders.count + 2])
+            orders += [ConceptDeletion.order(byDescending: gig[t]), ConceptDeletion.order(byDescending: meanEdge[t]),
+                       ConceptDeletion.order(byDescending: gradient)]
+        }
+        let (curves, ends) = try deletion.curves(orders: orders)
+        for t in 0..<targets {
+            let mine = named[t].map { curves[t][$0] } + curves[t][1...random.count]
+            // A target that is not positive at the full layer has no meaningful normalised curve.
+            guard ends[t].full > 0, mine.allSatisfy({ $0.deletionAUC.isFinite && $0.insertionAUC.isFinite }) else {
+                accumulators[keys[t], default: BlockAccumulator(k: k)].skipped += 1
+                continue
+            }
+            accumulators[keys[t], default: BlockAccumulator(k: k)].add(curves: mine, randomFrom: 4, classIndex: t == 0 ? classIndex : nil)
+        }
     }
 }

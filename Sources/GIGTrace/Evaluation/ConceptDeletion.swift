@@ -1,5 +1,4 @@
 import CNN
-import COpenBLAS
 import Core
 
 /// Concept deletion and insertion for one image and one traced layer a (METHOD §8), for one or
@@ -15,7 +14,8 @@ import Core
 /// Every point is a set of concepts, and each distinct set of the image is evaluated once (orders
 /// share the full layer, the baseline, the single concepts and the leave-one-outs, and an order and
 /// its reverse share all their points), all in one batch through F (chunks of `chunkRows` rows),
-/// every target read from the same pass.
+/// every target read from the same pass. (Sums use plain loops, not BLAS level 1: OpenBLAS threads
+/// its saxpy, which on a busy machine costs far more in thread hand-offs than it saves.)
 ///
 /// ```swift
 /// let d = try ConceptDeletion(subnetwork: sub, contributions: x, fixed: e,
@@ -134,11 +134,11 @@ public struct ConceptDeletion: Sendable {
         guard let shape = subnetwork.model.tensorShapes[subnetwork.from],
               let outShape = subnetwork.model.tensorShapes[target.tensor] else { return [] }
         var full = fixed
-        for x in contributions { cblas_saxpy(Int32(fixed.count), 1, x, 1, &full, 1) }
+        for x in contributions { for j in full.indices { full[j] += x[j] } }
         let sub = target.gradientNetwork
         let tape = try sub.forward(Tensor(uncheckedShape: [1] + shape, data: full))
         let gradient = try sub.backward(tape, cotangent: Tensor(uncheckedShape: [1] + outShape, data: target.weights))
-        return contributions.map { x in Double(cblas_sdot(Int32(x.count), x, 1, gradient.data, 1)) }
+        return contributions.map { x in zip(x, gradient.data).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } }
     }
 
     /// Every target at every concept set (rows × targets), in chunks of `chunkRows` rows.
@@ -157,7 +157,9 @@ public struct ConceptDeletion: Sendable {
                     let dst = buffer.baseAddress! + i * size
                     fixed.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: size) }
                     for q in 0..<count where set[q / 64] & (UInt64(1) << UInt64(q % 64)) != 0 {
-                        cblas_saxpy(Int32(size), 1, contributions[q], 1, dst, 1)
+                        contributions[q].withUnsafeBufferPointer { x in
+                            for j in 0..<size { dst[j] += x[j] }
+                        }
                     }
                 }
             }

@@ -200,8 +200,8 @@ public struct BatchTracer: Sendable {
             sums[k] = Float(p)
             active[k] = p
         }
-        if let e = basis.errorIndex {
-            sums[e] = 1
+        if let e = basis.errorIndex {   // code 1 at every position, like the mean node
+            sums[e] = Float(p)
             active[e] = p
         }
         let placeholder = PatchBox(x0: 0, y0: 0, x1: 0, y1: 0)

@@ -18,7 +18,7 @@ for run in $RUNS; do
     start=$(date +%s)
     "$BIN" trace --limit "$N" --concepts "$method" "$kflag" "$k" --out "$trace" --force --quiet
     mid=$(date +%s)
-    "$BIN" evaluate "$trace" --images "$N" --targets classes --json "$OUT/$method-$k.eval.json" --quiet > /dev/null
+    "$BIN" evaluate "$trace" --images "$N" --json "$OUT/$method-$k.eval.json" --quiet > /dev/null
     end=$(date +%s)
     "$BIN" query "$trace" summary --json > "$OUT/$method-$k.summary.json"
     python3 - "$OUT/$method-$k.summary.json" "$OUT/$method-$k.eval.json" "$method" "$k" $((mid - start)) $((end - mid)) <<'PY'

@@ -33,6 +33,7 @@ import torch
 from captum.attr import IntegratedGradients
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_gig_concept_fixtures import nonnegative_lasso  # noqa: E402
 from onnx_torch import OnnxTorch  # noqa: E402
 from train_demo import load_split, preprocess  # noqa: E402
 
@@ -54,23 +55,11 @@ def banks(path):
     return out
 
 
-def nonnegative_lasso(x, v, lam, sweeps=2000):
-    x, v = x.astype(np.float64), v.astype(np.float64)
-    gram, linear = v @ v.T, x @ v.T
-    lambdas = lam * np.linalg.norm(x, axis=1)
-    u = np.zeros_like(linear)
-    for _ in range(sweeps):
-        for k in range(v.shape[0]):
-            residual = linear[:, k] - u @ gram[:, k] + gram[k, k] * u[:, k]
-            u[:, k] = np.maximum(0.0, (residual - lambdas) / gram[k, k])
-    return u.astype(np.float32)
-
-
 def codes_of(x, v, lam):
     """x [N, C, H, W] -> codes [N, P, K]."""
     n, c = x.shape[0], x.shape[1]
     p = x.reshape(n, c, -1).transpose(0, 2, 1).reshape(-1, c)
-    return nonnegative_lasso(p, v, lam).reshape(n, -1, v.shape[0])
+    return nonnegative_lasso(p, v, lam, sweeps=2000).reshape(n, -1, v.shape[0])
 
 
 def gig_with_error_node(f, x, v, u, score, targets):

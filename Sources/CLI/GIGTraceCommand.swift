@@ -13,6 +13,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             QueryCommand.self,
             ExportCommand.self,
             MergeCommand.self,
+            EvaluateCommand.self,
             ERFCommand.self,
             // Looking at models and data.
             InspectCommand.self,

@@ -57,6 +57,9 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Trace only shard I of N (0-based), a contiguous block of the selection; merge shards with `gigtrace merge`.")
     var shard: String?
 
+    @Option(help: "Error node per traced layer (docs/METHOD.md §4): on integrates GIG to the real layer X with ε = X − X̃ as one more source, so the edges add up to the real model's logits; off integrates to the codes' reconstruction X̃.")
+    var errorNode: OnOff = TraceConfiguration.defaultErrorNode ? .on : .off
+
     @OptionGroup var execution: ExecutionOptions
 
     @Option(parsing: .unconditional, help: "Checkpoint at least every N images (and every 30 s).")
@@ -130,6 +133,10 @@ struct TraceCommand: ParsableCommand {
                 + o.worstImages(5).map { "\($0.image) (\(pct($0.error)))" }.joined(separator: ", ")
                 + "; more --steps lower it\n"
         }
+        if let f = o.faithfulness {
+            text += "faithfulness to the real model (METHOD §8): reconstruction gap median "
+                + pct(f.reconstructionGapMedian) + "\n" + f.lines().joined(separator: "\n") + "\n"
+        }
         for w in o.warnings { text += "warning: \(w)\n" }
         return text
     }
@@ -160,6 +167,7 @@ struct TraceCommand: ParsableCommand {
         c.lambda = learning.lambda
         if let shard { (c.shardIndex, c.shardCount) = try Self.shard(shard) }
         c.seed = learning.seed
+        c.errorNode = errorNode == .on
         c.threads = execution.threads
         c.batchSize = dataset.batchSize
         c.skipBad = dataset.skipBad

@@ -152,8 +152,8 @@ import Testing
             #expect(close(e[2], stats.mean), "class edge \(e): gigtrace \(stats)")
         }
         let bank0 = try #require(python["bank0"] as? [[Double]])
-        #expect(bank0.count == reader.header.banks[0].conceptCount)
-        #expect(bank0.flatMap { $0 }.map(Float.init) == reader.header.banks[0].vectors)
+        #expect(bank0.count == reader.header.banks[0].k)
+        #expect(bank0.flatMap { $0 }.map(Float.init) == reader.header.banks[0].concepts.data)
 
         // networkx reads the GraphML export with the JSON export's nodes and edge means.
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/graph.json"))) as? [String: Any])

@@ -99,7 +99,7 @@ struct TraceDatabaseTests {
         try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = 7") }
         try queue.close()
         let error = #expect(throws: CNNError.self) { try TraceReader.open(path) }
-        #expect(error?.description == "\(path): made by a newer gigtrace (schema v7), this one reads up to v1")
+        #expect(error?.description == "\(path): made by a newer gigtrace (schema v7), this one reads up to v\(TraceDatabase.schemaVersion)")
     }
 
     @Test("an older (unreleased) schema version is refused with a reason")

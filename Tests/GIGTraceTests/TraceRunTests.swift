@@ -122,9 +122,12 @@ import Testing
         #expect(outcome.finished)
         let reader = try TraceReader.open(c.output)
         #expect(reader.header.banks.map(\.k) == [32, 64])
-        #expect(reader.graph.layerEdges[0].all.rows == 32 && reader.graph.layerEdges[0].all.columns == 64)
-        // With V = I the codes are the activations: the reconstruction is exact.
+        // 32 channel sources plus the error node (on by default), into 64 channel targets.
+        #expect(reader.graph.layerEdges[0].all.rows == 33 && reader.graph.layerEdges[0].all.columns == 64)
+        // With V = I the codes are the activations: the reconstruction is exact, E = 0, and the
+        // error node carries no relevance.
         for record in try reader.images() { #expect(record.reconstructionGap < 1e-5) }
+        for row in try reader.database.readImageLayers() { #expect(row.errorShare < 1e-5 && row.logitGap < 1e-5) }
         #expect(outcome.completeness.allSatisfy { $0.error.isFinite })
     }
 

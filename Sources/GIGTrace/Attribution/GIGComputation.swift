@@ -8,7 +8,8 @@ import Core
 ///
 ///   GIG(q → r) = Σ_p u_{p,q} · ∫₀¹ ⟨∇_{X_p} g_r(F_ab(α X̃)), v^a_q⟩ dα
 ///
-/// The path starts at zero in layer-a space and ends at X̃, layer a rebuilt from its codes. All
+/// The path starts at zero in layer-a space and ends at X̃, layer a rebuilt from its codes, or, with
+/// the basis's error node, at the real X with ε (direction E = X − X̃) as one more source. All
 /// active targets of the image go through one backward pass per chunk of integration steps, as a
 /// block of cotangents, so the work is large GEMMs.
 public struct GIGComputation: Sendable {
@@ -77,8 +78,12 @@ public struct GIGComputation: Sendable {
         public var targetCount: Int
         /// Which targets were active in this image (all of them for classes or `--target sum`).
         public var activeTargets: [Bool]
-        /// Δg_r = g_r(F(X̃)) − g_r(F(0)) per target (0 for inactive ones).
+        /// Δg_r = g_r(F(end)) − g_r(F(0)) per target (0 for inactive ones); the path's end is X̃,
+        /// or the real X with the error node.
         public var delta: [Double]
+        /// g_r(F(X)) − g_r(F(0)) with the real X per target (0 for inactive ones): what the
+        /// sources' relevance should add up to for end-to-end completeness (METHOD §8).
+        public var realDelta: [Double]
         /// Σ_r |Σ_q A(q→r) − Δg_r| / Σ_r |Δg_r| (0 when no target is active).
         public var completenessError: Double
         /// Σ_r |g_r(F(X)) − g_r(F(X̃))| / Σ_r |g_r(F(X))|: how much the lossy codes change b.
@@ -91,8 +96,11 @@ public struct GIGComputation: Sendable {
     ///   - realTarget: the real tensor b of this image from the full forward pass (C_b×H_b×W_b, or
     ///     the logits), used for the mask's reference and the reconstruction gap.
     ///   - targetCodes: P_b×K_b codes of the real layer b (required for concept targets with `.masked`).
-    public func compute(sourceCodes: [Float], realTarget: Tensor, targetCodes: [Float]?) throws -> Result {
-        let prepared = try prepare(sourceCodes: sourceCodes, realTarget: realTarget, targetCodes: targetCodes)
+    ///   - sourceActivation: the real layer a (C×P, as the layer is laid out); required with the error node.
+    public func compute(sourceCodes: [Float], realTarget: Tensor, targetCodes: [Float]?,
+                        sourceActivation: [Float]? = nil) throws -> Result {
+        let prepared = try prepare(sourceCodes: sourceCodes, realTarget: realTarget, targetCodes: targetCodes,
+                                   sourceActivation: sourceActivation)
         guard prepared.t > 0 else { return prepared.result }
         if mode == .forward || (mode == .auto && source.sourceCount < prepared.t) {
             let sums = try forwardModeSums(prepared, collecting: [])
@@ -106,14 +114,17 @@ public struct GIGComputation: Sendable {
     /// sweep: the two share the path α X̃, so one tangent per (step, source) pushed through to the
     /// logits yields both, read at the next layer on the way.
     public static func computeJointly(toNext: GIGComputation, toClasses: GIGComputation, sourceCodes: [Float],
-                                      realNext: Tensor, nextCodes: [Float]?, realLogits: Tensor) throws -> (next: Result, classes: Result) {
+                                      realNext: Tensor, nextCodes: [Float]?, realLogits: Tensor,
+                                      sourceActivation: [Float]? = nil) throws -> (next: Result, classes: Result) {
         guard toNext.subnetwork.from == toClasses.subnetwork.from, toNext.source == toClasses.source,
               toNext.quadrature == toClasses.quadrature, case .classes = toClasses.target,
               toClasses.subnetwork.nodeIndices.contains(where: { toClasses.subnetwork.model.nodes[$0].output == toNext.subnetwork.to }) else {
             throw CNNError.invalidInput("internal: joint GIG needs both computations from '\(toNext.subnetwork.from)' on one path")
         }
-        let next = try toNext.prepare(sourceCodes: sourceCodes, realTarget: realNext, targetCodes: nextCodes)
-        let classes = try toClasses.prepare(sourceCodes: sourceCodes, realTarget: realLogits, targetCodes: nil)
+        let next = try toNext.prepare(sourceCodes: sourceCodes, realTarget: realNext, targetCodes: nextCodes,
+                                      sourceActivation: sourceActivation)
+        let classes = try toClasses.prepare(sourceCodes: sourceCodes, realTarget: realLogits, targetCodes: nil,
+                                            sourceActivation: sourceActivation)
         let sums = try toClasses.forwardModeSums(classes, collecting: [toNext.subnetwork.to])
         return (toNext.finish(next, forwardSums: sums[toNext.subnetwork.to] ?? []),
                 toClasses.finish(classes, forwardSums: sums[toClasses.subnetwork.to] ?? []))
@@ -129,11 +140,15 @@ public struct GIGComputation: Sendable {
         let block: (cotangents: [Float], active: [Bool])
         let targets: [Int]
         var t: Int { targets.count }
+        /// The path's end: X̃, or the real X with the error node.
         let reconstruction: [Float]
+        /// E = X − X̃ with the error node, else empty.
+        let errorDirection: [Float]
         let gAtRecon: [Double], gAtZero: [Double], gAtReal: [Double]
     }
 
-    func prepare(sourceCodes: [Float], realTarget: Tensor, targetCodes: [Float]?) throws -> Prepared {
+    func prepare(sourceCodes: [Float], realTarget: Tensor, targetCodes: [Float]?,
+                 sourceActivation: [Float]? = nil) throws -> Prepared {
         let shapeA = subnetwork.model.tensorShapes[subnetwork.from] ?? []
         let (channelsA, positionsA) = (shapeA[0], shapeA[1] * shapeA[2])
         let k = source.count
@@ -147,10 +162,16 @@ public struct GIGComputation: Sendable {
         let sources = source.sourceCount
         let result = Result(relevance: [Float](repeating: 0, count: sources * block.active.count), sourceCount: sources,
                             targetCount: block.active.count, activeTargets: block.active,
-                            delta: [Double](repeating: 0, count: block.active.count), completenessError: 0, reconstructionGap: 0)
+                            delta: [Double](repeating: 0, count: block.active.count),
+                            realDelta: [Double](repeating: 0, count: block.active.count), completenessError: 0, reconstructionGap: 0)
+        if source.errorNode {
+            guard let x = sourceActivation, x.count == channelsA * positionsA else {
+                throw CNNError.shapeMismatch("the error node of '\(subnetwork.from)' needs the real layer (\(channelsA * positionsA) values), got \(sourceActivation?.count ?? 0)")
+            }
+        }
         guard t > 0 else {
             return Prepared(result: result, sourceCodes: sourceCodes, shapeA: shapeA, targetSize: targetSize, block: block,
-                            targets: [], reconstruction: [], gAtRecon: [], gAtZero: [], gAtReal: [])
+                            targets: [], reconstruction: [], errorDirection: [], gAtRecon: [], gAtZero: [], gAtReal: [])
         }
 
         // X̃ = Vᵀ Uᵀ (+ mean), laid out C×P like the layer itself.
@@ -164,8 +185,14 @@ public struct GIGComputation: Sendable {
         // End points: g_r at F(X̃), F(0) and the real F(X).
         let ends = try subnetwork.forward(Tensor(uncheckedShape: [2] + shapeA,
                                                  data: reconstruction + [Float](repeating: 0, count: reconstruction.count)))
+        // With the error node the path ends at the real X and E = X − X̃ is one more source.
+        var pathEnd = reconstruction, errorDirection = [Float]()
+        if source.errorNode, let x = sourceActivation {
+            errorDirection = zip(x, reconstruction).map { $0 - $1 }
+            pathEnd = x
+        }
         return Prepared(result: result, sourceCodes: sourceCodes, shapeA: shapeA, targetSize: targetSize, block: block,
-                        targets: targets, reconstruction: reconstruction,
+                        targets: targets, reconstruction: pathEnd, errorDirection: errorDirection,
                         gAtRecon: dots(block.cotangents, t, targetSize, ends.output.data, offset: 0),
                         gAtZero: dots(block.cotangents, t, targetSize, ends.output.data, offset: targetSize),
                         gAtReal: dots(block.cotangents, t, targetSize, realTarget.data, offset: 0))
@@ -229,6 +256,12 @@ public struct GIGComputation: Sendable {
                 }
                 relevance[k * t + i] = total
             }
+            if let e = source.errorIndex, prepared.errorDirection.count == sizeA {
+                // A(ε→r) = ⟨E, G_r⟩.
+                relevance[e * t + i] = gradient.withUnsafeBufferPointer { g in
+                    cblas_sdot(Int32(sizeA), prepared.errorDirection, 1, g.baseAddress! + i * sizeA, 1)
+                }
+            }
         }
         return relevance
     }
@@ -255,8 +288,9 @@ public struct GIGComputation: Sendable {
         }
         var missing = 0.0, scale = 0.0, gap = 0.0, gapScale = 0.0
         for (i, r) in targets.enumerated() {
-            let delta = gAtRecon[i] - gAtZero[i]
+            let delta = (source.errorNode ? gAtReal[i] : gAtRecon[i]) - gAtZero[i]
             result.delta[r] = delta
+            result.realDelta[r] = gAtReal[i] - gAtZero[i]
             var sum = 0.0
             for q in 0..<sources { sum += Double(result.relevance[q * result.targetCount + r]) }
             missing += abs(sum - delta)
@@ -271,7 +305,8 @@ public struct GIGComputation: Sendable {
 
     /// Forward mode: S_q = Σ_k w_k J_F(α_k X̃)·X̃_q for every source q (`sourceCount` × size,
     /// row-major) at b and at each tensor in `names` inside the subnetwork, where X̃_q is source
-    /// q's share of X̃: v_q u_{p,q} at each position p, and the mean (if any) at every position.
+    /// q's share of X̃: v_q u_{p,q} at each position p, the mean (if any) at every position, and E
+    /// for the error node.
     /// The tangents of one chunk of steps go through one sweep.
     func forwardModeSums(_ prepared: Prepared, collecting names: Set<String>) throws -> [String: [Float]] {
         let shapeA = prepared.shapeA, sourceCodes = prepared.sourceCodes
@@ -286,6 +321,9 @@ public struct GIGComputation: Sendable {
         }
         if let mean = source.mean {
             for c in 0..<channels { for p in 0..<positions { directions[k * sizeA + c * positions + p] = mean[c] } }
+        }
+        if let e = source.errorIndex, prepared.errorDirection.count == sizeA {
+            for j in 0..<sizeA { directions[e * sizeA + j] = prepared.errorDirection[j] }
         }
         let wanted = names.union([subnetwork.to])
         let sizes = try wanted.map { name -> (String, Int) in

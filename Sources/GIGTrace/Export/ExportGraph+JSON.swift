@@ -5,7 +5,7 @@ import Foundation
 extension ExportGraph {
     /// The JSON document described by schemas/graph.schema.json.
     struct Document: Encodable {
-        struct Layer: Encodable { var index: Int; var name: String; var concepts: Int; var hasMeanNode: Bool }
+        struct Layer: Encodable { var index: Int; var name: String; var concepts: Int; var hasMeanNode: Bool; var hasErrorNode: Bool }
         struct Node: Encodable {
             var id: String; var kind: String; var layer: Int?; var index: Int; var name: String
             var topClass: String?; var imagesActive: Int; var meanCode: Double
@@ -31,7 +31,7 @@ extension ExportGraph {
             modelSHA256: modelSHA256, images: group.description,
             layers: layout.layers.enumerated().map {
                 .init(index: $0.offset, name: $0.element.name, concepts: $0.element.conceptCount,
-                      hasMeanNode: $0.element.hasMeanNode)
+                      hasMeanNode: $0.element.hasMeanNode, hasErrorNode: $0.element.hasErrorNode)
             },
             classes: layout.classNames,
             nodes: nodes.map {

@@ -30,7 +30,8 @@ public struct BatchTracer: Sendable {
     /// Throws when the layers do not run forward (each computed from the previous one alone, every
     /// path to the logits through each), or a bank does not fit its layer.
     public init(model: Model, layers: [LayerGeometry], banks: [ConceptBank], quadrature: Quadrature,
-                exemplarMass: Double = 0.9, codingThreads: Int = 1, mode: GIGComputation.Mode = .auto) throws {
+                exemplarMass: Double = 0.9, codingThreads: Int = 1, mode: GIGComputation.Mode = .auto,
+                errorNode: Bool = false) throws {
         guard !layers.isEmpty, banks.count == layers.count else {
             throw CNNError.invalidInput("\(banks.count) concept banks for \(layers.count) traced layers")
         }
@@ -45,7 +46,7 @@ public struct BatchTracer: Sendable {
         output = out
         self.exemplarMass = exemplarMass
         self.codingThreads = codingThreads
-        bases = try banks.map(BatchTracer.basis)
+        bases = try banks.map { try BatchTracer.basis($0).with(errorNode: errorNode) }
         gig = try GIGComputations(model: model, layers: layers.map(\.name), bases: bases, output: out,
                                   classes: classes, quadrature: quadrature, mode: mode)
         var serial = model
@@ -74,7 +75,8 @@ public struct BatchTracer: Sendable {
     /// One `ImageTrace` per image of `batch`. Each concept's strongest PFV in the image is offered
     /// as an exemplar with a placeholder box; `placeExemplars` decides which to keep and boxes them.
     /// The image's completeness error pools all its GIG blocks: Σ|Σ_q A − Δg| / Σ|Δg| over every
-    /// target of every layer pair and of the classes; its reconstruction gap is the blocks' mean.
+    /// target of every layer pair and of the classes; its reconstruction gap is the mean over the
+    /// traced layers of the logit gap (METHOD §4), and each layer gets its `LayerFaithfulness`.
     /// An image without a label (the dataset has none) is recorded with its prediction as label.
     /// With `model.threads` > 1 and several images, the images' GIG runs on that many threads, one
     /// image each (single-threaded OpenBLAS), each image's numbers as in a single-threaded run.
@@ -110,11 +112,14 @@ public struct BatchTracer: Sendable {
         let imageCodes = layers.indices.map { l in
             Array(codes[l].data[(i * layers[l].positions * banks[l].k)..<((i + 1) * layers[l].positions * banks[l].k)])
         }
-        var missing = 0.0, scale = 0.0, gaps = [Double]()
+        var missing = 0.0, scale = 0.0
         func account(_ r: GIGComputation.Result) {
             let s = r.delta.reduce(0) { $0 + abs($1) }
             if s > 0 { missing += r.completenessError * s; scale += s }
-            gaps.append(r.reconstructionGap)
+        }
+        let realLayers = layers.indices.map { l in
+            let size = layers[l].channels * layers[l].positions
+            return Array(activations[l].data[(i * size)..<((i + 1) * size)])
         }
         let realLogits = Tensor(uncheckedShape: [classCount], data: scores)
         var layerEdges = [EdgeMatrix](), targetActive = [[Bool]]()
@@ -127,25 +132,30 @@ public struct BatchTracer: Sendable {
             if gig.joint[l] {
                 (r, toClasses[l]) = try GIGComputation.computeJointly(
                     toNext: gig.layers[l], toClasses: gig.classes[l], sourceCodes: imageCodes[l],
-                    realNext: real, nextCodes: imageCodes[l + 1], realLogits: realLogits)
+                    realNext: real, nextCodes: imageCodes[l + 1], realLogits: realLogits, sourceActivation: realLayers[l])
             } else {
-                r = try gig.layers[l].compute(sourceCodes: imageCodes[l], realTarget: real, targetCodes: imageCodes[l + 1])
+                r = try gig.layers[l].compute(sourceCodes: imageCodes[l], realTarget: real, targetCodes: imageCodes[l + 1],
+                                              sourceActivation: realLayers[l])
             }
             layerEdges.append(EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance))
             targetActive.append(r.activeTargets)
             account(r)
         }
-        var classEdges = [EdgeMatrix]()
+        var classEdges = [EdgeMatrix](), faithfulness = [LayerFaithfulness]()
         for l in gig.classes.indices {
-            let r = try toClasses[l] ?? gig.classes[l].compute(sourceCodes: imageCodes[l], realTarget: realLogits, targetCodes: nil)
-            classEdges.append(EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance))
+            let r = try toClasses[l] ?? gig.classes[l].compute(sourceCodes: imageCodes[l], realTarget: realLogits, targetCodes: nil,
+                                                               sourceActivation: realLayers[l])
+            let edges = EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance)
+            classEdges.append(edges)
+            faithfulness.append(LayerFaithfulness(result: r, edges: edges, predicted: prediction, errorIndex: bases[l].errorIndex))
             account(r)
         }
         return ImageTrace(
             index: batch.indices[i], label: label, prediction: prediction, layerEdges: layerEdges, targetActive: targetActive,
             classEdges: classEdges, layerCodes: layers.indices.map { layerCodes(imageCodes[$0], layer: $0, image: batch.indices[i]) },
             completenessError: scale > 0 ? missing / scale : 0,
-            reconstructionGap: gaps.isEmpty ? 0 : gaps.reduce(0, +) / Double(gaps.count))
+            reconstructionGap: faithfulness.isEmpty ? 0 : faithfulness.map(\.logitGap).reduce(0, +) / Double(faithfulness.count),
+            faithfulness: faithfulness)
     }
 
     /// Keeps the exemplar candidates of `trace` that `keep(layer, node, candidate)` accepts and gives
@@ -196,6 +206,10 @@ public struct BatchTracer: Sendable {
         if basis.mean != nil {
             sums[k] = Float(p)
             active[k] = p
+        }
+        if let e = basis.errorIndex {   // code 1 at every position, like the mean node
+            sums[e] = Float(p)
+            active[e] = p
         }
         let placeholder = PatchBox(x0: 0, y0: 0, x1: 0, y1: 0)
         var top = [[ConceptExemplar]](repeating: [], count: basis.sourceCount)

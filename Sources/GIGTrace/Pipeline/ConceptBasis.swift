@@ -17,6 +17,9 @@ public struct ConceptBasis: Sendable, Equatable {
     public let mean: [Float]?
     /// Whether codes are signed (PCA): then a target is active where its code is ≠ 0, else > 0.
     public let signedCodes: Bool
+    /// Whether GIG integrates to the real layer X and adds the error node ε (direction E = X − X̃,
+    /// code 1) as the last source (METHOD §4). Off: the path ends at X̃.
+    public var errorNode: Bool = false
 
     public init(count: Int, channels: Int, vectors: [Float], mean: [Float]? = nil, signedCodes: Bool = false) throws {
         guard count > 0, channels > 0, vectors.count == count * channels else {
@@ -49,8 +52,18 @@ public struct ConceptBasis: Sendable, Equatable {
         self.signedCodes = signedCodes
     }
 
-    /// Source nodes of GIG: the K concepts, plus the mean when there is one.
-    public var sourceCount: Int { count + (mean == nil ? 0 : 1) }
+    /// Source nodes of GIG: the K concepts, then the mean when there is one, then the error node.
+    public var sourceCount: Int { count + (mean == nil ? 0 : 1) + (errorNode ? 1 : 0) }
+
+    /// Index of the error node among the sources, nil without one.
+    public var errorIndex: Int? { errorNode ? sourceCount - 1 : nil }
+
+    /// This basis with the error node switched on or off.
+    public func with(errorNode: Bool) -> ConceptBasis {
+        var copy = self
+        copy.errorNode = errorNode
+        return copy
+    }
 
     /// Whether code value `u` counts as active.
     @inline(__always) public func isActive(_ u: Float) -> Bool { signedCodes ? u != 0 : u > 0 }

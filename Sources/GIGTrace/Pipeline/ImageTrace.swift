@@ -22,12 +22,14 @@ public struct ImageTrace: Sendable, Equatable {
     public var layerCodes: [LayerCodes]
     /// Relative completeness error Σ_r|Σ_q A − Δg_r| / Σ_r|Δg_r| (METHOD §4).
     public var completenessError: Double
-    /// Reconstruction gap Σ_r|g_r(F(X)) − g_r(F(X̃))| / Σ_r|g_r(F(X))| (METHOD §4).
+    /// Reconstruction gap: the mean over traced layers of `LayerFaithfulness.logitGap` (METHOD §4).
     public var reconstructionGap: Double
+    /// Per traced layer: end-to-end completeness, logit gap, error-node share (empty when unknown).
+    public var faithfulness: [LayerFaithfulness]
 
     public init(index: Int, label: Int, prediction: Int, layerEdges: [EdgeMatrix], targetActive: [[Bool]],
                 classEdges: [EdgeMatrix], layerCodes: [LayerCodes], completenessError: Double,
-                reconstructionGap: Double) {
+                reconstructionGap: Double, faithfulness: [LayerFaithfulness] = []) {
         self.index = index
         self.label = label
         self.prediction = prediction
@@ -37,6 +39,41 @@ public struct ImageTrace: Sendable, Equatable {
         self.layerCodes = layerCodes
         self.completenessError = completenessError
         self.reconstructionGap = reconstructionGap
+        self.faithfulness = faithfulness
+    }
+}
+
+/// How well one traced layer's sources explain the real model for one image (METHOD §4, §8), taken
+/// from the layer's concept → class GIG block.
+public struct LayerFaithfulness: Sendable, Equatable, Codable {
+    /// |Σ_sources A(·→c) − (logit_c(X) − logit_c(F(0)))| / |logit_c(X) − logit_c(F(0))| for the
+    /// predicted class c, with the real X: small only when the graph explains the real model.
+    public var endToEndError: Double
+    /// Σ_c |logit_c(X) − logit_c(F(X̃))| / Σ_c |logit_c(X)|: how far the network with this layer
+    /// replaced by its codes' reconstruction is from the real one.
+    public var logitGap: Double
+    /// |A(ε→c)| / Σ_sources |A(·→c)| for the predicted class c (0 without an error node).
+    public var errorShare: Double
+    /// A(q→c) of every source q into the predicted class c.
+    public var predictedClassRelevance: [Float]
+
+    public init(endToEndError: Double, logitGap: Double, errorShare: Double, predictedClassRelevance: [Float]) {
+        self.endToEndError = endToEndError
+        self.logitGap = logitGap
+        self.errorShare = errorShare
+        self.predictedClassRelevance = predictedClassRelevance
+    }
+
+    /// From a concept → class GIG result and its edges, for predicted class `predicted`.
+    init(result r: GIGComputation.Result, edges: EdgeMatrix, predicted c: Int, errorIndex: Int?) {
+        let column = (0..<edges.rows).map { edges[$0, c] }
+        let total = column.reduce(0.0) { $0 + Double($1) }
+        let target = r.realDelta.indices.contains(c) ? r.realDelta[c] : 0
+        let magnitude = column.reduce(0.0) { $0 + abs(Double($1)) }
+        self.init(endToEndError: target != 0 ? abs(total - target) / abs(target) : (total == 0 ? 0 : .infinity),
+                  logitGap: r.reconstructionGap,
+                  errorShare: errorIndex.map { magnitude > 0 ? abs(Double(column[$0])) / magnitude : 0 } ?? 0,
+                  predictedClassRelevance: column)
     }
 }
 

@@ -12,6 +12,8 @@ public struct TraceConfiguration: Sendable {
     public static let defaultSteps = 32
     /// Default number of images (the first of the selection) concepts are learned from.
     public static let defaultConceptImages = 1000
+    /// Default for the error node (METHOD §4 and §8 say why).
+    public static let defaultErrorNode = true
     /// Default number of concepts per layer.
     public static let defaultConcepts = 16
 
@@ -32,6 +34,8 @@ public struct TraceConfiguration: Sendable {
     public var quadrature: Quadrature.Method = .gaussLegendre
     /// Reverse or forward mode for GIG (not a setting of the graph: both give the same edges up to rounding).
     public var gigMode: GIGComputation.Mode = .auto
+    /// Integrate GIG to the real layer with an error node ε per layer (METHOD §4); off: to X̃.
+    public var errorNode: Bool = TraceConfiguration.defaultErrorNode
     /// Seed of PFV sampling and concept learning.
     public var seed: UInt64 = 0
     /// Concepts are learned from the first `conceptImages` images of the whole selection (not of

@@ -15,6 +15,21 @@ public struct TraceOutcome: Sendable {
     public var completeness: [(image: Int, error: Double)]
     /// Notes for the user (SRD fallbacks and the like).
     public var warnings: [String]
+    /// End-to-end completeness, reconstruction gap and error-node share per layer (finished runs).
+    public var faithfulness: FaithfulnessSummary?
+
+    public init(finished: Bool, path: String, shardImages: Int, resumedImages: Int, tracedImages: Int, seconds: Double,
+                completeness: [(image: Int, error: Double)], warnings: [String], faithfulness: FaithfulnessSummary? = nil) {
+        self.finished = finished
+        self.path = path
+        self.shardImages = shardImages
+        self.resumedImages = resumedImages
+        self.tracedImages = tracedImages
+        self.seconds = seconds
+        self.completeness = completeness
+        self.warnings = warnings
+        self.faithfulness = faithfulness
+    }
 
     /// Median relative completeness error (0 when no image).
     public var medianCompletenessError: Double {

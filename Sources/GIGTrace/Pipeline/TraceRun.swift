@@ -127,7 +127,8 @@ public struct TraceRun: Sendable {
 
         let tracer = try BatchTracer(model: model, layers: layers, banks: banks,
                                      quadrature: try Quadrature(method: c.quadrature, steps: c.steps),
-                                     exemplarMass: c.exemplarMass, codingThreads: c.threads, mode: c.gigMode)
+                                     exemplarMass: c.exemplarMass, codingThreads: c.threads, mode: c.gigMode,
+                                     errorNode: c.errorNode)
         let completed = writer.completedImages
         let todo = shardIndices.filter { !completed.contains($0) }
         let resumed = shardIndices.count - todo.count
@@ -171,12 +172,14 @@ public struct TraceRun: Sendable {
         if resumed > 0 {
             completeness = writer.completeness.map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
         }
+        let stored = try TraceReader.open(c.output)
+        let faithfulness = FaithfulnessSummary(layout: stored.layout, rows: try stored.database.readImageLayers())
         if completeness.contains(where: { !$0.error.isFinite }) {
             warnings.append("some images have no finite completeness error (a target's Δg is zero while its GIG is not)")
         }
         return TraceOutcome(finished: true, path: c.output, shardImages: shardIndices.count, resumedImages: resumed,
                             tracedImages: completeness.count - resumed, seconds: Date().timeIntervalSince(started),
-                            completeness: completeness, warnings: warnings)
+                            completeness: completeness, warnings: warnings, faithfulness: faithfulness)
     }
 
     /// Pass 1: samples PFVs of all traced layers over the first `conceptImages` images of the
@@ -241,7 +244,8 @@ public struct TraceRun: Sendable {
             shardIndex: c.shardIndex, shardCount: c.shardCount, datasetPath: c.dataset.data, datasetCount: loader.indices.count,
             extra: ["conceptImages": "\(c.conceptImages)", "samplesPerImage": "\(c.samplesPerImage)", "lambda": "\(c.lambda)",
                     "exemplarMass": "\(c.exemplarMass)",
-                    "targetMask": GIGComputation.TargetMask.masked.rawValue])
+                    "targetMask": GIGComputation.TargetMask.masked.rawValue].merging(
+                        c.errorNode ? ["errorNode": "true"] : [:]) { a, _ in a })
         let identity = ModelIdentity(sha256: try SHA256.hex(ofFile: c.modelPath), path: c.modelPath,
                                      inputShape: model.inputShape, classNames: classNames)
         return TraceHeader(model: identity, preprocessingJSON: try c.dataset.jsonText(), settings: settings,

@@ -24,6 +24,9 @@ public struct TraceSummary: Sendable, Equatable, Codable {
     public var completenessMedian: Double
     public var completenessWorst: Double
     public var reconstructionGapMedian: Double
+    /// Per-layer end-to-end completeness, logit gap and error-node share (nil for traces made before
+    /// schema v2, whose reconstruction gap is the older per-block mean).
+    public var faithfulness: FaithfulnessSummary?
     public var settings: RunSettings
 
     public init(reader: TraceReader) throws {
@@ -44,6 +47,7 @@ public struct TraceSummary: Sendable, Equatable, Codable {
         completenessMedian = Statistics.median(images.map(\.completenessError))
         completenessWorst = images.map(\.completenessError).max() ?? 0
         reconstructionGapMedian = Statistics.median(images.map(\.reconstructionGap))
+        faithfulness = FaithfulnessSummary(layout: reader.layout, rows: try reader.database.readImageLayers())
         settings = h.settings
     }
 
@@ -61,6 +65,10 @@ public struct TraceSummary: Sendable, Equatable, Codable {
         for l in layers {
             t.add([l.name, l.method, "\(l.concepts)", l.hasMeanNode ? "yes" : "", TextTable.number(l.r2), TextTable.number(l.meanNonzeros)])
         }
-        return out + "\n" + t.render()
+        var faithful = ""
+        if let f = faithfulness {
+            faithful = "\nfaithfulness to the real model (METHOD §8):\n" + f.lines().joined(separator: "\n") + "\n"
+        }
+        return out + "\n" + t.render() + faithful
     }
 }

@@ -78,3 +78,38 @@ public struct ImageEdge: Sendable, Equatable, Codable {
     public var toClass: Bool
     public var value: Double
 }
+
+/// One image's row for one traced layer (schema v2, METHOD §4 and §8): faithfulness numbers and the
+/// image's own edges, kept so that `gigtrace evaluate` needs no GIG recomputation.
+public struct ImageLayerRecord: Sendable, Equatable {
+    public var image: Int
+    public var level: Int
+    /// See `LayerFaithfulness`.
+    public var endToEndError: Double
+    public var logitGap: Double
+    public var errorShare: Double
+    /// A(q→c) of every source q of the layer into the image's predicted class c.
+    public var classRelevance: [Float]
+    /// The image's GIG edges into the next traced layer, sources × K_{l+1} row-major (empty for the last).
+    public var nextEdges: [Float]
+
+    public init(image: Int, level: Int, endToEndError: Double, logitGap: Double, errorShare: Double,
+                classRelevance: [Float], nextEdges: [Float]) {
+        self.image = image
+        self.level = level
+        self.endToEndError = endToEndError
+        self.logitGap = logitGap
+        self.errorShare = errorShare
+        self.classRelevance = classRelevance
+        self.nextEdges = nextEdges
+    }
+
+    /// The rows of one traced image (none when it carries no faithfulness numbers).
+    public static func rows(_ trace: ImageTrace) -> [ImageLayerRecord] {
+        trace.faithfulness.enumerated().map { l, f in
+            ImageLayerRecord(image: trace.index, level: l, endToEndError: f.endToEndError, logitGap: f.logitGap,
+                             errorShare: f.errorShare, classRelevance: f.predictedClassRelevance,
+                             nextEdges: trace.layerEdges.indices.contains(l) ? trace.layerEdges[l].values : [])
+        }
+    }
+}

@@ -9,7 +9,8 @@ import PFV
 /// section "Trace database schema". Not for concurrent writers.
 public struct TraceDatabase: Sendable {
     /// Schema version stored in `PRAGMA user_version`; this build reads versions 1…current.
-    public static let schemaVersion = 1
+    /// v2 adds the per-image, per-layer faithfulness rows (`image_layers`, METHOD §4 and §8).
+    public static let schemaVersion = 2
     /// `PRAGMA application_id` of gigtrace files ("GIGT").
     public static let applicationID: Int32 = 0x4749_4754
 
@@ -25,8 +26,8 @@ public struct TraceDatabase: Sendable {
         }
         return try wrapping(path) {
             let queue = try DatabaseQueue(path: path)
+            try migrator.migrate(queue)
             try queue.write { db in
-                try db.execute(sql: schemaSQL)
                 try db.execute(sql: "PRAGMA application_id = \(applicationID)")
                 try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
             }
@@ -67,10 +68,15 @@ public struct TraceDatabase: Sendable {
                 throw CNNError.invalidInput("\(path): made by a newer gigtrace (schema v\(version)), "
                     + "this one reads up to v\(schemaVersion)")
             }
-            if version < schemaVersion {
-                // No older schema was ever released: v1 is the first. Later versions add migrations here.
+            if version < 1 {
                 throw CNNError.invalidInput("\(path): schema v\(version) predates the first released "
                     + "gigtrace trace schema (v1) and cannot be migrated")
+            }
+            if version < schemaVersion && !readOnly {
+                // Writing (resuming) an older trace: bring it to the current schema first. Read-only
+                // opens leave old files alone; readers treat the missing tables as empty.
+                try migrator.migrate(queue)
+                try queue.write { db in try db.execute(sql: "PRAGMA user_version = \(schemaVersion)") }
             }
             return TraceDatabase(path: path, queue: queue)
         }
@@ -193,7 +199,8 @@ public struct TraceDatabase: Sendable {
 
     /// In ONE transaction: replaces the aggregates with `graph`, appends `newImages` (whose indices
     /// become "done") and records the checkpoint; optionally marks the trace complete.
-    public func writeCheckpoint(graph: ConceptGraph, newImages: [ImageRecord], complete: Bool = false) throws {
+    public func writeCheckpoint(graph: ConceptGraph, newImages: [ImageRecord], newImageLayers: [ImageLayerRecord] = [],
+                                complete: Bool = false) throws {
         try Self.wrapping(path) {
             try queue.write { db in
                 for table in ["nodes", "exemplars", "edges", "class_edges"] {
@@ -242,6 +249,14 @@ public struct TraceDatabase: Sendable {
                 for r in newImages {
                     try image.execute(arguments: [r.index, r.label, r.prediction, r.completenessError,
                                                   r.reconstructionGap, try Self.json(r.concepts), try Self.json(r.topEdges)])
+                }
+                let layerRow = try db.makeStatement(sql: """
+                    INSERT INTO image_layers(idx, level, end_to_end_error, logit_gap, error_share, class_relevance, next_edges)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for r in newImageLayers {
+                    try layerRow.execute(arguments: [r.image, r.level, r.endToEndError, r.logitGap, r.errorShare,
+                                                     Self.blob(r.classRelevance), r.nextEdges.isEmpty ? nil : Self.blob(r.nextEdges)])
                 }
                 try db.execute(sql: "INSERT INTO checkpoints(images_done, written_at) VALUES ((SELECT COUNT(*) FROM images), ?)",
                                arguments: [ISO8601DateFormatter().string(from: Date())])
@@ -370,6 +385,28 @@ public struct TraceDatabase: Sendable {
         }
     }
 
+    /// The per-image, per-layer rows ordered by image and layer (`images`: only those); empty for a
+    /// trace made before schema v2.
+    public func readImageLayers(images: Set<Int>? = nil) throws -> [ImageLayerRecord] {
+        try Self.wrapping(path) {
+            try queue.read { db in
+                guard try db.tableExists("image_layers") else { return [] }
+                var out = [ImageLayerRecord]()
+                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM image_layers ORDER BY idx, level")
+                while let row = try rows.next() {
+                    let image: Int = row["idx"]
+                    if let images, !images.contains(image) { continue }
+                    let next: Data? = row["next_edges"]
+                    out.append(ImageLayerRecord(image: image, level: row["level"], endToEndError: row["end_to_end_error"],
+                                                logitGap: row["logit_gap"], errorShare: row["error_share"],
+                                                classRelevance: Self.floats(row["class_relevance"]),
+                                                nextEdges: Self.floats(next)))
+                }
+                return out
+            }
+        }
+    }
+
     /// Number of checkpoints written so far.
     public func checkpointCount() throws -> Int {
         try Self.wrapping(path) { try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM checkpoints") ?? 0 } }
@@ -440,6 +477,28 @@ public struct TraceDatabase: Sendable {
         guard let data else { return [] }
         return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
+
+    /// The schema's GRDB migrations. "v1" is the first released schema (a no-op on files made
+    /// before the migrator existed, which already hold it); later versions only add.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            if try !db.tableExists("images") { try db.execute(sql: schemaSQL) }
+        }
+        migrator.registerMigration("v2-image-layers") { db in
+            try db.execute(sql: imageLayersSQL)
+        }
+        return migrator
+    }
+
+    /// Per image and traced layer: end-to-end completeness error and logit gap (METHOD §4, §8), the
+    /// error node's share, the relevance of every source into the predicted class, and the image's
+    /// edges into the next traced layer (sources × K_{l+1}, none for the last layer), float32 blobs.
+    static let imageLayersSQL = """
+        CREATE TABLE image_layers(idx INTEGER NOT NULL, level INTEGER NOT NULL, end_to_end_error REAL NOT NULL,
+            logit_gap REAL NOT NULL, error_share REAL NOT NULL, class_relevance BLOB NOT NULL, next_edges BLOB,
+            PRIMARY KEY (idx, level)) WITHOUT ROWID;
+        """
 
     static let schemaSQL = """
         CREATE TABLE model(id INTEGER PRIMARY KEY CHECK (id = 1), sha256 TEXT NOT NULL, path TEXT NOT NULL,

@@ -23,7 +23,8 @@ public struct TraceHeader: Sendable, Equatable {
     /// The graph's shape implied by the banks and class names.
     public var layout: TraceLayout {
         TraceLayout(
-            layers: banks.map { TraceLayout.Layer(name: $0.layer, conceptCount: $0.k, hasMeanNode: $0.mean != nil) },
+            layers: banks.map { TraceLayout.Layer(name: $0.layer, conceptCount: $0.k, hasMeanNode: $0.mean != nil,
+                                                  hasErrorNode: settings.errorNode) },
             classNames: model.classNames)
     }
 }
@@ -75,6 +76,9 @@ public struct RunSettings: Sendable, Equatable, Codable {
         self.extra = extra
     }
 
+    /// Whether the trace's GIG has an error node per layer (METHOD §4), stored in `extra["errorNode"]`.
+    public var errorNode: Bool { extra["errorNode"] == "true" }
+
     /// Names of the settings that differ from `other`, ignoring the shard index.
     public func differences(from other: RunSettings) -> [String] {
         var names: [String] = []
@@ -114,15 +118,21 @@ public struct TraceLayout: Sendable, Equatable {
         public var name: String
         public var conceptCount: Int
         public var hasMeanNode: Bool
+        /// Whether the error node ε (METHOD §4) is a source, after the concepts and the mean.
+        public var hasErrorNode: Bool
 
-        public init(name: String, conceptCount: Int, hasMeanNode: Bool) {
+        public init(name: String, conceptCount: Int, hasMeanNode: Bool, hasErrorNode: Bool = false) {
             self.name = name
             self.conceptCount = conceptCount
             self.hasMeanNode = hasMeanNode
+            self.hasErrorNode = hasErrorNode
         }
 
-        /// Source nodes: the K concepts plus the mean node when present (index K).
-        public var sourceCount: Int { conceptCount + (hasMeanNode ? 1 : 0) }
+        /// Source nodes: the K concepts, the mean node when present (index K), the error node last.
+        public var sourceCount: Int { conceptCount + (hasMeanNode ? 1 : 0) + (hasErrorNode ? 1 : 0) }
+
+        /// Index of the error node, nil without one.
+        public var errorIndex: Int? { hasErrorNode ? sourceCount - 1 : nil }
     }
 
     public var layers: [Layer]
@@ -135,9 +145,10 @@ public struct TraceLayout: Sendable, Equatable {
 
     public var classCount: Int { classNames.count }
 
-    /// `layer:index`, or `layer:mean` for a PCA mean node.
+    /// `layer:index`, `layer:mean` for a PCA mean node, or `layer:error` for the error node.
     public func nodeName(layer: Int, index: Int) -> String {
         let l = layers[layer]
+        if index == l.errorIndex { return "\(l.name):error" }
         return l.hasMeanNode && index == l.conceptCount ? "\(l.name):mean" : "\(l.name):\(index)"
     }
 
@@ -166,10 +177,11 @@ public struct TraceLayout: Sendable, Equatable {
         let l = layers[layer]
         let index: Int
         if rest == "mean", l.hasMeanNode { index = l.conceptCount }
+        else if rest == "error", let e = l.errorIndex { index = e }
         else if let i = Int(rest), i >= 0, i < l.sourceCount { index = i }
         else {
             throw CNNError.invalidInput("concept '\(text)': layer \(l.name) has concepts 0..<\(l.conceptCount)"
-                + (l.hasMeanNode ? " and mean" : ""))
+                + (l.hasMeanNode ? " and mean" : "") + (l.hasErrorNode ? " and error" : ""))
         }
         return (layer, index)
     }

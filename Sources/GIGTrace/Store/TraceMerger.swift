@@ -26,6 +26,7 @@ public enum TraceMerger {
         var reference: (path: String, header: TraceHeader, exemplarLimit: Int, imageEdgeLimit: Int)?
         var graph: ConceptGraph?
         var images: [ImageRecord] = []
+        var imageLayers: [ImageLayerRecord] = []
         var owner: [Int: String] = [:]
         for shard in shards {
             let database = try TraceDatabase.open(shard)
@@ -52,6 +53,7 @@ public enum TraceMerger {
                 owner[record.index] = shard
             }
             images += shardImages
+            imageLayers += try database.readImageLayers()
             let shardGraph = try database.readGraph(layout: stored.header.layout, exemplarLimit: stored.exemplarLimit)
             if graph == nil { graph = shardGraph } else { graph?.merge(shardGraph) }
         }
@@ -66,7 +68,7 @@ public enum TraceMerger {
         do {
             let database = try TraceDatabase.create(at: temp)
             try database.writeHeader(header, exemplarLimit: reference.exemplarLimit, imageEdgeLimit: reference.imageEdgeLimit)
-            try database.writeCheckpoint(graph: graph, newImages: images, complete: true)
+            try database.writeCheckpoint(graph: graph, newImages: images, newImageLayers: imageLayers, complete: true)
             try database.close()
             try TraceWriter.install(temp, at: output)
         } catch {

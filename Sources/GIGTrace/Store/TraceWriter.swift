@@ -23,6 +23,7 @@ public final class TraceWriter {
     public let imageEdgeLimit: Int
     private let database: TraceDatabase
     private var pending: [ImageRecord] = []
+    private var pendingLayers: [ImageLayerRecord] = []
     private var finished = false
 
     private init(path: String, header: TraceHeader, database: TraceDatabase, graph: ConceptGraph,
@@ -110,6 +111,7 @@ public final class TraceWriter {
         try graph.add(trace)
         completeness[trace.index] = trace.completenessError
         pending.append(ImageRecord(trace, limit: imageEdgeLimit))
+        pendingLayers += ImageLayerRecord.rows(trace)
     }
 
     /// Number of images added since the last checkpoint.
@@ -117,15 +119,17 @@ public final class TraceWriter {
 
     /// Commits aggregates and the pending images in one transaction.
     public func checkpoint() throws {
-        try database.writeCheckpoint(graph: graph, newImages: pending)
+        try database.writeCheckpoint(graph: graph, newImages: pending, newImageLayers: pendingLayers)
         pending.removeAll()
+        pendingLayers.removeAll()
     }
 
     /// Final checkpoint, marks the trace complete and renames the partial file to `path`
     /// (replacing an existing file only if `create` was told `force`).
     public func finish() throws {
-        try database.writeCheckpoint(graph: graph, newImages: pending, complete: true)
+        try database.writeCheckpoint(graph: graph, newImages: pending, newImageLayers: pendingLayers, complete: true)
         pending.removeAll()
+        pendingLayers.removeAll()
         finished = true
         try database.close()
         try Self.install(partialPath, at: path)

@@ -54,6 +54,14 @@ extension Node {
             let x = try input(0)
             let a = try ShapeOps.normalize(axis, rank: x.rank, "Softmax")
             return (Reduction.softmaxForward(x, axis: a, coerce2D: coerce), nil)
+        case .treeEnsemble(let trees):
+            return (try trees.evaluate(try input(0), node: name), nil)
+        case .treeLabel(let trees):
+            return (try trees.labels(try input(0), node: name), nil)
+        case .argMax(let axis, let keep, let last):
+            return (try Discrete.argMax(try input(0), axis: axis, keepDims: keep, selectLast: last), nil)
+        case .castToInteger(let boolean):
+            return (Discrete.castToInteger(try input(0), boolean: boolean), nil)
         }
     }
 
@@ -144,6 +152,9 @@ extension Node {
         case .softmax(let axis, let coerce):
             let a = try ShapeOps.normalize(axis, rank: output.rank, "Softmax")
             return [Reduction.softmaxBackward(y: output, grad: grad, axis: a, coerce2D: coerce, tile: t)]
+        case .treeEnsemble, .treeLabel, .argMax, .castToInteger:
+            // Piecewise constant: the gradient is zero almost everywhere (no cotangent flows).
+            return inputs.map { _ in nil }
         }
     }
 }

@@ -74,6 +74,8 @@ public struct Subnetwork: Sendable {
             return only0
         case .relu, .leakyRelu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .maxPool, .softmax:
             return false
+        case .treeEnsemble, .treeLabel, .argMax, .castToInteger:
+            return false
         }
     }
 

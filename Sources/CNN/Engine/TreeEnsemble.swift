@@ -358,6 +358,15 @@ public struct TreeEnsemble: Sendable {
         return Tensor(uncheckedShape: [n, w], data: out)
     }
 
+    /// One row's outputs after the post-transform, in double precision (before the rounding to
+    /// float32 that `evaluate` does). `row.count` must be at least `inputWidth`.
+    public func scores(row x: [Float]) throws -> [Double] {
+        guard x.count >= inputWidth, !x.isEmpty else {
+            throw CNNError.shapeMismatch("tree ensemble row has \(x.count) features, needs \(inputWidth)")
+        }
+        return x.withUnsafeBufferPointer { row($0.baseAddress!).outputs }
+    }
+
     /// Class labels `[N]` (as floats) for the rows of `x` `[N, F]`.
     public func labels(_ x: Tensor, node: String = "") throws -> Tensor {
         try checkInput(x, node: node)

@@ -233,6 +233,14 @@ public struct GeneralizedIntegratedGradients: Sendable {
     /// GIG of output element `target` (flat index within one sample's output, e.g. the class) for
     /// one sample `x` against `baseline`, both `[1, ...shape(from)]` (or without the batch axis).
     public func attribute(_ x: Tensor, baseline: Tensor, target: Int) throws -> Result {
+        let results = try attribute(x, baseline: baseline, targets: [target])
+        guard let r = results.first else { throw CNNError.invalidInput("internal: no Generalized IG result") }
+        return r
+    }
+
+    /// GIG of several output elements on the same path: the crossing search, the head inputs and
+    /// the chain-rule gradients at the crossings are shared; one result per target, in order.
+    public func attribute(_ x: Tensor, baseline: Tensor, targets: [Int]) throws -> [Result] {
         let shape = model.tensorShapes[from] ?? Array(x.shape.dropFirst())
         let count = Tensor.elementCount(shape)
         guard x.count == count, baseline.count == count, count > 0 else {
@@ -241,48 +249,51 @@ public struct GeneralizedIntegratedGradients: Sendable {
         let path = Path(baseline: baseline.data, step: (0..<count).map { Double(x.data[$0]) - Double(baseline.data[$0]) }, shape: shape)
         let ends = try run(full, path, [0, 1])
         let outWidth = Self.width(ends)
-        guard target >= 0 && target < outWidth else {
+        for target in targets where target < 0 || target >= outWidth {
             throw CNNError.invalidInput("target \(target) out of range 0..<\(outWidth) for output '\(output)'")
         }
-        var f0 = Double(ends.data[target]), f1 = Double(ends.data[outWidth + target])
+        var f0 = targets.map { Double(ends.data[$0]) }, f1 = targets.map { Double(ends.data[outWidth + $0]) }
         if let d = directHead {
             // The trees' own double-precision scores, as the jumps are measured.
             let rows = try headInputs(d, path: path, at: [0, 1])
-            f0 = try heads[d].trees.scores(row: rows[0])[target]
-            f1 = try heads[d].trees.scores(row: rows[1])[target]
+            let s0 = try heads[d].trees.scores(row: rows[0]), s1 = try heads[d].trees.scores(row: rows[1])
+            f0 = targets.map { s0[$0] }
+            f1 = targets.map { s1[$0] }
         }
-        var gradient = [Double](repeating: 0, count: count)
+        var gradients = [[Double]](repeating: [Double](repeating: 0, count: count), count: targets.count)
 
         // Smooth part: Σ_k w_k ∇f(γ(α_k)) (trees pass no gradient).
-        var smoothTotal = 0.0
+        var smoothTotals = [Double](repeating: 0, count: targets.count)
         if hasSmoothPart {
-            var block = Tensor(shape: [1, outWidth])
-            block.data[target] = 1
+            var block = Tensor(shape: [targets.count, outWidth])
+            for (k, target) in targets.enumerated() { block.data[k * outWidth + target] = 1 }
             let alphas = quadrature.alphas, weights = quadrature.weights
             var start = 0
             while start < alphas.count {
                 let end = min(alphas.count, start + max(1, internalBatchSize))
                 let tape = try full.forward(path.batch(Array(alphas[start..<end])))
                 let g = try full.backwardSum(tape, block: block, weights: weights[start..<end].map { Float($0) })
-                for i in 0..<count { gradient[i] += Double(g.data[i]) }
+                for k in targets.indices { for i in 0..<count { gradients[k][i] += Double(g.data[k * count + i]) } }
                 start = end
             }
-            smoothTotal = (0..<count).reduce(0) { $0 + gradient[$1] * path.step[$1] }
+            smoothTotals = gradients.map { g in (0..<count).reduce(0) { $0 + g[$1] * path.step[$1] } }
         }
 
         // Jump part.
         let groups = try crossingGroups(path)
-        var jumpTotal = 0.0, uncredited = 0.0
+        var jumpTotals = [Double](repeating: 0, count: targets.count), uncredited = jumpTotals
         if !groups.isEmpty {
-            let shares = try jumpShares(groups, path: path, target: target, outWidth: outWidth)
-            let credit = try credit(shares, path: path)
-            for i in 0..<count { gradient[i] += credit.gradient[i] }
-            jumpTotal = credit.total
+            let shares = try jumpShares(groups, path: path, targets: targets, outWidth: outWidth)
+            let credit = try credit(shares, path: path, targets: targets.count)
+            for k in targets.indices { for i in 0..<count { gradients[k][i] += credit.gradients[k][i] } }
+            jumpTotals = credit.totals
             uncredited = credit.uncredited
         }
-        let attributions = (0..<count).map { gradient[$0] * path.step[$0] }
-        return Result(shape: shape, attributions: attributions, effectiveGradient: gradient, value: f1, baselineValue: f0,
-                      smoothTotal: smoothTotal, jumpTotal: jumpTotal, crossings: groups.count, uncredited: uncredited)
+        return targets.indices.map { k in
+            Result(shape: shape, attributions: (0..<count).map { gradients[k][$0] * path.step[$0] }, effectiveGradient: gradients[k],
+                   value: f1[k], baselineValue: f0[k], smoothTotal: smoothTotals[k], jumpTotal: jumpTotals[k],
+                   crossings: groups.count, uncredited: uncredited[k])
+        }
     }
 
     /// A coordinate of a tree head's input: (head, feature).
@@ -442,18 +453,18 @@ public struct GeneralizedIntegratedGradients: Sendable {
         return Samples(alphas: alphas, u: u, slope: slope, width: width)
     }
 
-    /// A crossing point with its players' Shapley shares of the jump.
+    /// A crossing point with its player's Shapley share of the jump, per target.
     struct Share {
         let a: Double
         let player: Player
-        let value: Double
+        let values: [Double]
     }
 
     /// The jump at every group, split among its players (Shapley value; all of it for one player).
     /// v(T) = f at γ(a*) with the trees of the crossing heads evaluated on inputs whose coordinates
     /// in T are taken just after a*, the others just before (at the midpoints to the neighbouring
     /// crossing points, where the trees are constant).
-    func jumpShares(_ groups: [Group], path: Path, target: Int, outWidth: Int) throws -> [Share] {
+    func jumpShares(_ groups: [Group], path: Path, targets: [Int], outWidth: Int) throws -> [Share] {
         // Points just before / after every group.
         var before = [Double](), after = [Double]()
         for (g, group) in groups.enumerated() {
@@ -479,10 +490,11 @@ public struct GeneralizedIntegratedGradients: Sendable {
             }
             return row
         }
-        var values = [Double](repeating: 0, count: configs.count)
+        var values = [[Double]](repeating: [], count: configs.count)
         if let d = directHead {
             for (c, config) in configs.enumerated() {
-                values[c] = try heads[d].trees.scores(row: headRow(d, config.group, config.mask))[target]
+                let scores = try heads[d].trees.scores(row: headRow(d, config.group, config.mask))
+                values[c] = targets.map { scores[$0] }
             }
         } else {
             var start = 0
@@ -503,7 +515,7 @@ public struct GeneralizedIntegratedGradients: Sendable {
                     overrides[heads[h].nodeIndex] = try heads[h].trees.evaluate(tensor, node: heads[h].name)
                 }
                 let out = try runWithOverrides(path.batch(chunk.map { groups[$0.group].a }), overrides: overrides)
-                for k in 0..<chunk.count { values[start + k] = Double(out.data[k * outWidth + target]) }
+                for k in 0..<chunk.count { values[start + k] = targets.map { Double(out.data[k * outWidth + $0]) } }
                 start = end
             }
         }
@@ -511,10 +523,12 @@ public struct GeneralizedIntegratedGradients: Sendable {
         var offset = 0
         for group in groups {
             let m = group.players.count
-            let v = Array(values[offset..<(offset + (1 << m))])
+            let perTarget = targets.indices.map { t in
+                Self.shapley(players: m, values: values[offset..<(offset + (1 << m))].map { $0[t] })
+            }
             offset += 1 << m
-            for (k, phi) in Self.shapley(players: m, values: v).enumerated() {
-                shares.append(Share(a: group.a, player: group.players[k], value: phi))
+            for k in 0..<m {
+                shares.append(Share(a: group.a, player: group.players[k], values: perTarget.map { $0[k] }))
             }
         }
         return shares
@@ -560,17 +574,20 @@ public struct GeneralizedIntegratedGradients: Sendable {
 
     /// Each share turned into effective-gradient terms: a coordinate of the path itself gets
     /// share / (x_j − x'_j); a network output u_j spreads its share over the input elements by
-    /// ∂_i u_j (x_i − x'_i) at the crossing point.
-    func credit(_ shares: [Share], path: Path) throws -> (gradient: [Double], total: Double, uncredited: Double) {
+    /// ∂_i u_j (x_i − x'_i) at the crossing point (one backward pass per crossing, all targets).
+    func credit(_ shares: [Share], path: Path, targets: Int) throws -> (gradients: [[Double]], totals: [Double], uncredited: [Double]) {
         let count = path.baseline.count
-        var gradient = [Double](repeating: 0, count: count)
-        var total = 0.0, uncredited = 0.0
+        var gradients = [[Double]](repeating: [Double](repeating: 0, count: count), count: targets)
+        var totals = [Double](repeating: 0, count: targets), uncredited = totals
         var viaNetwork = [Int: [Share]]()
         for s in shares {
             if heads[s.player.head].readsPath {
-                gradient[s.player.feature] += s.value / path.step[s.player.feature]
-                total += s.value
-            } else if s.value != 0 {
+                let j = s.player.feature
+                for t in 0..<targets {
+                    gradients[t][j] += s.values[t] / path.step[j]
+                    totals[t] += s.values[t]
+                }
+            } else if s.values.contains(where: { $0 != 0 }) {
                 viaNetwork[s.player.head, default: []].append(s)
             }
         }
@@ -589,14 +606,16 @@ public struct GeneralizedIntegratedGradients: Sendable {
                     let row = g.data[(k * count)..<((k + 1) * count)]
                     var rate = 0.0
                     for (i, v) in row.enumerated() { rate += Double(v) * path.step[i] }
-                    guard abs(rate) > 1e-12 else { uncredited += s.value; continue }
-                    let scale = s.value / rate
-                    for (i, v) in row.enumerated() { gradient[i] += scale * Double(v) }
-                    total += s.value
+                    for t in 0..<targets {
+                        guard abs(rate) > 1e-12 else { uncredited[t] += s.values[t]; continue }
+                        let scale = s.values[t] / rate
+                        for (i, v) in row.enumerated() { gradients[t][i] += scale * Double(v) }
+                        totals[t] += s.values[t]
+                    }
                 }
                 start = end
             }
         }
-        return (gradient, total, uncredited)
+        return (gradients, totals, uncredited)
     }
 }

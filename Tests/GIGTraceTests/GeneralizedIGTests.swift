@@ -55,6 +55,56 @@ import Testing
         #expect(worstCompleteness < 1e-6, "\(name): completeness error \(worstCompleteness)")
     }
 
+    /// A tree ensemble plus a smooth term, f(x) = trees(x) + Σ_i w_i x_i² (the gb_reg model with a
+    /// MatMul branch added): the jumps go through the general path (f evaluated with the trees'
+    /// outputs replaced), the smooth part through quadrature; by hand, the smooth term's IG is
+    /// w_i (x_i² − x'_i²) exactly (Gauss–Legendre integrates its linear integrand exactly), so
+    /// GIG = the reference's tree attributions + that.
+    @Test func treesPlusSmoothTerm() throws {
+        var onnx = try OnnxReader.read(path: "\(Self.dir)/gb_reg.onnx")
+        let w: [Float] = [0.5, -1, 0.25, 2]
+        onnx.graph.initializers["w"] = .float(Tensor(uncheckedShape: [4, 1], data: w))
+        let x0 = onnx.graph.inputs[0].name
+        onnx.graph.nodes += [
+            OnnxNode(name: "square", opType: "Mul", domain: "", inputs: [x0, x0], outputs: ["square"], attributes: [:]),
+            OnnxNode(name: "quadratic", opType: "MatMul", domain: "", inputs: ["square", "w"], outputs: ["quadratic"], attributes: [:]),
+            OnnxNode(name: "mixed", opType: "Add", domain: "", inputs: ["variable", "quadratic"], outputs: ["mixed"], attributes: [:]),
+        ]
+        onnx.graph.outputs = [ValueInfo(name: "mixed", elementType: 1, shape: [.symbolic("N"), .fixed(1)])]
+        let model = try Model(onnx: onnx)
+        let ref = try Self.reference("gb_reg")
+        let x = try Self.rows("gb_reg")
+        let baseline = Tensor(uncheckedShape: [1, 4], data: ref.baseline)
+        let gig = try GeneralizedIntegratedGradients(model: model, output: "mixed")
+        var worst = 0.0, withJumps = 0
+        for r in 0..<x.shape[0] {
+            let result = try gig.attribute(x.slice(batch: r..<(r + 1)), baseline: baseline, target: 0)
+            if result.jumpTotal != 0 { withJumps += 1 }
+            for i in 0..<4 {
+                let xi = Double(x.data[r * 4 + i]), bi = Double(ref.baseline[i])
+                let expected = ref.targets[0].attributions[r][i] + Double(w[i]) * (xi * xi - bi * bi)
+                worst = max(worst, abs(result.attributions[i] - expected))
+            }
+            #expect(result.completenessError < 1e-5, "row \(r): \(result.completenessError)")
+            #expect(result.smoothTotal != 0)
+        }
+        #expect(withJumps >= 5)
+        #expect(worst < 1e-5, "largest difference \(worst)")
+    }
+
+    /// Several targets in one call give the same numbers as one call per target.
+    @Test func severalTargetsAtOnce() throws {
+        let model = try Model.load(path: "\(Self.dir)/cnn_tree_head.onnx")
+        let x = try Self.rows("cnn_tree_head").slice(batch: 0..<1)
+        let gig = try GeneralizedIntegratedGradients(model: model, output: "probabilities")
+        let all = try gig.attribute(x, baseline: Tensor(shape: x.shape), targets: [9, 7])
+        let single = try gig.attribute(x, baseline: Tensor(shape: x.shape), target: 7)
+        #expect(all.count == 2)
+        let worst = zip(all[1].attributions, single.attributions).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst < 1e-12)
+        #expect(abs(all[0].remainder) < 1e-9 && abs(all[1].remainder) < 1e-9)
+    }
+
     /// The reference's quantized model really has ties (several features crossing at one a),
     /// so the Shapley split is exercised: with x = (3,3,3,3) from 0 every feature crosses 0.5,
     /// 1.5, 2.5 at the same points, and the attributions are not those of any single feature.

@@ -311,7 +311,9 @@ def cnn_head(manifest):
         n.name = "head_" + (n.name or n.op_type)
         nodes.append(n)
     initializers = list(graph.initializer) + list(head_onnx.graph.initializer)
-    outputs = [o for o in head_onnx.graph.output] + list(graph.output)
+    # The class scores first: GIGTrace traces (and attributes) the first graph output.
+    head_outputs = sorted(head_onnx.graph.output, key=lambda o: o.name != "probabilities")
+    outputs = head_outputs + list(graph.output)
     joined = onnx.helper.make_graph(nodes, "fashion_resnet_tree_head", list(graph.input), outputs, initializers)
     model = onnx.helper.make_model(joined, opset_imports=[onnx.helper.make_opsetid("", 17),
                                                           onnx.helper.make_opsetid("ai.onnx.ml", 1)])

@@ -124,7 +124,14 @@ public struct BatchTracer: Sendable {
         }
         var classEdges = [EdgeMatrix]()
         for l in gig.classes.indices {
-            let r = try toClasses[l] ?? gig.classes[l].compute(sourceCodes: imageCodes[l], realTarget: realLogits, targetCodes: nil)
+            let r: GIGRelevance.Result
+            if let computed = toClasses[l] {
+                r = computed
+            } else if let generalized = gig.generalized[l] {
+                r = try gig.classes[l].computeGeneralized(generalized, sourceCodes: imageCodes[l], realTarget: realLogits)
+            } else {
+                r = try gig.classes[l].compute(sourceCodes: imageCodes[l], realTarget: realLogits, targetCodes: nil)
+            }
             classEdges.append(EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance))
             account(r)
         }

@@ -1,5 +1,18 @@
 import CNN
 
+extension Model {
+    /// Whether the model has ONNX-ML tree-ensemble nodes: its class scores jump, and tracing
+    /// computes concept → class edges with Generalized IG (docs/METHOD.md §9).
+    public var hasTreeEnsembles: Bool {
+        nodes.contains { node in
+            switch node.op {
+            case .treeEnsemble, .treeLabel: return true
+            default: return false
+            }
+        }
+    }
+}
+
 /// Generalized Integrated Gradients for models with jumps (Merrill et al., arXiv 1909.01869;
 /// docs/METHOD.md §9): tree ensembles, and networks feeding a tree-ensemble head.
 ///
@@ -20,6 +33,9 @@ import CNN
 /// bisection to `bisectionTolerance`, and a crossing that goes and comes back within one grid cell
 /// is missed: the `remainder` (f(x) − f(x') − Σ GIG_i) reports what was not attributed. For
 /// tree-only models completeness is exact up to rounding.
+///
+/// `gigtrace trace` computes concept → class edges with it when the model has a tree head
+/// (`GIGRelevance.computeGeneralized`).
 ///
 /// ```swift
 /// let model = try Model.load(path: "gb.onnx")
@@ -43,7 +59,7 @@ public struct GeneralizedIntegratedGradients: Sendable {
     /// Times a grid cell that may hide a double crossing is split (see `bisectedCrossings`).
     public var refinementRounds: Int = 6
     /// Width in a to which bisection narrows a network-fed crossing.
-    public var bisectionTolerance: Double = 1e-6
+    public var bisectionTolerance: Double = 1e-5
     /// Points per batched forward pass.
     public var internalBatchSize: Int = 64
 
@@ -53,6 +69,9 @@ public struct GeneralizedIntegratedGradients: Sendable {
     let directHead: Int?
     /// Whether some path from `from` to the output avoids the tree heads (a smooth part exists).
     let hasSmoothPart: Bool
+
+    /// Whether the way from `from` to the output has a tree ensemble (else GIG is plain IG).
+    public var hasJumps: Bool { !heads.isEmpty }
 
     /// A tree ensemble on the way from `from` to the output.
     struct Head: Sendable {

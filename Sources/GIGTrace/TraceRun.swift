@@ -85,6 +85,13 @@ public struct TraceRun: Sendable {
             guard let tracer = try? ReceptiveFieldTracer(model: model, layer: g.name), !tracer.srdUnsupportedNodes.isEmpty else { return nil }
             return "exemplar boxes of \(g.name) use the gradient ERF: SRD does not cover \(tracer.srdUnsupportedNodes.joined(separator: ", "))"
         }
+        if model.hasTreeEnsembles {
+            // Contribution sampling weighs PFVs by gradient × activation, and no gradient passes a tree.
+            guard !c.conceptBankPaths.isEmpty || fm.fileExists(atPath: partial) else {
+                throw CNNError.invalidInput("the model has tree-ensemble nodes, through which gradients are zero, so concepts cannot be learned by contribution sampling: pass --concept-bank (banks learned on the network without its tree head, or a trace database of it)")
+            }
+            warnings.append("the model has tree-ensemble nodes: concept → class edges are computed with Generalized IG (Merrill et al.; docs/METHOD.md §9), the head's jumps credited at their crossing points")
+        }
         let writer: TraceWriter
         let banks: [ConceptBank]
         if fm.fileExists(atPath: partial) && !c.force {

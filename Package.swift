@@ -1,13 +1,21 @@
 // swift-tools-version: 6.0
 // GIGTrace: mechanistic concept tracing in CNNs with Generalized Integrated Gradients.
-// Dependencies point one way: CLI → GIGTrace → Concepts → PFV → CNN.
+//
+// Modules and what each imports (a DAG; README's "Architecture" section draws it):
+//
+//   Core ─┬─ ImageIO ── Datasets ─┐
+//         └─ CNN ── PFV ──────────┼── GIGTrace ── CommandLineSupport ─┬─ CLI    (gigtrace)
+//         └─ Concepts ────────────┘                                   └─ Bench  (gigtrace-bench)
+//
+// Every module imports what it uses by name; nothing is re-exported.
 import PackageDescription
 
 let package = Package(
     name: "GIGTrace",
     products: [
         .executable(name: "gigtrace", targets: ["CLI"]),
-        .library(name: "GIGTraceKit", targets: ["CNN", "PFV", "Concepts", "GIGTrace"]),
+        .executable(name: "gigtrace-bench", targets: ["Bench"]),
+        .library(name: "GIGTraceKit", targets: ["Core", "ImageIO", "Datasets", "CNN", "PFV", "Concepts", "GIGTrace"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -15,36 +23,60 @@ let package = Package(
     ],
     targets: [
         // C libraries from Debian, reached through module maps.
-        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
-        .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs"),
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS",
+                       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs",
+                       providers: [.apt(["libjpeg62-turbo-dev", "libspng-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // libjpeg decoding behind a setjmp/longjmp error manager (libjpeg's default one calls exit()).
         .target(name: "CJpegDecoder", linkerSettings: [.linkedLibrary("jpeg")]),
 
-        // The engine's kernels (Winograd's SIMD transforms, im2col, elementwise loops) are optimised
-        // in debug builds too: unoptimised they make the test suite ~10× slower, and nothing in them
-        // is worth stepping through at -Onone.
-        .target(name: "CNN", dependencies: ["COpenBLAS", "CImageCodecs", "CZlib", "CJpegDecoder"],
-                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
-        .target(name: "PFV", dependencies: ["CNN"]),
-        .target(name: "Concepts", dependencies: ["PFV", "COpenBLAS"]),
+        // Tensors, errors, atomic files, the RNG, OpenBLAS's thread count, SHA-256, .npy files.
+        .target(name: "Core", dependencies: ["COpenBLAS"]),
+        // JPEG/PNG decoding and PNG encoding.
+        .target(name: "ImageIO", dependencies: ["Core", "CImageCodecs", "CJpegDecoder"]),
+        // Dataset formats (image folders, IDX, CIFAR, .npy), torchvision-exact preprocessing, streaming.
+        .target(name: "Datasets", dependencies: ["Core", "ImageIO", "CZlib"]),
+        // The engine: ONNX reading, the graph, forward/VJP/JVP, kernels.
+        .target(name: "CNN", dependencies: ["Core", "COpenBLAS"]),
+        // Pointwise feature vectors, sampling, receptive fields (SRD iERF).
+        .target(name: "PFV", dependencies: ["Core", "ImageIO", "CNN", "COpenBLAS"]),
+        // Concept banks: k-means, NMF, PCA, sparse coding.
+        .target(name: "Concepts", dependencies: ["Core", "COpenBLAS"]),
+        // GIG between concepts, the trace pipeline and store, the concept graph, reports, exports.
         .target(
             name: "GIGTrace",
-            dependencies: ["Concepts", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Core", "ImageIO", "Datasets", "CNN", "PFV", "Concepts", "COpenBLAS",
+                           .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // What both executables share: option groups, progress on stderr, error reporting.
+        .target(
+            name: "CommandLineSupport",
+            dependencies: ["Core", "Datasets", "CNN", "GIGTrace",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "CLI",
-            dependencies: [
-                "GIGTrace",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["Core", "ImageIO", "Datasets", "CNN", "PFV", "Concepts", "GIGTrace", "CommandLineSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // Benchmark helpers (BENCHMARKS.md): kept out of the product's command line.
+        .executableTarget(
+            name: "Bench",
+            dependencies: ["Core", "Datasets", "CNN", "PFV", "Concepts", "GIGTrace", "CommandLineSupport", "COpenBLAS",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
-        .testTarget(name: "CNNTests", dependencies: ["CNN", "CZlib", "CImageCodecs"]),
-        .testTarget(name: "PFVTests", dependencies: ["PFV"]),
-        .testTarget(name: "GIGTraceTests", dependencies: ["GIGTrace"]),
-        .testTarget(name: "CLITests", dependencies: ["CLI", "CZlib", "CImageCodecs"]),
-        .testTarget(name: "ConceptsTests", dependencies: ["Concepts"]),
+        // Helpers shared by the test targets: temporary folders, the repository root, Python checks.
+        .target(name: "TestSupport", dependencies: ["Core"], path: "Tests/TestSupport"),
+        .testTarget(name: "CNNTests", dependencies: ["Core", "ImageIO", "Datasets", "CNN", "TestSupport", "CZlib"]),
+        .testTarget(name: "PFVTests", dependencies: ["Core", "ImageIO", "CNN", "PFV", "TestSupport", "CImageCodecs"]),
+        .testTarget(name: "ConceptsTests", dependencies: ["Core", "Concepts", "TestSupport"]),
+        .testTarget(name: "GIGTraceTests", dependencies: ["Core", "Datasets", "CNN", "PFV", "Concepts", "GIGTrace", "TestSupport",
+                                                          .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "Core", "ImageIO", "Datasets", "CNN", "PFV", "Concepts", "GIGTrace",
+                                                     "CommandLineSupport", "TestSupport", "CZlib", "CImageCodecs",
+                                                     .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],
     swiftLanguageModes: [.v6]
 )

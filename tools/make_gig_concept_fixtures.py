@@ -17,7 +17,7 @@ and GIG edges computed with Captum over the concept coefficients (tools/gig_capt
 
 for each quadrature in QUADRATURES. Every file holds our orientation (sources × targets). The codes
 are written to the fixture, so the Swift test (Tests/GIGTraceTests/GIGConceptCaptumTests.swift)
-feeds GIGRelevance exactly the same codes and compares to 1e-4.
+feeds GIGComputation exactly the same codes and compares to 1e-4.
 
 Usage: python3 tools/make_gig_concept_fixtures.py   (needs torch, captum, onnx; the Debian package
 dataset-fashion-mnist)

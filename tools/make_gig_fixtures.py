@@ -11,7 +11,7 @@ sub-network of the small ResNet (tools/make_fixtures.py) that starts at block1's
                        the identity-basis case of METHOD §4's masked target -> [N, C_b, C_a]
 
 for each quadrature in QUADRATURES (Captum method names and n_steps). The Swift test computes the
-same numbers with `GIGRelevance` on the ONNX export of the same network and compares to 1e-4.
+same numbers with `GIGComputation` on the ONNX export of the same network and compares to 1e-4.
 
 Usage: python3 tools/make_gig_fixtures.py   (needs torch, captum; reads Tests/Fixtures/small_resnet)
 """

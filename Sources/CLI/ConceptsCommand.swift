@@ -1,6 +1,11 @@
 import ArgumentParser
+import CNN
+import CommandLineSupport
+import Concepts
+import Core
 import Foundation
 import GIGTrace
+import PFV
 
 /// `gigtrace concepts`: sample contribution-weighted PFVs of one layer over a dataset, learn a
 /// concept bank from them (METHOD §1, §3), write it, and print its quality report.

@@ -5,6 +5,6 @@ struct DatasetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset",
         abstract: "Inspect image datasets and export their preprocessed tensors.",
-        subcommands: [DatasetInfoCommand.self, DatasetExportCommand.self, DatasetBenchCommand.self]
+        subcommands: [DatasetInfoCommand.self, DatasetExportCommand.self]
     )
 }

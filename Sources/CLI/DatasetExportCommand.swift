@@ -1,6 +1,8 @@
 import ArgumentParser
+import CommandLineSupport
+import Core
+import Datasets
 import Foundation
-import GIGTrace
 
 /// `gigtrace dataset export`: the exact float32 N×C×H×W tensor the model will see, as `.npy`.
 struct DatasetExportCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
+import CommandLineSupport
+import Datasets
 import Foundation
-import GIGTrace
 
 /// `gigtrace dataset info`: image count, image shape, channels and per-class counts.
 struct DatasetInfoCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
+import CommandLineSupport
+import Core
 import Foundation
-import GIGTrace
 
 /// `gigtrace demo`: the built-in walk-through. Traces Fashion-MNIST test images through the demo
 /// model, prints the best pathways into two classes and writes the concept graph as DOT (and SVG

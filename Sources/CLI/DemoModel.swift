@@ -1,5 +1,5 @@
+import Core
 import Foundation
-import GIGTrace
 
 /// The built-in demo: models/fashion-resnet (ONNX, classes.txt, preprocessing.json) in the
 /// repository, traced on the Debian Fashion-MNIST test set.

@@ -1,6 +1,11 @@
 import ArgumentParser
+import CNN
+import CommandLineSupport
+import Core
+import Datasets
 import Foundation
 import GIGTrace
+import PFV
 
 /// `gigtrace erf`: the receptive field of one PFV (image, layer, position) at input resolution —
 /// the iERF by SRD sharing ratios or the gradient ERF — with optional PNGs of the map and of the

@@ -1,6 +1,7 @@
 import ArgumentParser
+import CommandLineSupport
+import Core
 import Foundation
-import GIGTrace
 
 /// `gigtrace forward`: run a model on a batch of images and save outputs and chosen tensors.
 struct ForwardCommand: ParsableCommand {

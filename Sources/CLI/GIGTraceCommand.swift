@@ -1,5 +1,4 @@
 import ArgumentParser
-import GIGTrace
 
 /// The `gigtrace` executable: one subcommand type per file in this folder.
 @main
@@ -21,12 +20,6 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ForwardCommand.self,
             GradientCommand.self,
             DatasetCommand.self,
-            // Benchmarks (hidden from help; see BENCHMARKS.md).
-            BenchEngineCommand.self,
-            BenchConceptsCommand.self,
-            BenchGIGCommand.self,
-            ERFBenchCommand.self,
-            TraceDatabaseBenchCommand.self,
         ]
     )
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CommandLineSupport
+import Core
 import Foundation
 import GIGTrace
 

@@ -1,6 +1,8 @@
 import ArgumentParser
+import CommandLineSupport
+import CNN
+import Core
 import Foundation
-import GIGTrace
 
 /// `gigtrace inspect MODEL.onnx`: what the engine sees in a model.
 struct InspectCommand: ParsableCommand {

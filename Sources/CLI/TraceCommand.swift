@@ -1,4 +1,7 @@
 import ArgumentParser
+import CommandLineSupport
+import Concepts
+import Core
 import Dispatch
 import Foundation
 import GIGTrace
@@ -44,7 +47,7 @@ struct TraceCommand: ParsableCommand {
     var quadrature: String = Quadrature.Method.gaussLegendre.rawValue
 
     @Option(help: "How GIG differentiates: auto (forward mode over the sources where they are fewer than the targets, METHOD §4), reverse (a backward pass per target) or forward. Same edges up to rounding.")
-    var gigMode: String = GIGRelevance.Mode.auto.rawValue
+    var gigMode: String = GIGComputation.Mode.auto.rawValue
 
     @Option(help: "Concepts are learned from the first N images of the selection (the same for every shard).")
     var conceptImages: Int = TraceConfiguration.defaultConceptImages
@@ -159,9 +162,9 @@ struct TraceCommand: ParsableCommand {
                 + Quadrature.Method.allCases.map(\.rawValue).joined(separator: ", "))
         }
         c.quadrature = rule
-        guard let mode = GIGRelevance.Mode(rawValue: gigMode) else {
+        guard let mode = GIGComputation.Mode(rawValue: gigMode) else {
             throw CNNError.invalidInput("--gig-mode: unknown mode '\(gigMode)'; choose "
-                + GIGRelevance.Mode.allCases.map(\.rawValue).joined(separator: ", "))
+                + GIGComputation.Mode.allCases.map(\.rawValue).joined(separator: ", "))
         }
         c.gigMode = mode
         c.conceptImages = conceptImages

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 
 /// Bisecting k-means (METHOD §3, the paper's concepts): start from one cluster holding every PFV,
 /// repeatedly split the cluster with the largest SSE by 2-means (k-means++ seeding, `restarts`

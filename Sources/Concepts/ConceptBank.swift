@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 import Foundation
 
 /// Where a bank's training PFVs came from: the sampling seed and how many PFVs were used.

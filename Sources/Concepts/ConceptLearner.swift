@@ -1,3 +1,5 @@
+import Core
+
 /// Learns a layer's concept bank from sampled PFVs (METHOD §3) and measures its quality.
 public enum ConceptLearner {
     /// Learns K concepts of `pfvs` (N×C) by `method`, codes the same PFVs, and reports quality.

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 import Dispatch
 
 /// Batched coordinate descent for many independent problems sharing one Gram matrix G (K×K):

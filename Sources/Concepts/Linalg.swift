@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 
 /// Thin wrappers over OpenBLAS / LAPACKE for the concept learners. All matrices row-major.
 enum Linalg {

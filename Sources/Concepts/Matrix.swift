@@ -1,6 +1,6 @@
 // Concepts: concept vectors per layer (bisecting k-means, NMF, PCA) and sparse coding of PFVs.
-// See ../shared/METHOD.md §3. Every heavy loop is a BLAS or LAPACK call.
-@_exported import PFV
+// See docs/METHOD.md §3. Every heavy loop is a BLAS or LAPACK call.
+import Core
 
 /// A dense Float32 matrix in row-major order: `rows` PFVs (or concepts) of `cols` channels.
 ///

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 
 /// Non-negative matrix factorisation P ≈ U V (METHOD §3, CRAFT-style), U ∈ R₊^{N×K}, V ∈ R₊^{K×C},
 /// minimising ½‖P − UV‖²_F: NNDSVD initialisation from a LAPACK SVD, then HALS — alternating

@@ -1,3 +1,5 @@
+import Core
+
 /// Principal component analysis of PFVs (METHOD §3): the top-K right singular vectors of the
 /// centred PFVs (LAPACK dsyevr on the centred Gram matrix XᵀX − N·μμᵀ when N ≥ 2C, else sgesdd), signs as
 /// scikit-learn's. Codes are u = V(x − mean); the mean is kept for x̃ = mean + Vᵀu.

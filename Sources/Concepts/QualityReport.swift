@@ -1,5 +1,5 @@
-import Foundation
 import COpenBLAS
+import Foundation
 
 /// How well a layer's concept bank codes its PFVs (METHOD §3): reconstruction R², sparsity, and how
 /// often each concept is used. Codable for `--json`; `table` prints it for people.

@@ -1,3 +1,2 @@
 // GIGTrace: Generalized Integrated Gradients between concepts, the dataset-wide concept graph,
-// queries and export. See ../shared/METHOD.md §4–6.
-@_exported import Concepts
+// queries and export. See docs/METHOD.md §4–6.

@@ -1,3 +1,5 @@
+import Core
+
 /// Which class logit each image of a batch is explained against (its prediction or its label,
 /// per `ClassSource`), and the one-hot cotangent `[N, classes]` that selects those logits for the
 /// contribution's backward pass. Shared by the one-layer extractor and the multi-layer sampler.

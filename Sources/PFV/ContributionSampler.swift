@@ -1,3 +1,5 @@
+import Core
+
 /// How many PFVs the sampler keeps per image.
 public enum SamplesPerImage: Sendable, Equatable {
     /// `n` independent draws per image with probability ∝ max(r_p, 0).

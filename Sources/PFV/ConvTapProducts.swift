@@ -1,4 +1,6 @@
+import CNN
 import COpenBLAS
+import Core
 
 /// The per-tap contributions of an ungrouped stride-1 convolution on one image, kept by the SRD
 /// forward pass: U[t·M + o, k] = (W_t x_k)_o for every tap t and input position k, from one GEMM

@@ -1,3 +1,6 @@
+import Core
+import ImageIO
+
 /// A receptive-field map drawn as an RGB image: white at 0, shading to red for positive and blue
 /// for negative values, full colour at the largest |value| of the map (an all-zero map is white).
 public enum ERFHeatmap {

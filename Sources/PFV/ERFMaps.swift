@@ -1,3 +1,5 @@
+import Core
+
 /// Receptive-field maps of a batch of PFVs of one image.
 public struct ERFMaps: Sendable {
     /// `[P, H_in, W_in]`, one map per requested position, in request order.

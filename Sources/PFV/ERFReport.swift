@@ -1,3 +1,6 @@
+import CNN
+import Core
+
 /// The receptive field of one PFV with its exemplar patch: the one library call behind
 /// `gigtrace erf` (model + images + request → map, patch box, optional PNG).
 public struct ERFReport: Sendable {

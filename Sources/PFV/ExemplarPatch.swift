@@ -1,3 +1,6 @@
+import Core
+import ImageIO
+
 /// An exemplar patch of a PFV (METHOD §2): the input crop covering the top mass of |iERF|,
 /// rendered from the un-normalised image, optionally with the map as a translucent heat overlay.
 public struct ExemplarPatch: Sendable {

@@ -1,3 +1,5 @@
+import Core
+
 /// The per-channel normalisation a model's inputs went through, x = (raw − mean) / std, so that
 /// patches can be shown as the raw image (raw in [0, 1]).
 public struct ImageNormalization: Sendable, Equatable {

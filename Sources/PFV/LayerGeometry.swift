@@ -1,3 +1,6 @@
+import CNN
+import Core
+
 /// The per-image C×H×W shape of a tensor PFVs can be read from, checked against the model.
 public struct LayerGeometry: Sendable, Equatable {
     public let name: String

@@ -1,3 +1,5 @@
+import Core
+
 /// One batch read at a traced layer: the activations, each PFV's contribution to a class logit,
 /// and the classes involved. Produced by `PFVExtractor.readout(_:)`.
 public struct LayerReadout: Sendable {

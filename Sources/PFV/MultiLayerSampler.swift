@@ -1,3 +1,6 @@
+import CNN
+import Core
+
 /// Samples contribution-weighted PFVs (METHOD §1) at several layers at once while a dataset
 /// streams through the model: per batch one forward pass from the image input to the logits
 /// (recording every layer) and one backward pass that yields ∂y_c/∂X at all layers together.
@@ -65,20 +68,5 @@ public struct MultiLayerSampler: Sendable {
                 imageIndices: batch.imageIndices)
             try samplers[l].add(readout)
         }
-    }
-
-    /// Streams every batch of `loader` through `add` and returns the samples, one set per layer.
-    /// `progress(images)` is called after each batch with the number of images it held.
-    public static func sample(model: Model, loader: DatasetLoader, layers: [String], perImage: SamplesPerImage = .count(4),
-                              seed: UInt64, classSource: ClassSource = .prediction, prefetchThreads: Int = 0,
-                              progress: (Int) -> Void = { _ in }) throws -> [PFVSet] {
-        var sampler = try MultiLayerSampler(model: model, layers: layers, perImage: perImage, seed: seed, classSource: classSource)
-        let stream = loader.stream(prefetchThreads: prefetchThreads)
-        while let batch = try stream.next() {
-            guard !batch.indices.isEmpty else { continue }
-            try sampler.add(PFVBatch(images: batch.images, labels: batch.labels, imageIndices: batch.indices))
-            progress(batch.indices.count)
-        }
-        return sampler.samples
     }
 }

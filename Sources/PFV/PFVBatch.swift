@@ -1,3 +1,5 @@
+import Core
+
 /// A batch of images handed to PFV extraction by the caller (typically a dataset reader).
 ///
 /// `images` is `[N, C, H, W]`, normalised the way the model expects; `labels[n]` is image n's

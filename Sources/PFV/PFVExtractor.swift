@@ -1,3 +1,6 @@
+import CNN
+import Core
+
 /// Reads PFVs and their contributions at one C×H×W layer, batch by batch (METHOD §1).
 ///
 /// For each batch: one forward pass keeping the layer, then one batched backward from the class

@@ -1,3 +1,5 @@
+import Core
+
 /// A growing collection of PFVs of one layer: vectors stored as one row-major `count × channels`
 /// matrix (ready for concept learning), with one `PFVRecord` per row.
 public struct PFVSet: Sendable {

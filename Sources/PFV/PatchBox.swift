@@ -1,5 +1,11 @@
+import Core
+
 /// An axis-aligned box on an H×W image: rows `top..<top+height`, columns `left..<left+width`.
-public struct PatchBox: Sendable, Equatable, CustomStringConvertible {
+/// The same box as corners, `x0..<x1` columns and `y0..<y1` rows, is how the trace stores it and
+/// how JSON writes it.
+///
+///     let box = PatchBox(x0: 2, y0: 3, x1: 10, y1: 12)   // top 3, left 2, height 9, width 8
+public struct PatchBox: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
     public var top: Int
     public var left: Int
     public var height: Int
@@ -10,6 +16,36 @@ public struct PatchBox: Sendable, Equatable, CustomStringConvertible {
         self.left = left
         self.height = height
         self.width = width
+    }
+
+    /// The box from its corners: columns `x0..<x1`, rows `y0..<y1`.
+    public init(x0: Int, y0: Int, x1: Int, y1: Int) {
+        self.init(top: y0, left: x0, height: y1 - y0, width: x1 - x0)
+    }
+
+    /// First column.
+    public var x0: Int { left }
+    /// First row.
+    public var y0: Int { top }
+    /// One past the last column.
+    public var x1: Int { left + width }
+    /// One past the last row.
+    public var y1: Int { top + height }
+
+    private enum CodingKeys: String, CodingKey { case x0, y0, x1, y1 }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(x0: try c.decode(Int.self, forKey: .x0), y0: try c.decode(Int.self, forKey: .y0),
+                  x1: try c.decode(Int.self, forKey: .x1), y1: try c.decode(Int.self, forKey: .y1))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(x0, forKey: .x0)
+        try c.encode(y0, forKey: .y0)
+        try c.encode(x1, forKey: .x1)
+        try c.encode(y1, forKey: .y1)
     }
 
     public var description: String { "rows \(top)..<\(top + height), columns \(left)..<\(left + width)" }

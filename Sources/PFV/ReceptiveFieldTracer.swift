@@ -1,4 +1,6 @@
+import CNN
 import COpenBLAS
+import Core
 
 /// Effective receptive fields of PFVs of one traced layer: the iERF by SRD sharing ratios and the
 /// gradient ERF (METHOD §2), for many PFVs of one image at once.

@@ -1,4 +1,6 @@
+import CNN
 import COpenBLAS
+import Core
 
 /// SRD sharing numerators of a convolution: for output PFV j and kernel tap t reading input PFV k,
 /// ⟨c_{k→j} + b_k, z_j⟩ with c_{k→j} = W_t x_k and the bias split b_k = b·‖c_{k→j}‖ / Σ_t ‖c_{t→j}‖.

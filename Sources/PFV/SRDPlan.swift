@@ -1,3 +1,5 @@
+import CNN
+
 /// The graph from a model's image input to a traced layer, rewritten for SRD relevance
 /// propagation: Conv+BatchNormalization pairs fused, each node mapped to an `SRDRule`, and the
 /// tensors that only feed a residual Add grouped with that Add's output.

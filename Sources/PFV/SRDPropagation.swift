@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 
 /// SRD relevance propagation of a batch of PFVs of one image down to the input (METHOD §2).
 ///

@@ -1,3 +1,5 @@
+import Core
+
 /// iERF maps of a batch of PFVs of one image, by SRD relevance propagation.
 public struct SRDResult: Sendable {
     /// `[P, H_in, W_in]` signed relevance at the input for each requested PFV (one-hot of mass 1

@@ -1,3 +1,5 @@
+import CNN
+
 /// How one graph node (or a Conv with the BatchNormalization after it) shares the relevance of
 /// its output PFVs among its input PFVs under SRD (METHOD §2). Built by `SRDPlan`.
 enum SRDRule: Sendable {

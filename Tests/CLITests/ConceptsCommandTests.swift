@@ -3,6 +3,7 @@ import Foundation
 import GIGTrace
 import Testing
 @testable import CLI
+@testable import Concepts
 
 /// `gigtrace concepts` end to end on the demo model and a few Fashion-MNIST test images.
 @Suite struct ConceptsCommandTests {

@@ -1,8 +1,9 @@
+import ArgumentParser
 import CZlib
 import Foundation
-import ArgumentParser
 import Testing
 @testable import CLI
+@testable import CommandLineSupport
 
 /// The `dataset` commands end to end, through their argument parsing.
 @Suite struct DatasetCommandTests {
@@ -40,7 +41,7 @@ import Testing
     }
 
     @Test func fashionMNISTExportEqualsTorchArithmetic() throws {
-        var command = try DatasetExportCommand.parse([
+        let command = try DatasetExportCommand.parse([
             "--data", Self.images, "--limit", "64", "--mean", "0.2860", "--std", "0.3530",
             "--out", "\(dir)/x.npy", "--labels-out", "\(dir)/y.npy", "--quiet",
         ])
@@ -59,11 +60,11 @@ import Testing
     }
 
     @Test func folderExportDefaultsToRGBAndFailsOnMixedSizes() throws {
-        var ok = try DatasetExportCommand.parse(["--data", "\(Self.fixtures)/folder", "--resize", "24", "--crop", "20",
+        let ok = try DatasetExportCommand.parse(["--data", "\(Self.fixtures)/folder", "--resize", "24", "--crop", "20",
                                                  "--out", "\(dir)/f.npy", "--quiet", "--batch-size", "4"])
         try ok.run()
         #expect(try readFloats("\(dir)/f.npy").header.contains("'shape': (6, 3, 20, 20)"))
-        var mixed = try DatasetExportCommand.parse(["--data", "\(Self.fixtures)/folder", "--out", "\(dir)/m.npy", "--quiet"])
+        let mixed = try DatasetExportCommand.parse(["--data", "\(Self.fixtures)/folder", "--out", "\(dir)/m.npy", "--quiet"])
         // The message (tested in DataErrorTests) goes to stderr; the command exits 1.
         #expect(throws: ExitCode(1)) { try mixed.run() }
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/m.npy"))
@@ -82,7 +83,7 @@ import Testing
 extension DatasetCommandTests {
     @Test func exportReplacesAnExistingOutput() throws {
         for limit in ["3", "5", "2"] {
-            var command = try DatasetExportCommand.parse(["--data", Self.images, "--limit", limit, "--out", "\(dir)/r.npy",
+            let command = try DatasetExportCommand.parse(["--data", Self.images, "--limit", limit, "--out", "\(dir)/r.npy",
                                                           "--labels-out", "\(dir)/rl.npy", "--quiet"])
             try command.run()
             #expect(try readFloats("\(dir)/r.npy").header.contains("'shape': (\(limit), 1, 28, 28)"))

@@ -5,6 +5,8 @@ import Foundation
 import GIGTrace
 import Testing
 @testable import CLI
+@testable import Core
+@testable import PFV
 
 /// `gigtrace erf` end to end on the demo model and the Fashion-MNIST test set, through its
 /// argument parsing: the map, the PNGs (decoded with libspng) and the bad-input messages.

@@ -3,6 +3,8 @@ import Foundation
 import GIGTrace
 import Testing
 @testable import CLI
+@testable import CNN
+@testable import Core
 
 /// `inspect`, `forward` and `gradient` end to end, through their argument parsing, against
 /// PyTorch: the small-ResNet fixtures (committed) and a torchvision-style ResNet-18 at 3×224×224

@@ -3,6 +3,8 @@ import Foundation
 import GIGTrace
 import Testing
 @testable import CLI
+@testable import Core
+@testable import Datasets
 
 /// `gigtrace export --patches`: exemplar patches cut from the dataset the trace header records.
 @Suite struct ExportPatchesTests {

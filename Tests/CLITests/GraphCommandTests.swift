@@ -3,6 +3,7 @@ import Foundation
 import GIGTrace
 import Testing
 @testable import CLI
+@testable import PFV
 
 /// `merge`, `query` and `export` end to end, through their argument parsing, on small traces.
 @Suite struct GraphCommandTests {

@@ -3,6 +3,8 @@ import Foundation
 import GIGTrace
 import Testing
 @testable import CLI
+@testable import Concepts
+@testable import Datasets
 
 /// `gigtrace trace` through its argument parsing: the built-in demo default, refusing a finished
 /// output, bad flags, and a real process stopped with SIGINT that resumes into the same graph.

@@ -1,5 +1,6 @@
 import Testing
 @testable import CNN
+@testable import Core
 
 /// `Subnetwork.backwardSum` (one cotangent block for every sample, weighted, summed over the
 /// samples; summed early where the rest of the pull-back is linear and sample-free) against the

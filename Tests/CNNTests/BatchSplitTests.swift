@@ -1,5 +1,6 @@
 import Testing
 @testable import CNN
+@testable import Core
 
 /// With `threads > 1`, `Model.forward` and `Model.gradient` split the batch between threads: the
 /// results must equal a serial run's, and graphs that mix samples must run whole.

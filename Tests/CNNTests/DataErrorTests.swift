@@ -1,6 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import CNN
+@testable import Core
+@testable import Datasets
 
 /// Bad datasets give one clear `CNNError` naming the file, never a crash or exit.
 @Suite struct DataErrorTests {

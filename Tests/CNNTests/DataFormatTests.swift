@@ -1,7 +1,11 @@
 import CZlib
 import Foundation
+import TestSupport
 import Testing
 @testable import CNN
+@testable import Core
+@testable import Datasets
+@testable import ImageIO
 
 /// Writes `bytes` to `path`, gzip-compressed through zlib when `gzip`.
 func writeDataFile(_ bytes: [UInt8], to path: String, gzip: Bool = false) throws {

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import CNN
+@testable import Core
+@testable import Datasets
+@testable import ImageIO
 
 /// Preprocessing against torchvision's PIL path, as reproduced by tools/make_preprocessing_fixtures.py
 /// (Pillow resize + torch ToTensor/Normalize) on the committed images in Tests/Fixtures/preprocessing.

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import CNN
+@testable import Core
+@testable import Datasets
 
 /// The committed demo model (models/fashion-resnet) run by our engine on the whole Fashion-MNIST
 /// test set, read and preprocessed by our dataset code, against PyTorch's outputs for the same

@@ -1,5 +1,6 @@
 import Testing
 @testable import CNN
+@testable import Core
 
 /// Every op's VJP (through `Subnetwork.backward`) against central finite differences.
 ///

@@ -1,4 +1,5 @@
 @testable import CNN
+@testable import Core
 
 /// Deterministic pseudo-random numbers for test inputs (64-bit LCG).
 struct SeededRandom {

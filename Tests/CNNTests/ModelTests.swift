@@ -1,5 +1,6 @@
 import Testing
 @testable import CNN
+@testable import Core
 
 /// Graph building and execution: folding, shape inference, exporter patterns and bad input.
 @Suite struct ModelTests {

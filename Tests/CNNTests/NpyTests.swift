@@ -1,6 +1,8 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import CNN
+@testable import Core
 
 /// `.npy` files written by NumPy itself (via python3) are the independent reference here.
 @Suite struct NpyTests {

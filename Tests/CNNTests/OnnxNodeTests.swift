@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CNN
+@testable import Core
 
 /// ONNX backend node tests (/usr/share/libonnx-testdata/data/node): each case's model is loaded
 /// with `OnnxReader`, built into a `Model` and run on every `test_data_set_*`; outputs must match

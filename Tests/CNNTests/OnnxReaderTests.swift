@@ -1,6 +1,8 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import CNN
+@testable import Core
 
 /// The ONNX reader against the `onnx` Python package (the reference implementation) and against
 /// every model and tensor file shipped in Debian's libonnx-testdata.
@@ -88,7 +90,7 @@ import Testing
                               "test_leakyrelu"]
 
     @Test func modelsMatchTheOnnxPackage() throws {
-        let paths = Self.sampleCases.map { "\(onnxNodeTestRoot)/\($0)/model.onnx" }
+        let paths = Self.sampleCases.map { "\(TestPaths.onnxNodeTests)/\($0)/model.onnx" }
         let argv = paths.map { "'\($0)'" }.joined(separator: ",")
         let json = try runPython("import sys; sys.argv = ['x', \(argv)]\n" + Self.pythonSummary)
         let expected = try JSONDecoder().decode([Summary].self, from: Data(json.utf8))
@@ -111,7 +113,7 @@ import Testing
                      "test_reshape_negative_dim/test_data_set_0/input_1.pb",
                      "test_and2d/test_data_set_0/input_0.pb",
                      "test_cast_FLOAT16_to_FLOAT/test_data_set_0/input_0.pb",
-                     "test_cast_DOUBLE_to_FLOAT/test_data_set_0/input_0.pb"].map { "\(onnxNodeTestRoot)/\($0)" }
+                     "test_cast_DOUBLE_to_FLOAT/test_data_set_0/input_0.pb"].map { "\(TestPaths.onnxNodeTests)/\($0)" }
         let json = try runPython("""
         import json, onnx, numpy as np
         from onnx import numpy_helper
@@ -139,12 +141,12 @@ import Testing
     }
 
     @Test func everyBackendTestFileParsesOrFailsClearly() throws {
-        let cases = try FileManager.default.contentsOfDirectory(atPath: onnxNodeTestRoot).filter { $0.hasPrefix("test_") }
+        let cases = try FileManager.default.contentsOfDirectory(atPath: TestPaths.onnxNodeTests).filter { $0.hasPrefix("test_") }
         #expect(cases.count > 500)
         var models = 0, failures = [String]()
         for name in cases {
             do {
-                _ = try OnnxReader.read(path: "\(onnxNodeTestRoot)/\(name)/model.onnx")
+                _ = try OnnxReader.read(path: "\(TestPaths.onnxNodeTests)/\(name)/model.onnx")
                 models += 1
             } catch let error as CNNError {
                 // Only deliberate refusals are allowed: unsupported element types or sparse data.
@@ -188,7 +190,7 @@ import Testing
 
     @Test func corruptFilesGiveOneClearError() throws {
         let dir = try makeTemporaryFolder("onnx-corrupt")
-        let good = try Data(contentsOf: URL(fileURLWithPath: "\(onnxNodeTestRoot)/test_conv_with_strides_padding/model.onnx"))
+        let good = try Data(contentsOf: URL(fileURLWithPath: "\(TestPaths.onnxNodeTests)/test_conv_with_strides_padding/model.onnx"))
         let cases: [(String, Data)] = [
             ("truncated.onnx", good.prefix(good.count / 2)),
             ("text.onnx", Data("this is not a model\n".utf8)),

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CNN
+@testable import Core
 
 /// The engine against PyTorch on the small ResNet of tools/make_fixtures.py: three ONNX exports
 /// (legacy with BN folded, legacy with BN kept, dynamo opset 18), logits, a block output and

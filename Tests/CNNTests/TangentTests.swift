@@ -1,5 +1,6 @@
 import Testing
 @testable import CNN
+@testable import Core
 
 /// Forward mode (`Subnetwork.jvp`) against central finite differences along each direction, and
 /// against reverse mode through the adjoint identity ⟨c, J d⟩ = ⟨Jᵀc, d⟩.

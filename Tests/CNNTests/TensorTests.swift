@@ -1,5 +1,6 @@
 import Testing
 @testable import CNN
+@testable import Core
 
 @Suite struct TensorTests {
     @Test func rejectsMismatchedElementCount() {

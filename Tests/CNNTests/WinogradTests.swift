@@ -1,5 +1,7 @@
+import TestSupport
 import Testing
 @testable import CNN
+@testable import Core
 
 /// Winograd F(2×2, 3×3) against the im2col + GEMM path on the same random convs.
 ///

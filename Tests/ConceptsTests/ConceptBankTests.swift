@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Concepts
+@testable import Core
 
 @Suite struct ConceptBankTests {
     static func sampleBank() throws -> ConceptBank {

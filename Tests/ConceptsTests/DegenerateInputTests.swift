@@ -1,5 +1,6 @@
 import Testing
 @testable import Concepts
+@testable import Core
 
 /// Degenerate PFVs give a clear error or the documented result — never NaN, never a crash.
 @Suite struct DegenerateInputTests {

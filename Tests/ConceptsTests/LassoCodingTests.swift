@@ -1,5 +1,6 @@
 import Testing
 @testable import Concepts
+@testable import Core
 
 /// The non-negative Lasso codes must satisfy the KKT conditions of
 /// min ½‖x − Vᵀu‖² + λ‖x‖‖u‖₁, u ≥ 0:  r = Vx − VVᵀu;  u_j > 0 ⇒ r_j = λ‖x‖;  u_j = 0 ⇒ r_j ≤ λ‖x‖.

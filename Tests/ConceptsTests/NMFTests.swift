@@ -1,5 +1,6 @@
 import Testing
 @testable import Concepts
+@testable import Core
 
 @Suite struct NMFTests {
     static func plantedPFVs() -> Matrix {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Concepts
+@testable import Core
 
 /// Synthetic PFVs with known structure, and helpers to compare learned concepts with it.
 enum PlantedData {

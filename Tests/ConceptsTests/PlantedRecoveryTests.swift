@@ -1,5 +1,6 @@
 import Testing
 @testable import Concepts
+@testable import Core
 
 /// Each method must recover directions planted in synthetic PFVs, and R² must rise with K.
 @Suite struct PlantedRecoveryTests {

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
+@testable import CNN
+@testable import Concepts
+@testable import Datasets
 @testable import GIGTrace
+@testable import PFV
 
 /// `BatchTracer.trace` with two threads (several images: one image per thread; one image: its
 /// integration steps split between the threads) gives the single-threaded run's traces.

@@ -1,9 +1,11 @@
 import Foundation
-#if canImport(FoundationXML)
 import FoundationXML
-#endif
 import Testing
+@testable import Core
 @testable import GIGTrace
+
+#if canImport(FoundationXML)
+#endif
 
 /// Runs a program; returns its exit status and standard error.
 func run(_ arguments: [String]) throws -> (status: Int32, stderr: String) {

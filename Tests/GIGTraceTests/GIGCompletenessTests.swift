@@ -1,6 +1,10 @@
 import Foundation
 import Testing
+@testable import CNN
+@testable import Concepts
+@testable import Datasets
 @testable import GIGTrace
+@testable import PFV
 
 /// Completeness on the demo model (issue #6 acceptance): with concept banks learned as a trace
 /// learns them (contribution-sampled PFVs, K = 32 or C if smaller, at stage 1/2/3), the median
@@ -29,7 +33,7 @@ import Testing
             let pfvs = try Matrix(sampler.samples.matrix)
             return try ConceptLearner.learn(pfvs: pfvs, k: min(32, extractor.geometry.channels), method: method, layer: layer)
         }
-        let test = try all.images.slice(batch: 100..<130)
+        let test = all.images.slice(batch: 100..<130)
         let logitsName = model.outputNames[0]
         let values = try model.forward(test, keep: Set(Self.layers))
         let geometries = try Self.layers.map { try LayerGeometry(model: model, layer: $0) }
@@ -42,7 +46,7 @@ import Testing
         let computations: [(Int, Int?)] = [(0, 1), (1, 2), (0, nil), (1, nil), (2, nil)]
         var missing = [Double](repeating: 0, count: 30), scale = [Double](repeating: 0, count: 30)
         for (i, next) in computations {
-            let gig = try GIGRelevance(
+            let gig = try GIGComputation(
                 subnetwork: model.subnetwork(from: Self.layers[i], to: next.map { Self.layers[$0] } ?? logitsName), source: bases[i],
                 target: next.map { .concepts(bases[$0]) } ?? .classes(count: 10), quadrature: quadrature)
             let target = try #require(values[next.map { Self.layers[$0] } ?? logitsName])

@@ -1,5 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
+@testable import CNN
+@testable import Concepts
+@testable import Core
 @testable import GIGTrace
 
 /// GIG with non-identity concept bases (K < C) against Captum on the demo model: Integrated
@@ -8,7 +12,7 @@ import Testing
 /// tools/make_gig_concept_fixtures.py (Captum IntegratedGradients on the codes, the reconstruction
 /// codes·V (+ mean) as the layer, the path straight from zero). Two bases: sparse non-negative
 /// vectors with Lasso codes (masks: code > 0), and PCA with a mean source (signed codes).
-/// Both differentiation modes (`GIGRelevance.Mode.reverse` and `.forward`) must match.
+/// Both differentiation modes (`GIGComputation.Mode.reverse` and `.forward`) must match.
 @Suite struct GIGConceptCaptumTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let fixtures = root.appendingPathComponent("Tests/Fixtures/gig_concepts")
@@ -57,15 +61,15 @@ import Testing
         let logitsName = model.outputNames[0]
         let (basisA, basisB) = (try Self.basis(variant, "stage2"), try Self.basis(variant, "stage3"))
         let quadrature = try Quadrature(method: method, steps: steps)
-        var toStage3 = try GIGRelevance(subnetwork: model.subnetwork(from: Self.stage2, to: Self.stage3), source: basisA,
+        var toStage3 = try GIGComputation(subnetwork: model.subnetwork(from: Self.stage2, to: Self.stage3), source: basisA,
                                         target: .concepts(basisB), quadrature: quadrature)
-        var toClasses = try GIGRelevance(subnetwork: model.subnetwork(from: Self.stage3, to: logitsName), source: basisB,
+        var toClasses = try GIGComputation(subnetwork: model.subnetwork(from: Self.stage3, to: logitsName), source: basisB,
                                          target: .classes(count: 10), quadrature: quadrature)
         let refB = try Self.npy("\(variant)_stage2_to_stage3_\(method.rawValue)_\(steps).npy")   // [N, S_a, K_b]
         let refC = try Self.npy("\(variant)_stage3_to_logits_\(method.rawValue)_\(steps).npy")   // [N, S_b, 10]
         #expect(refB.shape[1] == basisA.sourceCount && refC.shape[1] == basisB.sourceCount)
         // Reverse mode (a cotangent per target) and forward mode (a tangent per source) alike.
-        for mode in [GIGRelevance.Mode.reverse, .forward] {
+        for mode in [GIGComputation.Mode.reverse, .forward] {
             toStage3.mode = mode
             toClasses.mode = mode
             for n in 0..<inputs.shape[0] {
@@ -93,9 +97,9 @@ import Testing
         let logitsName = model.outputNames[0]
         let (basisA, basisB) = (try Self.basis(variant, "stage2"), try Self.basis(variant, "stage3"))
         let quadrature = try Quadrature(method: .gaussLegendre, steps: 16)
-        var toStage3 = try GIGRelevance(subnetwork: model.subnetwork(from: Self.stage2, to: Self.stage3), source: basisA,
+        var toStage3 = try GIGComputation(subnetwork: model.subnetwork(from: Self.stage2, to: Self.stage3), source: basisA,
                                         target: .concepts(basisB), quadrature: quadrature)
-        var toClasses = try GIGRelevance(subnetwork: model.subnetwork(from: Self.stage2, to: logitsName), source: basisA,
+        var toClasses = try GIGComputation(subnetwork: model.subnetwork(from: Self.stage2, to: logitsName), source: basisA,
                                          target: .classes(count: 10), quadrature: quadrature)
         toStage3.mode = .reverse
         toClasses.mode = .reverse
@@ -104,7 +108,7 @@ import Testing
             let realB = try b.slice(batch: n..<(n + 1)).reshaped(Array(b.shape.dropFirst()))
             let realLogits = try logits.slice(batch: n..<(n + 1)).reshaped([10])
             let (codesA, codesB) = (try Self.codes(variant, "stage2", image: n), try Self.codes(variant, "stage3", image: n))
-            let joint = try GIGRelevance.computeJointly(toNext: toStage3, toClasses: toClasses, sourceCodes: codesA,
+            let joint = try GIGComputation.computeJointly(toNext: toStage3, toClasses: toClasses, sourceCodes: codesA,
                                                         realNext: realB, nextCodes: codesB, realLogits: realLogits)
             let next = try toStage3.compute(sourceCodes: codesA, realTarget: realB, targetCodes: codesB)
             let classes = try toClasses.compute(sourceCodes: codesA, realTarget: realLogits, targetCodes: nil)
@@ -116,10 +120,10 @@ import Testing
             #expect(Self.relativeError(joint.next.relevance, refB.data[(n * sizeB)..<((n + 1) * sizeB)]) < 1e-4)
         }
         // Computations from different layers cannot share a sweep.
-        let fromStage3 = try GIGRelevance(subnetwork: model.subnetwork(from: Self.stage3, to: logitsName), source: basisB,
+        let fromStage3 = try GIGComputation(subnetwork: model.subnetwork(from: Self.stage3, to: logitsName), source: basisB,
                                           target: .classes(count: 10), quadrature: quadrature)
         #expect(throws: CNNError.self) {
-            try GIGRelevance.computeJointly(toNext: toStage3, toClasses: fromStage3, sourceCodes: Self.codes(variant, "stage2", image: 0),
+            try GIGComputation.computeJointly(toNext: toStage3, toClasses: fromStage3, sourceCodes: Self.codes(variant, "stage2", image: 0),
                                             realNext: b.slice(batch: 0..<1).reshaped(Array(b.shape.dropFirst())), nextCodes: nil,
                                             realLogits: logits.slice(batch: 0..<1).reshaped([10]))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Core
 @testable import GIGTrace
 
 /// Quadrature points and weights against Captum's own `approximation_parameters`, recorded in

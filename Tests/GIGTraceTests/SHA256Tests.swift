@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Core
 @testable import GIGTrace
 
 /// SHA-256 against the FIPS 180-4 / NIST example digests.

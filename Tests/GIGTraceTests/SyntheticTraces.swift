@@ -1,5 +1,8 @@
 import Foundation
+@testable import Concepts
+@testable import Core
 @testable import GIGTrace
+@testable import PFV
 
 /// Synthetic traces with known values: three layers (the first a PCA bank with a mean node),
 /// three classes, sparse signed GIG values.

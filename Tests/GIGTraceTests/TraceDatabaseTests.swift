@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+@testable import Core
 @testable import GIGTrace
 
 @Suite("Trace database")

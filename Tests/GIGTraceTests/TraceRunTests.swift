@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Datasets
 @testable import GIGTrace
 
 /// The trace pipeline end to end on the demo model and a few Fashion-MNIST test images: shards

@@ -1,4 +1,6 @@
 import Testing
+@testable import CNN
+@testable import Core
 @testable import PFV
 
 /// Bad input gets a clear CNNError listing what is valid, never a crash.

@@ -1,6 +1,9 @@
 import CImageCodecs
 import Foundation
 import Testing
+@testable import CNN
+@testable import Core
+@testable import ImageIO
 @testable import PFV
 
 /// Decodes PNG bytes with libspng (a standard decoder independent of the encoder's code path)

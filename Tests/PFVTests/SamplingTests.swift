@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+@testable import CNN
+@testable import Core
 @testable import PFV
 
 @Suite("PFV extraction and contribution sampling")

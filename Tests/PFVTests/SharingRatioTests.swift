@@ -1,4 +1,5 @@
 import Testing
+@testable import CNN
 @testable import PFV
 
 /// SRD sharing ratios into every output PFV sum to 1 (METHOD §2), for each layer type: with all

@@ -1,4 +1,6 @@
 import Foundation
+@testable import CNN
+@testable import Core
 @testable import PFV
 
 /// Builds small ONNX graphs in memory (IR types) for tests: seeded random weights, NCHW.

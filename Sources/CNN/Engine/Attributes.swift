@@ -1,3 +1,5 @@
+import Core
+
 /// Typed access to an ONNX node's attributes, with errors naming the node.
 struct Attributes {
     let node: OnnxNode

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 
 /// Running one batch as `threads` sub-batches, each on its own thread with single-threaded
 /// OpenBLAS inside: every kernel (GEMM, im2col, pooling, elementwise, allocation) runs in

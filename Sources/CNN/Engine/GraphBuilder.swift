@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Turns an `OnnxModel` into executable nodes: parses attributes, folds constants (including the

@@ -1,3 +1,5 @@
+import Core
+
 /// Load-time evaluation of integer shape arithmetic (Shape → Gather → Unsqueeze → Concat → …)
 /// that exporters emit around Reshape. The runtime batch size appears as `ShapeOps.batchMarker`.
 enum IntFolding {

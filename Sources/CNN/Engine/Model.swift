@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 
 /// An executable CNN built from an ONNX graph: Float32, NCHW, forward and batched VJPs.
 ///

@@ -1,3 +1,5 @@
+import Core
+
 /// Forward evaluation and vector-Jacobian products of one node, dispatching to the kernels.
 extension Node {
     /// Runs the op on its resolved inputs (`nil` for an omitted optional input). Returns the output

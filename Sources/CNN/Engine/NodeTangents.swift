@@ -1,3 +1,5 @@
+import Core
+
 /// Jacobian-vector products (forward mode) of one node, dispatching to the kernels.
 extension Node {
     /// The tangent of the output from the tangents of the inputs (`nil` = zero tangent, e.g. a

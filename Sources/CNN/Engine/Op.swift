@@ -1,3 +1,5 @@
+import Core
+
 /// What one graph node computes, with its attributes already parsed and its constant operands
 /// resolved at load time. Public and readable so that analyses (e.g. SRD receptive-field
 /// propagation) can walk the graph: `Model.nodes` in topological order, each holding one `Op`.

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 
 /// The nodes that compute tensor `to` from tensor `from` (and constants), with a recorded
 /// forward pass (`Tape`) and a batched vector-Jacobian product back to `from`.

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 
 /// Forward mode: Jacobian-vector products of a subnetwork along a recorded forward pass.
 extension Subnetwork {

@@ -1,3 +1,5 @@
+import Core
+
 /// NumPy-style broadcasting for the binary arithmetic ops, forward and backward.
 enum Broadcast {
     /// The broadcast shape of `a` and `b`, or a shape-mismatch error naming both.

@@ -1,3 +1,5 @@
+import Core
+
 /// Small helpers for building `[Float]` buffers without a redundant zero fill.
 public enum Buffers {
     /// An array of `count` elements, every one written by `body` (which gets the raw buffer).

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 
 /// 2-D convolution as im2col + `cblas_sgemm`, forward and input-VJP, on NCHW Float32 (the forward
 /// of qualifying 3×3 convs goes to `Winograd`).

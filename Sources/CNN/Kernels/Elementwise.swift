@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Forward and backward of the pointwise activations. Backward takes the cotangent batch

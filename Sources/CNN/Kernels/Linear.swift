@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 
 /// Gemm and MatMul through `cblas_sgemm`, forward and VJPs.
 enum Linear {

@@ -1,3 +1,5 @@
+import Core
+
 /// MaxPool / AveragePool / GlobalAveragePool on NCHW, forward and input-VJP.
 enum Pooling {
     static func check(_ s: [Int], _ what: String) throws {

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// ReduceMean (GlobalAveragePool is its case `axes = [2, 3]`) and Softmax, forward and VJP.

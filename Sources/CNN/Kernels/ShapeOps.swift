@@ -1,3 +1,5 @@
+import Core
+
 /// Shape-only ops (Flatten, Reshape, Squeeze, Unsqueeze) and Concat.
 enum ShapeOps {
     /// Marks the runtime batch size inside a Reshape target (from a constant-folded `Shape`).

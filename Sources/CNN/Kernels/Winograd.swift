@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 
 /// Winograd F(2×2, 3×3) convolution (Lavin & Gray 2016) for 3×3, stride-1, undilated, ungrouped
 /// convs with pads ≤ 1, on NCHW Float32.

@@ -1,3 +1,5 @@
+import Core
+
 /// The subset of an ONNX `ModelProto` that GIGTrace reads, as plain values.
 ///
 /// Produced by `OnnxReader` from the protobuf wire format; consumed by the graph builder, which

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Reads ONNX files with the project's own protobuf wire-format reader.

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Decoding of ONNX `TensorProto` messages into `TensorValue`s.

@@ -1,3 +1,5 @@
+import Core
+
 /// A reader for the protobuf wire format over a byte buffer: just enough to walk ONNX messages
 /// without generated code. Each message is read by a reader bounded to its byte range; unknown
 /// fields are skipped, so newer ONNX files with extra fields still load.

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Core
+import Datasets
+import Foundation
+
+/// The dataset and its preprocessing, shared by every command that feeds images to a model
+/// (`dataset`, `trace`, `concepts`, `erf`). Mirrors a torchvision pipeline:
+/// ImageFolder/MNIST/CIFAR → Resize → CenterCrop → ToTensor → Normalize, in a DataLoader.
+public struct DatasetOptions: ParsableArguments {
+    public init() {}
+
+    @Option(help: "Dataset: an image folder (ImageFolder layout), an IDX images file (.gz ok), a CIFAR .bin batch or folder, or an .npy array.")
+    public var data: String?
+
+    @Option(help: "Dataset format: \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    public var format: String = "auto"
+
+    @Option(help: "Labels file for IDX or .npy images (IDX finds its sibling *-labels-idx1-* by itself).")
+    public var labels: String?
+
+    @Option(help: "Resize the shorter side to this many pixels (Pillow bilinear with antialiasing, as transforms.Resize).")
+    public var resize: Int?
+
+    @Option(help: "Center crop: N or HxW (as transforms.CenterCrop; pads with 0 if larger than the image).")
+    public var crop: String?
+
+    @Option(help: "Per-channel mean for Normalize, comma-separated (one value applies to all channels).")
+    public var mean: String?
+
+    @Option(help: "Per-channel std for Normalize, comma-separated (one value applies to all channels).")
+    public var std: String?
+
+    @Option(help: "Channels the model takes: 1 (Pillow's convert(\"L\")) or 3 (convert(\"RGB\")). Default: the dataset's (RGBA → 3).")
+    public var channels: Int?
+
+    @Option(help: "Use only the first N images (after --classes and --shuffle-seed).")
+    public var limit: Int?
+
+    @Option(help: "Only these classes, comma-separated names or label numbers.")
+    public var classes: String?
+
+    @Option(help: "Shuffle the images with this seed (deterministic; without it the dataset order is kept).")
+    public var shuffleSeed: UInt64?
+
+    @Option(help: "Images per batch.")
+    public var batchSize: Int = 64
+
+    @Option(help: "Class names, one per line in label order (overrides folder names or built-in names).")
+    public var classNames: String?
+
+    @Flag(help: "Skip images that cannot be read or decoded (each is reported) instead of stopping.")
+    public var skipBad = false
+
+    @Option(help: "Background threads decoding ahead of the consumer (0 = decode inline). Keep OpenBLAS threads + these ≤ cores.")
+    public var prefetchThreads: Int = 1
+
+    /// The dataset, preprocessing and selection the flags describe, as a storable spec.
+    /// `defaultData` stands in for a missing `--data` (the built-in demo); without either it throws.
+    public func spec(defaultData: String? = nil) throws -> DatasetSpec {
+        guard let path = data ?? defaultData else { throw CNNError.invalidInput("--data is required (the dataset to read)") }
+        return DatasetSpec(data: path, format: format, labels: labels, classNames: classNames,
+                           preprocessing: try preprocessing(), selection: selection())
+    }
+
+    /// Opens the dataset named by `--data` / `--format` / `--labels` / `--class-names`.
+    public func openDataset() throws -> any ImageDataset {
+        try spec().openDataset()
+    }
+
+    /// The preprocessing the flags describe.
+    public func preprocessing() throws -> Preprocessing {
+        Preprocessing(resize: resize, crop: try crop.map(Self.parseCrop), channels: channels,
+                      mean: try Self.parseFloats(mean, flag: "--mean"), std: try Self.parseFloats(std, flag: "--std"))
+    }
+
+    /// The selection the flags describe.
+    public func selection() -> DatasetSelection {
+        DatasetSelection(classes: classes?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [],
+                         shuffleSeed: shuffleSeed, limit: limit)
+    }
+
+    /// Dataset, preprocessing and selection together, ready to stream.
+    public func makeLoader() throws -> DatasetLoader {
+        guard prefetchThreads >= 0 else { throw CNNError.invalidInput("--prefetch-threads must be ≥ 0, got \(prefetchThreads)") }
+        return try spec().makeLoader(batchSize: batchSize, skipBad: skipBad)
+    }
+
+    public static func parseCrop(_ text: String) throws -> (height: Int, width: Int) {
+        let parts = text.lowercased().split(separator: "x").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        switch parts.count {
+        case 1: if let n = parts[0] { return (n, n) }
+        case 2: if let h = parts[0], let w = parts[1] { return (h, w) }
+        default: break
+        }
+        throw CNNError.invalidInput("--crop: expected N or HxW, got '\(text)'")
+    }
+
+    public static func parseFloats(_ text: String?, flag: String) throws -> [Float] {
+        guard let text else { return [] }
+        return try text.split(separator: ",").map {
+            guard let v = Float($0.trimmingCharacters(in: .whitespaces)) else {
+                throw CNNError.invalidInput("\(flag): '\($0)' is not a number (expected e.g. 0.485,0.456,0.406)")
+            }
+            return v
+        }
+    }
+}

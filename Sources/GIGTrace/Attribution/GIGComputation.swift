@@ -1,0 +1,379 @@
+import CNN
+import COpenBLAS
+import Concepts
+import Core
+
+/// Generalized Integrated Gradients for one image between the concepts of traced layer a and the
+/// targets at tensor b (METHOD §4): the concepts of the next traced layer, or the classes.
+///
+///   GIG(q → r) = Σ_p u_{p,q} · ∫₀¹ ⟨∇_{X_p} g_r(F_ab(α X̃)), v^a_q⟩ dα
+///
+/// The path starts at zero in layer-a space and ends at X̃, layer a rebuilt from its codes. All
+/// active targets of the image go through one backward pass per chunk of integration steps, as a
+/// block of cotangents, so the work is large GEMMs.
+public struct GIGComputation: Sendable {
+    /// What the relevance flows into.
+    public enum Target: Sendable {
+        /// Concepts of the next traced layer; g_r(Y) = Σ_p m_{p,r}⟨Y_p, v_r⟩.
+        case concepts(ConceptBasis)
+        /// The logits; g_c = logit c. All classes are targets.
+        case classes(count: Int)
+    }
+
+    /// How g_r weighs the positions of layer b.
+    public enum TargetMask: String, Sendable, Codable, CaseIterable {
+        /// m_{p,r} = 1 where the real layer-b PFV's code for r is active (METHOD's default).
+        case masked
+        /// m_{p,r} = 1 everywhere (`--target sum`).
+        case sum
+    }
+
+    public let subnetwork: Subnetwork
+    public let source: ConceptBasis
+    public let target: Target
+    public let quadrature: Quadrature
+    public let mask: TargetMask
+    /// Upper bound on floats held by one chunk of steps × targets (or sources) × layer-a size (memory knob).
+    public var chunkElements: Int = 1 << 23
+    /// Reverse or forward mode for the path integral (METHOD §4); `.auto` takes the fewer passes.
+    public var mode: Mode = .auto
+
+    /// How the integrand is differentiated. Both give the same relevance up to rounding.
+    public enum Mode: String, Sendable, Codable, CaseIterable {
+        /// Forward mode when the image has fewer sources than active targets, else reverse.
+        case auto
+        /// One cotangent per (step, active target) pulled back from b to a.
+        case reverse
+        /// One tangent per (step, source), the source's own contribution to X̃, pushed from a to b.
+        case forward
+    }
+
+    public init(subnetwork: Subnetwork, source: ConceptBasis, target: Target, quadrature: Quadrature,
+                mask: TargetMask = .masked, mode: Mode = .auto) throws {
+        guard let shapeA = subnetwork.model.tensorShapes[subnetwork.from], shapeA.count == 3 else {
+            throw CNNError.invalidInput("GIG source '\(subnetwork.from)' is not a C×H×W tensor")
+        }
+        guard shapeA[0] == source.channels else {
+            throw CNNError.shapeMismatch("concept basis of '\(subnetwork.from)' has \(source.channels) channels, the layer has \(shapeA[0])")
+        }
+        if case .concepts(let basis) = target {
+            guard let shapeB = subnetwork.model.tensorShapes[subnetwork.to], shapeB.count == 3, shapeB[0] == basis.channels else {
+                throw CNNError.shapeMismatch("concept basis of '\(subnetwork.to)' does not match that layer's channels")
+            }
+        }
+        self.subnetwork = subnetwork
+        self.source = source
+        self.target = target
+        self.quadrature = quadrature
+        self.mask = mask
+        self.mode = mode
+    }
+
+    /// One image's relevance matrix and its checks.
+    public struct Result: Sendable {
+        /// Source nodes (K_a concepts, then the mean if any) × targets, row-major: A[q·T + r].
+        public var relevance: [Float]
+        public var sourceCount: Int
+        public var targetCount: Int
+        /// Which targets were active in this image (all of them for classes or `--target sum`).
+        public var activeTargets: [Bool]
+        /// Δg_r = g_r(F(X̃)) − g_r(F(0)) per target (0 for inactive ones).
+        public var delta: [Double]
+        /// Σ_r |Σ_q A(q→r) − Δg_r| / Σ_r |Δg_r| (0 when no target is active).
+        public var completenessError: Double
+        /// Σ_r |g_r(F(X)) − g_r(F(X̃))| / Σ_r |g_r(F(X))|: how much the lossy codes change b.
+        public var reconstructionGap: Double
+    }
+
+    /// Computes GIG for one image.
+    /// - Parameters:
+    ///   - sourceCodes: P_a×K_a codes of layer a (row-major, position p = h·W + w).
+    ///   - realTarget: the real tensor b of this image from the full forward pass (C_b×H_b×W_b, or
+    ///     the logits), used for the mask's reference and the reconstruction gap.
+    ///   - targetCodes: P_b×K_b codes of the real layer b (required for concept targets with `.masked`).
+    public func compute(sourceCodes: [Float], realTarget: Tensor, targetCodes: [Float]?) throws -> Result {
+        let prepared = try prepare(sourceCodes: sourceCodes, realTarget: realTarget, targetCodes: targetCodes)
+        guard prepared.t > 0 else { return prepared.result }
+        if mode == .forward || (mode == .auto && source.sourceCount < prepared.t) {
+            let sums = try forwardModeSums(prepared, collecting: [])
+            return finish(prepared, forwardSums: sums[subnetwork.to] ?? [])
+        }
+        return finish(prepared, relevance: try reverseModeRelevance(prepared))
+    }
+
+    /// GIG from one source layer to the next traced layer's concepts (`toNext`) and to the classes
+    /// (`toClasses`, from the same layer with the same basis and quadrature) in one forward-mode
+    /// sweep: the two share the path α X̃, so one tangent per (step, source) pushed through to the
+    /// logits yields both, read at the next layer on the way.
+    public static func computeJointly(toNext: GIGComputation, toClasses: GIGComputation, sourceCodes: [Float],
+                                      realNext: Tensor, nextCodes: [Float]?, realLogits: Tensor) throws -> (next: Result, classes: Result) {
+        guard toNext.subnetwork.from == toClasses.subnetwork.from, toNext.source == toClasses.source,
+              toNext.quadrature == toClasses.quadrature, case .classes = toClasses.target,
+              toClasses.subnetwork.nodeIndices.contains(where: { toClasses.subnetwork.model.nodes[$0].output == toNext.subnetwork.to }) else {
+            throw CNNError.invalidInput("internal: joint GIG needs both computations from '\(toNext.subnetwork.from)' on one path")
+        }
+        let next = try toNext.prepare(sourceCodes: sourceCodes, realTarget: realNext, targetCodes: nextCodes)
+        let classes = try toClasses.prepare(sourceCodes: sourceCodes, realTarget: realLogits, targetCodes: nil)
+        let sums = try toClasses.forwardModeSums(classes, collecting: [toNext.subnetwork.to])
+        return (toNext.finish(next, forwardSums: sums[toNext.subnetwork.to] ?? []),
+                toClasses.finish(classes, forwardSums: sums[toClasses.subnetwork.to] ?? []))
+    }
+
+    /// What both modes start from for one image: the active targets' cotangent block, X̃ and the
+    /// end-point values of g.
+    struct Prepared {
+        var result: Result
+        let sourceCodes: [Float]
+        let shapeA: [Int]
+        let targetSize: Int
+        let block: (cotangents: [Float], active: [Bool])
+        let targets: [Int]
+        var t: Int { targets.count }
+        let reconstruction: [Float]
+        let gAtRecon: [Double], gAtZero: [Double], gAtReal: [Double]
+    }
+
+    func prepare(sourceCodes: [Float], realTarget: Tensor, targetCodes: [Float]?) throws -> Prepared {
+        let shapeA = subnetwork.model.tensorShapes[subnetwork.from] ?? []
+        let (channelsA, positionsA) = (shapeA[0], shapeA[1] * shapeA[2])
+        let k = source.count
+        guard sourceCodes.count == positionsA * k else {
+            throw CNNError.shapeMismatch("\(sourceCodes.count) codes for \(positionsA) positions × \(k) concepts of '\(subnetwork.from)'")
+        }
+        let targetSize = realTarget.count
+        let block = try targetBlock(realTarget: realTarget, targetCodes: targetCodes)
+        let targets = block.active.indices.filter { block.active[$0] }
+        let t = targets.count
+        let sources = source.sourceCount
+        let result = Result(relevance: [Float](repeating: 0, count: sources * block.active.count), sourceCount: sources,
+                            targetCount: block.active.count, activeTargets: block.active,
+                            delta: [Double](repeating: 0, count: block.active.count), completenessError: 0, reconstructionGap: 0)
+        guard t > 0 else {
+            return Prepared(result: result, sourceCodes: sourceCodes, shapeA: shapeA, targetSize: targetSize, block: block,
+                            targets: [], reconstruction: [], gAtRecon: [], gAtZero: [], gAtReal: [])
+        }
+
+        // X̃ = Vᵀ Uᵀ (+ mean), laid out C×P like the layer itself.
+        var reconstruction = [Float](repeating: 0, count: channelsA * positionsA)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, Int32(channelsA), Int32(positionsA), Int32(k), 1,
+                    source.vectors, Int32(channelsA), sourceCodes, Int32(k), 0, &reconstruction, Int32(positionsA))
+        if let mean = source.mean {
+            for c in 0..<channelsA { for p in 0..<positionsA { reconstruction[c * positionsA + p] += mean[c] } }
+        }
+
+        // End points: g_r at F(X̃), F(0) and the real F(X).
+        let ends = try subnetwork.forward(Tensor(uncheckedShape: [2] + shapeA,
+                                                 data: reconstruction + [Float](repeating: 0, count: reconstruction.count)))
+        return Prepared(result: result, sourceCodes: sourceCodes, shapeA: shapeA, targetSize: targetSize, block: block,
+                        targets: targets, reconstruction: reconstruction,
+                        gAtRecon: dots(block.cotangents, t, targetSize, ends.output.data, offset: 0),
+                        gAtZero: dots(block.cotangents, t, targetSize, ends.output.data, offset: targetSize),
+                        gAtReal: dots(block.cotangents, t, targetSize, realTarget.data, offset: 0))
+    }
+
+    /// Reverse mode: A(q→r) = Σ_p u_{p,q} (V G_r)_{q,p} with G_r = Σ_k w_k ∇_X g_r(F(α_k X̃)),
+    /// sources × active targets, row-major.
+    func reverseModeRelevance(_ prepared: Prepared) throws -> [Float] {
+        let (shapeA, targetSize, t) = (prepared.shapeA, prepared.targetSize, prepared.t)
+        let (channelsA, positionsA) = (shapeA[0], shapeA[1] * shapeA[2])
+        let (k, sources) = (source.count, source.sourceCount)
+        let (reconstruction, sourceCodes, block) = (prepared.reconstruction, prepared.sourceCodes, prepared.block)
+        var relevance = [Float](repeating: 0, count: sources * t)
+        // G_r = Σ_k w_k ∇_X g_r(F(α_k X̃)), T×(C·P), accumulated chunk by chunk of steps; the engine
+        // pulls the block of T cotangents back through every step of a chunk and sums over them.
+        let sizeA = channelsA * positionsA
+        let targetShape = subnetwork.model.tensorShapes[subnetwork.to] ?? [targetSize]
+        let cotangents = Tensor(uncheckedShape: [t] + targetShape, data: block.cotangents)
+        var gradient = [Float]()
+        let stepsPerChunk = max(1, min(quadrature.steps, chunkElements / max(1, t * max(sizeA, targetSize))))
+        var first = 0
+        while first < quadrature.steps {
+            let steps = first..<min(first + stepsPerChunk, quadrature.steps)
+            let input = Buffers.make(steps.count * sizeA) { out in
+                for (i, step) in steps.enumerated() {
+                    let alpha = Float(quadrature.alphas[step])
+                    for j in 0..<sizeA { out[i * sizeA + j] = alpha * reconstruction[j] }
+                }
+            }
+            let tape = try subnetwork.forward(Tensor(uncheckedShape: [steps.count] + shapeA, data: input))
+            let pulled = try subnetwork.backwardSum(tape, block: cotangents, weights: steps.map { Float(quadrature.weights[$0]) })
+            if gradient.isEmpty {
+                gradient = pulled.data
+            } else {
+                cblas_saxpy(Int32(t * sizeA), 1, pulled.data, 1, &gradient, 1)
+            }
+            first = steps.upperBound
+        }
+
+        // A(q→r) = Σ_p u_{p,q} (V G_r)_{q,p}; the mean source: Σ_{c,p} mean_c G_r[c,p].
+        var projected = [Float](repeating: 0, count: k * positionsA)
+        for i in 0..<t {
+            gradient.withUnsafeBufferPointer { g in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(k), Int32(positionsA), Int32(channelsA), 1,
+                            source.vectors, Int32(channelsA), g.baseAddress! + i * sizeA, Int32(positionsA), 0, &projected, Int32(positionsA))
+            }
+            sourceCodes.withUnsafeBufferPointer { u in
+                projected.withUnsafeBufferPointer { m in
+                    for q in 0..<k {
+                        relevance[q * t + i] =
+                            cblas_sdot(Int32(positionsA), u.baseAddress! + q, Int32(k), m.baseAddress! + q * positionsA, 1)
+                    }
+                }
+            }
+            if let mean = source.mean {
+                var total: Float = 0
+                for c in 0..<channelsA {
+                    var s: Float = 0
+                    for p in 0..<positionsA { s += gradient[i * sizeA + c * positionsA + p] }
+                    total += mean[c] * s
+                }
+                relevance[k * t + i] = total
+            }
+        }
+        return relevance
+    }
+
+    /// Forward mode's result: A(q→r) = ⟨S_q, cot_r⟩ for the active targets, one GEMM.
+    func finish(_ prepared: Prepared, forwardSums sums: [Float]) -> Result {
+        let (sources, t, size) = (source.sourceCount, prepared.t, prepared.targetSize)
+        var edges = [Float](repeating: 0, count: sources * t)
+        if sums.count == sources * size {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(sources), Int32(t), Int32(size), 1,
+                        sums, Int32(size), prepared.block.cotangents, Int32(size), 0, &edges, Int32(t))
+        }
+        return finish(prepared, relevance: edges)
+    }
+
+    /// The result from the relevance of the active targets (sources × T, row-major), with Δg,
+    /// the completeness error and the reconstruction gap (METHOD §4).
+    func finish(_ prepared: Prepared, relevance: [Float]) -> Result {
+        var result = prepared.result
+        let (sources, t, targets) = (result.sourceCount, prepared.t, prepared.targets)
+        let (gAtRecon, gAtZero, gAtReal) = (prepared.gAtRecon, prepared.gAtZero, prepared.gAtReal)
+        for q in 0..<sources {
+            for (i, r) in targets.enumerated() { result.relevance[q * result.targetCount + r] = relevance[q * t + i] }
+        }
+        var missing = 0.0, scale = 0.0, gap = 0.0, gapScale = 0.0
+        for (i, r) in targets.enumerated() {
+            let delta = gAtRecon[i] - gAtZero[i]
+            result.delta[r] = delta
+            var sum = 0.0
+            for q in 0..<sources { sum += Double(result.relevance[q * result.targetCount + r]) }
+            missing += abs(sum - delta)
+            scale += abs(delta)
+            gap += abs(gAtReal[i] - gAtRecon[i])
+            gapScale += abs(gAtReal[i])
+        }
+        result.completenessError = scale > 0 ? missing / scale : (missing > 0 ? Double.infinity : 0)
+        result.reconstructionGap = gapScale > 0 ? gap / gapScale : 0
+        return result
+    }
+
+    /// Forward mode: S_q = Σ_k w_k J_F(α_k X̃)·X̃_q for every source q (`sourceCount` × size,
+    /// row-major) at b and at each tensor in `names` inside the subnetwork, where X̃_q is source
+    /// q's share of X̃: v_q u_{p,q} at each position p, and the mean (if any) at every position.
+    /// The tangents of one chunk of steps go through one sweep.
+    func forwardModeSums(_ prepared: Prepared, collecting names: Set<String>) throws -> [String: [Float]] {
+        let shapeA = prepared.shapeA, sourceCodes = prepared.sourceCodes
+        let (channels, positions) = (shapeA[0], shapeA[1] * shapeA[2])
+        let sizeA = channels * positions, k = source.count, d = source.sourceCount
+        var directions = [Float](repeating: 0, count: d * sizeA)
+        for q in 0..<k {
+            for c in 0..<channels {
+                let v = source.vectors[q * channels + c], row = q * sizeA + c * positions
+                for p in 0..<positions { directions[row + p] = v * sourceCodes[p * k + q] }
+            }
+        }
+        if let mean = source.mean {
+            for c in 0..<channels { for p in 0..<positions { directions[k * sizeA + c * positions + p] = mean[c] } }
+        }
+        let wanted = names.union([subnetwork.to])
+        let sizes = try wanted.map { name -> (String, Int) in
+            guard let shape = subnetwork.model.tensorShapes[name] else {
+                throw CNNError.unknownTensor(name, available: subnetwork.model.tensorNames)
+            }
+            return (name, shape.reduce(1, *))
+        }
+        var sums = [String: [Float]]()
+        for (name, size) in sizes { sums[name] = [Float](repeating: 0, count: d * size) }
+        let largest = sizes.map(\.1).max() ?? 1
+        let stepsPerChunk = max(1, min(quadrature.steps, chunkElements / max(1, d * max(sizeA, largest))))
+        var first = 0
+        while first < quadrature.steps {
+            let steps = Array(first..<min(first + stepsPerChunk, quadrature.steps))
+            var input = [Float](repeating: 0, count: steps.count * sizeA)
+            var tangents = [Float]()
+            tangents.reserveCapacity(steps.count * d * sizeA)
+            for (i, step) in steps.enumerated() {
+                let alpha = Float(quadrature.alphas[step])
+                for j in 0..<sizeA { input[i * sizeA + j] = alpha * prepared.reconstruction[j] }
+                tangents.append(contentsOf: directions)
+            }
+            let tape = try subnetwork.forward(Tensor(uncheckedShape: [steps.count] + shapeA, data: input))
+            let pushed = try subnetwork.jvp(tape, tangents: Tensor(uncheckedShape: [steps.count * d] + shapeA, data: tangents),
+                                            collecting: names)
+            // sums += Σ_i w_i · pushed[i], pushed viewed as [steps, d·size].
+            let weights = steps.map { Float(quadrature.weights[$0]) }
+            for (name, size) in sizes {
+                guard let out = pushed[name], out.count == steps.count * d * size else {
+                    throw CNNError.invalidInput("internal: forward mode gave no tangent at '\(name)'")
+                }
+                sums[name]?.withUnsafeMutableBufferPointer { acc in
+                    cblas_sgemv(CblasRowMajor, CblasTrans, Int32(steps.count), Int32(d * size), 1, out.data, Int32(d * size),
+                                weights, 1, 1, acc.baseAddress, 1)
+                }
+            }
+            first += steps.count
+        }
+        return sums
+    }
+
+    /// The cotangent of g_r at b for every active target r, T×size row-major, and the active flags.
+    func targetBlock(realTarget: Tensor, targetCodes: [Float]?) throws -> (cotangents: [Float], active: [Bool]) {
+        let size = realTarget.count
+        switch target {
+        case .classes(let count):
+            guard size == count else {
+                throw CNNError.shapeMismatch("logits of '\(subnetwork.to)' have \(size) values, expected \(count) classes")
+            }
+            var block = [Float](repeating: 0, count: count * count)
+            for c in 0..<count { block[c * count + c] = 1 }
+            return (block, [Bool](repeating: true, count: count))
+        case .concepts(let basis):
+            let positions = size / basis.channels
+            var maskValues = [Float](repeating: 1, count: positions * basis.count)
+            var active = [Bool](repeating: true, count: basis.count)
+            if mask == .masked {
+                guard let codes = targetCodes, codes.count == positions * basis.count else {
+                    throw CNNError.shapeMismatch("target codes for '\(subnetwork.to)' must be \(positions)×\(basis.count)")
+                }
+                active = [Bool](repeating: false, count: basis.count)
+                for p in 0..<positions {
+                    for r in 0..<basis.count {
+                        let on = basis.isActive(codes[p * basis.count + r])
+                        maskValues[p * basis.count + r] = on ? 1 : 0
+                        if on { active[r] = true }
+                    }
+                }
+            }
+            let targets = active.indices.filter { active[$0] }
+            var block = [Float](repeating: 0, count: targets.count * size)
+            for (i, r) in targets.enumerated() {
+                for c in 0..<basis.channels {
+                    let v = basis.vectors[r * basis.channels + c]
+                    for p in 0..<positions { block[i * size + c * positions + p] = v * maskValues[p * basis.count + r] }
+                }
+            }
+            return (block, active)
+        }
+    }
+
+    /// ⟨block_i, y[offset..<offset+size]⟩ for each of the T rows, in double precision.
+    func dots(_ block: [Float], _ t: Int, _ size: Int, _ y: [Float], offset: Int) -> [Double] {
+        (0..<t).map { i in
+            var s = 0.0
+            for j in 0..<size { s += Double(block[i * size + j]) * Double(y[offset + j]) }
+            return s
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CNN
+import Core
 
 /// ONNX-ML tree ensembles against onnxruntime: scikit-learn GradientBoosting/RandomForest
 /// (classifier and regressor) and LightGBM exports, and the demo CNN joined to a GradientBoosting

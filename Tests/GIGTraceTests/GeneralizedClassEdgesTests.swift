@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import CNN
+import Core
 @testable import GIGTrace
 
 /// Concept → class edges through a tree head (METHOD §9 within §4): the trace's GIG computations on

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import CNN
+import Core
 @testable import GIGTrace
 
 /// Generalized IG (docs/METHOD.md §9) against the reference in tools/make_tree_fixtures.py, which

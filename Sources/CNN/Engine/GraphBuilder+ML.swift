@@ -1,3 +1,4 @@
+import Core
 /// ONNX-ML nodes (domain `ai.onnx.ml`) that tree-model exports use: the tree ensembles and ZipMap.
 extension GraphBuilder {
     mutating func addML(_ node: OnnxNode) throws {

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// An ONNX-ML tree ensemble (`ai.onnx.ml` `TreeEnsembleClassifier` / `TreeEnsembleRegressor`),

@@ -1,3 +1,4 @@
+import Core
 /// Ops with integer-valued outputs that exports put around tree ensembles (ArgMax, Cast to
 /// integers). Their values are floats in this engine; their gradients are zero.
 enum Discrete {

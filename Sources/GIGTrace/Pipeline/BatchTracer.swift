@@ -130,7 +130,7 @@ public struct BatchTracer: Sendable {
         }
         var classEdges = [EdgeMatrix]()
         for l in gig.classes.indices {
-            let r: GIGRelevance.Result
+            let r: GIGComputation.Result
             if let computed = toClasses[l] {
                 r = computed
             } else if let generalized = gig.generalized[l] {

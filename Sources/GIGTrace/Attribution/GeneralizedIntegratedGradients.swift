@@ -1,4 +1,5 @@
 import CNN
+import Core
 
 extension Model {
     /// Whether the model has ONNX-ML tree-ensemble nodes: its class scores jump, and tracing
@@ -35,7 +36,7 @@ extension Model {
 /// tree-only models completeness is exact up to rounding.
 ///
 /// `gigtrace trace` computes concept → class edges with it when the model has a tree head
-/// (`GIGRelevance.computeGeneralized`).
+/// (`GIGComputation.computeGeneralized`).
 ///
 /// ```swift
 /// let model = try Model.load(path: "gb.onnx")

@@ -1,8 +1,10 @@
 import CNN
+import Concepts
+import Core
 
 /// Concept → class edges through a tree-ensemble head (docs/METHOD.md §9): the path α X̃ from zero
 /// to the rebuilt layer, as in §4, but the head's jumps are found and credited by Generalized IG.
-extension GIGRelevance {
+extension GIGComputation {
     /// One image's concept → class relevance with `gig` (from this subnetwork's source layer to its
     /// output): A(q→c) = ⟨G_c, X̃_q⟩ = Σ_p u_{p,q} ⟨G_{c,p}, v_q⟩, where G_c is GIG's effective
     /// gradient (the smooth integral plus the jumps' chain-rule credits) and X̃_q concept q's share

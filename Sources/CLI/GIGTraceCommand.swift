@@ -20,6 +20,8 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ForwardCommand.self,
             GradientCommand.self,
             DatasetCommand.self,
+            // Hidden until `attribute --method generalized-ig` takes it over.
+            GeneralizedIGCommand.self,
         ]
     )
 }

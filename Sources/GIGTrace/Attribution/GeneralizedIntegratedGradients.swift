@@ -124,13 +124,17 @@ public struct GeneralizedIntegratedGradients: Sendable {
     }
 
     /// Prepares GIG from tensor `from` (default: the model's input) to graph output `output`
-    /// (default: the first). Throws when the way there has discrete ops whose jumps cannot be
+    /// (default: the first that is not a tree classifier's label). Throws when the way there has discrete ops whose jumps cannot be
     /// located (ArgMax, Cast to integers, equality splits), or a tree head reads something that is
     /// not a function of `from`.
     public init(model: Model, from: String? = nil, output: String? = nil,
                 method: Quadrature.Method = .gaussLegendre, nSteps: Int = 32) throws {
         let source = from ?? model.inputName
-        let target = output ?? model.outputNames.first ?? ""
+        // By default the first output that is not a classifier's label (exports list the label first).
+        let target = output ?? model.outputNames.first { name in
+            guard let p = model.producer[name], case .treeLabel = model.nodes[p].op else { return true }
+            return false
+        } ?? model.outputNames.first ?? ""
         self.model = model
         self.from = source
         self.output = target

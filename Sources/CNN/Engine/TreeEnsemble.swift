@@ -84,37 +84,37 @@ public struct TreeEnsemble: Sendable {
 
     // MARK: parsing
 
-    static let regressorAttributes: Set<String> = [
+    /// Attributes both ensembles share: the node arrays, base values and the post-transform.
+    static let nodeAttributes: Set<String> = [
         "nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values", "nodes_values_as_tensor",
         "nodes_modes", "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
-        "nodes_hitrates", "nodes_hitrates_as_tensor", "target_treeids", "target_nodeids", "target_ids",
-        "target_weights", "target_weights_as_tensor", "n_targets", "aggregate_function",
-        "base_values", "base_values_as_tensor", "post_transform",
+        "nodes_hitrates", "nodes_hitrates_as_tensor", "base_values", "base_values_as_tensor", "post_transform",
     ]
-    static let classifierAttributes: Set<String> = [
-        "nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values", "nodes_values_as_tensor",
-        "nodes_modes", "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
-        "nodes_hitrates", "nodes_hitrates_as_tensor", "class_treeids", "class_nodeids", "class_ids",
-        "class_weights", "class_weights_as_tensor", "classlabels_int64s", "classlabels_strings",
-        "base_values", "base_values_as_tensor", "post_transform",
-    ]
+    static let regressorAttributes = nodeAttributes.union([
+        "target_treeids", "target_nodeids", "target_ids", "target_weights", "target_weights_as_tensor",
+        "n_targets", "aggregate_function",
+    ])
+    static let classifierAttributes = nodeAttributes.union([
+        "class_treeids", "class_nodeids", "class_ids", "class_weights", "class_weights_as_tensor",
+        "classlabels_int64s", "classlabels_strings",
+    ])
 
     /// Parses a `TreeEnsembleClassifier` or `TreeEnsembleRegressor` node. Unknown attributes,
     /// unsupported modes or post-transforms and inconsistent arrays throw, naming node and attribute.
     init(node: OnnxNode) throws {
         let classifier = node.opType == "TreeEnsembleClassifier"
-        let r = MLAttributes(node: node)
+        let r = Attributes(node: node)
         for key in node.attributes.keys.sorted()
             where !(classifier ? TreeEnsemble.classifierAttributes : TreeEnsemble.regressorAttributes).contains(key) {
             throw r.unsupported(key, "is not supported")
         }
-        let treeIDs = try r.ints("nodes_treeids")
-        let nodeIDs = try r.ints("nodes_nodeids")
-        let features = try r.ints("nodes_featureids")
+        let treeIDs = try r.requiredInts("nodes_treeids")
+        let nodeIDs = try r.requiredInts("nodes_nodeids")
+        let features = try r.requiredInts("nodes_featureids")
         let values = try r.floats("nodes_values", tensor: "nodes_values_as_tensor")
         let modeNames = try r.strings("nodes_modes")
-        let trues = try r.ints("nodes_truenodeids")
-        let falses = try r.ints("nodes_falsenodeids")
+        let trues = try r.requiredInts("nodes_truenodeids")
+        let falses = try r.requiredInts("nodes_falsenodeids")
         let count = treeIDs.count
         guard count > 0 else { throw r.unsupported("nodes_treeids", "is empty (no trees)") }
         for (key, n) in [("nodes_nodeids", nodeIDs.count), ("nodes_featureids", features.count), ("nodes_values", values.count),
@@ -122,7 +122,7 @@ public struct TreeEnsemble: Sendable {
             where n != count {
             throw r.unsupported(key, "has \(n) entries for \(count) nodes")
         }
-        let missing = try r.optionalInts("nodes_missing_value_tracks_true") ?? []
+        let missing = try r.ints("nodes_missing_value_tracks_true") ?? []
         guard missing.isEmpty || missing.count == count else {
             throw r.unsupported("nodes_missing_value_tracks_true", "has \(missing.count) entries for \(count) nodes")
         }
@@ -160,7 +160,7 @@ public struct TreeEnsemble: Sendable {
         }
         // Leaf weights.
         let prefix = classifier ? "class" : "target"
-        let wTrees = try r.ints("\(prefix)_treeids"), wNodes = try r.ints("\(prefix)_nodeids"), wIDs = try r.ints("\(prefix)_ids")
+        let wTrees = try r.requiredInts("\(prefix)_treeids"), wNodes = try r.requiredInts("\(prefix)_nodeids"), wIDs = try r.requiredInts("\(prefix)_ids")
         let weights = try r.floats("\(prefix)_weights", tensor: "\(prefix)_weights_as_tensor")
         guard wNodes.count == wTrees.count, wIDs.count == wTrees.count, weights.count == wTrees.count else {
             throw r.unsupported("\(prefix)_weights", "arrays have different lengths")
@@ -168,7 +168,7 @@ public struct TreeEnsemble: Sendable {
         var labels = [Int](), stringLabels = false
         let width: Int
         if classifier {
-            if let ints = try r.optionalInts("classlabels_int64s"), !ints.isEmpty {
+            if let ints = try r.ints("classlabels_int64s"), !ints.isEmpty {
                 labels = ints
             } else if case .strings(let s)? = node.attributes["classlabels_strings"], !s.isEmpty {
                 labels = Array(0..<s.count)
@@ -380,25 +380,15 @@ public struct TreeEnsemble: Sendable {
     }
 }
 
-/// Typed access to the list attributes of ONNX-ML nodes, with errors naming node and attribute.
-struct MLAttributes {
-    let node: OnnxNode
-
+/// The list attributes ONNX-ML nodes add to `Attributes`, with errors naming node and attribute.
+extension Attributes {
     func unsupported(_ key: String, _ what: String) -> CNNError {
         .invalidInput("node '\(node.displayName)' (\(node.opType)): attribute '\(key)' \(what)")
     }
 
-    func optionalInts(_ key: String) throws -> [Int]? {
-        switch node.attributes[key] {
-        case nil: return nil
-        case .ints(let v): return v
-        case .int(let v): return [v]
-        default: throw unsupported(key, "is not a list of ints")
-        }
-    }
-
-    func ints(_ key: String) throws -> [Int] {
-        guard let v = try optionalInts(key) else { throw unsupported(key, "is missing") }
+    /// A required list of ints.
+    func requiredInts(_ key: String) throws -> [Int] {
+        guard let v = try ints(key) else { throw unsupported(key, "is missing") }
         return v
     }
 
@@ -428,22 +418,6 @@ struct MLAttributes {
         case .string(let v): return [v]
         case nil: throw unsupported(key, "is missing")
         default: throw unsupported(key, "is not a list of strings")
-        }
-    }
-
-    func string(_ key: String, _ fallback: String) throws -> String {
-        switch node.attributes[key] {
-        case nil: return fallback
-        case .string(let v): return v
-        default: throw unsupported(key, "is not a string")
-        }
-    }
-
-    func int(_ key: String, _ fallback: Int) throws -> Int {
-        switch node.attributes[key] {
-        case nil: return fallback
-        case .int(let v): return v
-        default: throw unsupported(key, "is not an int")
         }
     }
 }

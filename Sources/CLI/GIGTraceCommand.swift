@@ -21,6 +21,8 @@ struct GIGTraceCommand: AsyncParsableCommand {
             GradientCommand.self,
             DatasetCommand.self,
             DoctorCommand.self,
+            // Hidden until `attribute --method generalized-ig` takes it over.
+            GeneralizedIGCommand.self,
         ]
     )
 }

@@ -27,8 +27,10 @@ extension Model {
             let input = n.inputs.first ?? ""
             switch n.op {
             case .conv, .batchNorm, .relu, .leakyRelu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .identity,
-                 .maxPool, .averagePool, .globalAveragePool:
+                 .maxPool, .averagePool, .globalAveragePool, .treeEnsemble, .treeLabel, .castToInteger:
                 continue
+            case .argMax(let axis, _, _):
+                if mayBeBatch(axis, rank(input)) { return false }
             case .binary:
                 if n.inputs.contains(where: { batchShapedConstant($0, outRank: rank(n.output)) }) { return false }
             case .reduceMean(let axes, _):

@@ -95,6 +95,7 @@ struct GraphBuilder {
     // MARK: nodes
 
     private mutating func add(_ node: OnnxNode) throws {
+        if node.domain == "ai.onnx.ml" { return try addML(node) }
         guard node.domain.isEmpty || node.domain == "ai.onnx" else {
             throw CNNError.unsupportedOp(op: "\(node.domain).\(node.opType)", node: node.displayName)
         }
@@ -138,6 +139,22 @@ struct GraphBuilder {
             }
             return
         }
+        n.output = out
+        try append(n, from: node)
+    }
+
+    /// Adds an executable node computed from non-constant inputs: runs it on the probe batch and
+    /// records it as the producer of its output.
+    mutating func append(_ n: Node, from node: OnnxNode) throws {
+        if var pr = probe {
+            let values = try n.inputs.map { name -> Tensor? in
+                if name.isEmpty { return nil }
+                if let v = pr[name] { return v }
+                return try floatConstant(name, node)
+            }
+            pr[n.output] = try n.evaluate(values, threads: 1).0
+            probe = pr
+        }
         // Nodes come in topological order: an input no earlier node produced is missing or part of a cycle.
         for name in n.inputs where !name.isEmpty && producer[name] == nil && !inputs.contains(name) && constants[name] == nil {
             let later = graph.nodes.contains { $0.outputs.contains(name) }
@@ -145,17 +162,7 @@ struct GraphBuilder {
                 + (later ? "is produced only by a later node (the graph has a cycle or is not in topological order)"
                          : "no node, initializer or graph input provides"))
         }
-        if var pr = probe {
-            let values = try n.inputs.map { name -> Tensor? in
-                if name.isEmpty { return nil }
-                if let v = pr[name] { return v }
-                return try floatConstant(name, node)
-            }
-            pr[out] = try n.evaluate(values, threads: 1).0
-            probe = pr
-        }
-        n.output = out
-        producer[out] = nodes.count
+        producer[n.output] = nodes.count
         nodes.append(n)
     }
 
@@ -315,6 +322,17 @@ struct GraphBuilder {
             return make(.identity)
         case "Softmax":
             return make(.softmax(axis: try a.int("axis", opset < 13 ? 1 : -1), coerce2D: opset < 13))
+        case "ArgMax":
+            return make(.argMax(axis: try a.int("axis", 0), keepDims: try a.int("keepdims", 1) != 0,
+                                selectLastIndex: try a.int("select_last_index", 0) != 0))
+        case "Cast":
+            // TensorProto types: 1 float, 11 double (kept as float32); 2–7, 12, 13 integers; 9 bool.
+            switch try a.int("to", 1) {
+            case 1, 11: return make(.identity)
+            case 2, 3, 4, 5, 6, 7, 12, 13: return make(.castToInteger(boolean: false))
+            case 9: return make(.castToInteger(boolean: true))
+            case let t: throw CNNError.unsupportedOp(op: "Cast to TensorProto type \(t)", node: name)
+            }
         default:
             if let n = try makeModernNode(node) { return n }
             throw CNNError.unsupportedOp(op: node.opType, node: name)

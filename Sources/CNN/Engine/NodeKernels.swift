@@ -58,6 +58,14 @@ extension Node {
             return (Reduction.softmaxForward(x, axis: a, coerce2D: coerce), nil)
         case .pointwise, .power, .rearrange, .layerNormalization:
             return (try evaluateModern(try input(0)), nil)
+        case .treeEnsemble(let trees):
+            return (try trees.evaluate(try input(0), node: name), nil)
+        case .treeLabel(let trees):
+            return (try trees.labels(try input(0), node: name), nil)
+        case .argMax(let axis, let keep, let last):
+            return (try Discrete.argMax(try input(0), axis: axis, keepDims: keep, selectLast: last), nil)
+        case .castToInteger(let boolean):
+            return (Discrete.castToInteger(try input(0), boolean: boolean), nil)
         }
     }
 
@@ -153,6 +161,9 @@ extension Node {
             return [Reduction.softmaxBackward(y: output, grad: grad, axis: a, coerce2D: coerce, tile: t)]
         case .pointwise, .power, .rearrange, .layerNormalization:
             return [try vectorJacobianModern(x: try first(), output: output, grad: grad, tile: t)]
+        case .treeEnsemble, .treeLabel, .argMax, .castToInteger:
+            // Piecewise constant: the gradient is zero almost everywhere (no cotangent flows).
+            return inputs.map { _ in nil }
         }
     }
 }

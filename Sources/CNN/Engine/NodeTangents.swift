@@ -41,6 +41,9 @@ extension Node {
             // The softmax Jacobian diag(y) − y yᵀ is symmetric, so the JVP is the VJP.
             let a = try ShapeOps.normalize(axis, rank: output.rank, "Softmax")
             return Reduction.softmaxBackward(y: output, grad: firstTangent, axis: a, coerce2D: coerce, tile: t)
+        case .treeEnsemble, .treeLabel, .argMax, .castToInteger:
+            // Piecewise constant: zero tangent.
+            return nil
         case .binary(let kind):
             let a = try input(0), b = try input(1)
             func tiled(_ v: Tensor) -> Tensor {

@@ -44,6 +44,17 @@ public enum Op: Sendable {
     case rearrange(Rearrangement)
     /// LayerNormalization over the axes from `axis` on, or one of its statistics outputs.
     case layerNormalization(LayerNormalization)
+    /// ONNX-ML tree ensemble: `[N, F]` features → `[N, W]` scores. Piecewise constant, so its
+    /// gradient is zero (see `TreeEnsemble` and Generalized IG, docs/METHOD.md §9).
+    case treeEnsemble(TreeEnsemble)
+    /// A tree-ensemble classifier's label output `[N]` (integer labels as floats; zero gradient).
+    case treeLabel(TreeEnsemble)
+    /// Index of the largest element along `axis` (the first, or the last with `selectLastIndex`),
+    /// as floats; zero gradient.
+    case argMax(axis: Int, keepDims: Bool, selectLastIndex: Bool)
+    /// Cast to an integer type (truncation toward zero) or to bool (`x ≠ 0`); zero gradient. Casts
+    /// between float types are `identity`.
+    case castToInteger(boolean: Bool)
 
     /// The ONNX operator name this op was built from (BatchNormalization for folded-free BN…).
     public var kind: String {
@@ -71,6 +82,10 @@ public enum Op: Sendable {
         case .power: return "Pow"
         case .rearrange(let r): return r.onnxName
         case .layerNormalization: return "LayerNormalization"
+        case .treeEnsemble(let t): return t.isClassifier ? "TreeEnsembleClassifier" : "TreeEnsembleRegressor"
+        case .treeLabel: return "TreeEnsembleClassifier (label)"
+        case .argMax: return "ArgMax"
+        case .castToInteger: return "Cast"
         }
     }
 

@@ -78,6 +78,8 @@ public struct Subnetwork: Sendable {
         case .relu, .leakyRelu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .maxPool, .softmax,
              .pointwise, .power, .layerNormalization:
             return false
+        case .treeEnsemble, .treeLabel, .argMax, .castToInteger:
+            return false
         }
     }
 

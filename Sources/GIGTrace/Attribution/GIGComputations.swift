@@ -11,6 +11,9 @@ public struct GIGComputations: Sendable {
     /// Per layer pair: run layer l → l+1 and layer l → classes as one forward-mode sweep
     /// (`GIGComputation.computeJointly`): when the sources are fewer than the targets of both.
     public let joint: [Bool]
+    /// Layer l → the classes through a tree-ensemble head: Generalized IG (METHOD §9) instead of
+    /// `classes[l]`'s plain path integral, which sees none of the head's jumps; nil without trees.
+    let generalized: [GeneralizedIntegratedGradients?]
 
     /// Throws when the traced layers (tensor names, forward order) do not run forward: each
     /// computed from the previous one alone, every path to `output` through each.
@@ -23,8 +26,15 @@ public struct GIGComputations: Sendable {
         classes = try toClasses.enumerated().map { l, sub in
             try GIGComputation(subnetwork: sub, source: bases[l], target: .classes(count: count), quadrature: quadrature, mode: mode)
         }
+        generalized = try names.map { name in
+            guard model.hasTreeEnsembles else { return nil }
+            var gig = try GeneralizedIntegratedGradients(model: model, from: name, output: output)
+            gig.quadrature = quadrature
+            return gig.hasJumps ? gig : nil
+        }
+        let viaTrees = generalized
         joint = toNext.indices.map { l in
-            mode == .forward || (mode == .auto && bases[l].sourceCount < bases[l + 1].count + count)
+            viaTrees[l] == nil && (mode == .forward || (mode == .auto && bases[l].sourceCount < bases[l + 1].count + count))
         }
     }
 

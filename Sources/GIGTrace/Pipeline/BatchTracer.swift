@@ -143,8 +143,15 @@ public struct BatchTracer: Sendable {
         }
         var classEdges = [EdgeMatrix](), faithfulness = [LayerFaithfulness]()
         for l in gig.classes.indices {
-            let r = try toClasses[l] ?? gig.classes[l].compute(sourceCodes: imageCodes[l], realTarget: realLogits, targetCodes: nil,
-                                                               sourceActivation: realLayers[l])
+            let r: GIGComputation.Result
+            if let computed = toClasses[l] {
+                r = computed
+            } else if let generalized = gig.generalized[l] {
+                r = try gig.classes[l].computeGeneralized(generalized, sourceCodes: imageCodes[l], realTarget: realLogits)
+            } else {
+                r = try gig.classes[l].compute(sourceCodes: imageCodes[l], realTarget: realLogits, targetCodes: nil,
+                                               sourceActivation: realLayers[l])
+            }
             let edges = EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance)
             classEdges.append(edges)
             faithfulness.append(LayerFaithfulness(result: r, edges: edges, predicted: prediction, errorIndex: bases[l].errorIndex))

@@ -111,6 +111,13 @@ public struct TraceRun: Sendable {
             guard let tracer = try? ReceptiveFieldTracer(model: model, layer: g.name), !tracer.srdUnsupportedNodes.isEmpty else { return nil }
             return "exemplar boxes of \(g.name) use the gradient ERF: SRD does not cover \(tracer.srdUnsupportedNodes.joined(separator: ", "))"
         } + labelWarnings
+        if model.hasTreeEnsembles {
+            // Contribution sampling weighs PFVs by gradient × activation, and no gradient passes a tree.
+            guard !c.conceptBankPaths.isEmpty || FileManager.default.fileExists(atPath: partial) else {
+                throw CNNError.invalidInput("the model has tree-ensemble nodes, through which gradients are zero, so concepts cannot be learned by contribution sampling: pass --concept-bank (banks learned on the network without its tree head, or a trace database of it)")
+            }
+            warnings.append("the model has tree-ensemble nodes: concept → class edges are computed with Generalized IG (Merrill et al.; docs/METHOD.md §9), the head's jumps credited at their crossing points")
+        }
         // A resumed run codes with the banks its partial file stores (or the given bank files,
         // which must equal them); a new run learns its banks (pass 1) once the output is checked.
         var banks: [ConceptBank] = []

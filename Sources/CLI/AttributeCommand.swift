@@ -63,17 +63,9 @@ struct AttributeCommand: ParsableCommand {
     @Option(help: "PNG colours: signed (diverging) or absolute (sequential); both clip at the 99th percentile.")
     var render: AttributionRendering.Style = .signed
 
-    @Option(help: "Output folder (created if missing).")
-    var out: String
-
-    @Option(help: "Total CPU threads (BLAS threads × engine threads).")
-    var threads: Int = 1
-
-    @Flag(help: "No progress or summary on stderr.")
-    var quiet = false
+    @OptionGroup var output: MapOutputOptions
 
     func validate() throws {
-        guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
         guard steps > 0 else { throw ValidationError("--steps must be positive, got \(steps)") }
         guard intervals > 0 else { throw ValidationError("--intervals must be positive, got \(intervals)") }
         if let b = internalBatchSize, b <= 0 { throw ValidationError("--internal-batch-size must be positive, got \(b)") }
@@ -88,8 +80,8 @@ struct AttributeCommand: ParsableCommand {
         let settings = AttributionSettings(quadrature: try Quadrature(method: quadrature, steps: steps), internalBatchSize: internalBatchSize,
                                            ggigIntervals: intervals,
                                            ggigAscent: try ascentSteps.map { try GGIGAscent(steps: $0, rate: ascentRate) })
-        try Self.prepareFolder(out)
-        let m = try Model.load(path: model, threads: threads)
+        try Self.prepareFolder(output.out)
+        let m = try Model.load(path: model, threads: output.threads)
         let attributor = try method.attributor(model: m, settings: settings)
         let spec = try dataset.spec()
         let data = try Self.loadImages(spec: spec, indices: indices)
@@ -104,7 +96,7 @@ struct AttributeCommand: ParsableCommand {
 
         var maps = [Float](), summed = [Float]()
         var mapChannels = channels
-        var progress = ProgressReporter(label: "attribute \(method.rawValue)", total: n, quiet: quiet)
+        var progress = ProgressReporter(label: "attribute \(method.rawValue)", total: n, quiet: output.quiet)
         let raw = AttributionRendering.rawImage(data.images.data, channels: channels, mean: spec.preprocessing.mean, std: spec.preprocessing.std)
         for i in 0..<n {
             let image = data.images.slice(batch: i..<(i + 1))
@@ -114,17 +106,17 @@ struct AttributeCommand: ParsableCommand {
             let plane = AttributionRendering.channelSum(map.data, channels: mapChannels)
             maps += map.data
             summed += plane
-            let prefix = "\(out)/\(method.rawValue)_\(i)"
+            let prefix = "\(output.out)/\(method.rawValue)_\(i)"
             try AttributionRendering.writePNG(AttributionRendering.heatmap(plane, style: render), width: width, height: height, to: prefix + "_heat.png")
             let rawImage = Array(raw[(i * size)..<((i + 1) * size)])
             try AttributionRendering.writePNG(AttributionRendering.overlay(plane, raw: rawImage, channels: channels, style: render),
                                               width: width, height: height, to: prefix + "_overlay.png")
             progress.advance()
         }
-        try Npy.write(Tensor(uncheckedShape: [n, mapChannels, height, width], data: maps), to: "\(out)/\(method.rawValue)_maps.npy")
-        try Npy.write(Tensor(uncheckedShape: [n, height, width], data: summed), to: "\(out)/\(method.rawValue)_summed.npy")
-        try Npy.write(int64: targets, shape: [n], to: "\(out)/\(method.rawValue)_targets.npy")
-        progress.finish(summary: "wrote \(n) \(method.title) map(s) of \(height)×\(width) to \(out)", quietSummary: quiet)
+        try Npy.write(Tensor(uncheckedShape: [n, mapChannels, height, width], data: maps), to: "\(output.out)/\(method.rawValue)_maps.npy")
+        try Npy.write(Tensor(uncheckedShape: [n, height, width], data: summed), to: "\(output.out)/\(method.rawValue)_summed.npy")
+        try Npy.write(int64: targets, shape: [n], to: "\(output.out)/\(method.rawValue)_targets.npy")
+        progress.finish(summary: "wrote \(n) \(method.title) map(s) of \(height)×\(width) to \(output.out)", quietSummary: output.quiet)
     }
 
     /// The images of the selection (or of the `--indices` positions in it), their labels and the class names.

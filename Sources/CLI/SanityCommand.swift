@@ -64,17 +64,9 @@ struct SanityCommand: ParsableCommand {
     @Option(help: "PNG colours of the figure: signed or absolute.")
     var render: AttributionRendering.Style = .absolute
 
-    @Option(help: "Output folder (created if missing).")
-    var out: String
-
-    @Option(help: "Total CPU threads.")
-    var threads: Int = 1
-
-    @Flag(help: "No progress or table on stderr.")
-    var quiet = false
+    @OptionGroup var output: MapOutputOptions
 
     func validate() throws {
-        guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads)") }
         guard sigma > 0, sigma.isFinite else { throw ValidationError("--sigma must be positive, got \(sigma)") }
         guard perturbedModels > 0 else { throw ValidationError("--perturbed-models must be at least 1, got \(perturbedModels)") }
     }
@@ -96,9 +88,9 @@ struct SanityCommand: ParsableCommand {
             }
             return c
         }
-        try AttributeCommand.prepareFolder(out)
+        try AttributeCommand.prepareFolder(output.out)
         // BatchNormalization stays a node of its own, so re-initialised convs keep the BN statistics.
-        let m = try Model.load(path: model, threads: threads, foldBatchNorm: false)
+        let m = try Model.load(path: model, threads: output.threads, foldBatchNorm: false)
         let settings = AttributionSettings(quadrature: try Quadrature(method: quadrature, steps: steps))
         let spec = try dataset.spec()
         let data = try AttributeCommand.loadImages(spec: spec, indices: indices)
@@ -122,7 +114,7 @@ struct SanityCommand: ParsableCommand {
                                                            maxTries: maxTries ?? 10 * perturbedModels, rng: &rng)
         }
         let work = methodList.count * (1 + stages.count + perturbed.count)
-        var progress = ProgressReporter(label: "sanity", total: work, unit: "map sets", quiet: quiet)
+        var progress = ProgressReporter(label: "sanity", total: work, unit: "map sets", quiet: output.quiet)
         var originals = [AttributionMethod: [[Float]]]()
         for method in methodList {
             originals[method] = try check.maps(model: m, method: method, images: images, targets: targets, baselines: baselines)
@@ -151,23 +143,23 @@ struct SanityCommand: ParsableCommand {
 
         let summary = SanityReport.summarize(comparisons, methods: methodList)
         let table = SanityReport.table(summary)
-        try AtomicFile.write(Data(table.utf8), to: "\(out)/sanity.txt")
+        try AtomicFile.write(Data(table.utf8), to: "\(output.out)/sanity.txt")
         let report = SanityReport(format: "gigtrace-sanity", version: 1, model: model, images: n, targets: targets, seed: seed,
                                   sigma: checkList.contains(.perturbation) ? Double(sigma) : nil,
                                   perturbation: checkList.contains(.perturbation) ? .init(accepted: perturbed.count, tried: tried) : nil,
                                   methods: SanityReport.verdicts(summary, methods: methodList),
                                   summary: summary, comparisons: comparisons)
-        try AtomicFile.write(try report.json(), to: "\(out)/sanity.json")
+        try AtomicFile.write(try report.json(), to: "\(output.out)/sanity.json")
         if checkList.contains(.cascading) {
             try SanityFigure.write(originals: originals, cascade: cascadeMaps, methods: methodList, images: n, height: height, width: width,
-                                   style: render, to: "\(out)/cascading.png")
+                                   style: render, to: "\(output.out)/cascading.png")
         }
-        if !quiet {
+        if !output.quiet {
             ProgressReporter.writeStderr(table)
             if perturbed.count < perturbedModels && checkList.contains(.perturbation) {
                 ProgressReporter.writeStderr("warning: only \(perturbed.count) of \(perturbedModels) perturbed models passed the filter in \(tried) tries\n")
             }
-            ProgressReporter.writeStderr("wrote \(out)/sanity.json, sanity.txt\(checkList.contains(.cascading) ? ", cascading.png" : "")\n")
+            ProgressReporter.writeStderr("wrote \(output.out)/sanity.json, sanity.txt\(checkList.contains(.cascading) ? ", cascading.png" : "")\n")
         }
     }
 }

@@ -15,6 +15,8 @@ struct GIGTraceCommand: AsyncParsableCommand {
             MergeCommand.self,
             EvaluateCommand.self,
             ERFCommand.self,
+            AttributeCommand.self,
+            SanityCommand.self,
             // Looking at models and data.
             InspectCommand.self,
             ForwardCommand.self,

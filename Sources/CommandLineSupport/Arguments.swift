@@ -13,6 +13,8 @@ extension GIGComputation.Mode: ExpressibleByArgument {}
 extension ERFMethod: ExpressibleByArgument {}
 extension DatasetFormat: ExpressibleByArgument {}
 extension GraphExporter.Format: ExpressibleByArgument {}
+extension AttributionMethod: ExpressibleByArgument {}
+extension AttributionRendering.Style: ExpressibleByArgument {}
 
 /// A comma-separated option value, e.g. `--layers a,b,c` or `--k-per-layer 8,16,32`: items are
 /// trimmed, empty items dropped, and every item must parse as `Element`. This is the one list

@@ -80,6 +80,24 @@ public struct ReceptiveFieldTracer: Sendable {
         return SRDResult(maps: Tensor(uncheckedShape: [count, h, w], data: maps), mass: run.mass, droppedRelevance: run.dropped)
     }
 
+    /// SRD propagation of a relevance map on the layer's positions (`start`: H·W values, row-major)
+    /// down to the input of `image` (`[1, C, H, W]`): one `[1, H_in, W_in]` map. The SRD saliency
+    /// of METHOD §7 starts here with the target logit's shares at the last C×H×W layer.
+    public func srd(image: Tensor, start: [Float]) throws -> SRDResult {
+        guard plan.unsupported.isEmpty else {
+            throw CNNError.invalidInput("SRD does not cover node(s) \(plan.unsupported.joined(separator: ", ")) between '\(model.inputName)' and '\(layer.name)'")
+        }
+        try checkImage(image)
+        guard start.count == layer.positions else {
+            throw CNNError.shapeMismatch("SRD start relevance has \(start.count) values, layer '\(layer.name)' has \(layer.positions) positions")
+        }
+        let (values, numerators) = try srdForward(image)
+        var run = SRDPropagation(plan: plan, values: values, input: model.inputName, pfvs: 1, numerators: numerators)
+        let r = try run.run(layer: layer.name, start: start)
+        return SRDResult(maps: Tensor(uncheckedShape: [1, image.shape[2], image.shape[3]], data: r), mass: run.mass,
+                         droppedRelevance: run.dropped)
+    }
+
     /// The forward pass from the input to the layer, node by node, keeping every tensor. The convs
     /// in `plan.stackedWeights` run as one GEMM over all taps (`ConvTapProducts`); their products
     /// are reduced to sharing numerators as soon as the conv's reference z (its group root) is

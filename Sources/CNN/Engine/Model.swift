@@ -7,9 +7,9 @@ import Core
 /// stays publicly readable (op kind, attributes, Conv weights after BN folding, tensor names).
 public struct Model: Sendable {
     /// Executable nodes in topological order.
-    public let nodes: [Node]
+    public internal(set) var nodes: [Node]
     /// Float constants read by `nodes` (initializers and folded subgraphs), by name.
-    public let constants: [String: Tensor]
+    public internal(set) var constants: [String: Tensor]
     /// Graph inputs that are not initializers, in declaration order.
     public let inputNames: [String]
     /// Graph outputs, in declaration order.

@@ -1,0 +1,133 @@
+import CNN
+import Core
+
+/// The input attribution methods of METHOD §7. Each case maps to one `InputAttributor`; a new
+/// method is one more case here and one more type conforming to `InputAttributor`.
+///
+///     let method = AttributionMethod(rawValue: "ig")   // .integratedGradients
+public enum AttributionMethod: String, Sendable, Codable, CaseIterable {
+    /// Integrated Gradients with Captum's conventions (`n_steps`, `method`, `baselines`).
+    case integratedGradients = "ig"
+    /// Captum's `InputXGradient`: x ⊙ ∇_x F_c(x).
+    case gradientTimesInput = "gradxinput"
+    /// The signed gradient ∇_x F_c(x) (Captum's `Saliency` with `abs=False`).
+    case gradient
+    /// SRD sharing-ratio relevance of the target logit carried to the input (METHOD §2, §7).
+    case srd
+    /// Geometrically Guided IG, scale-max form (arXiv 2206.05903; METHOD §7).
+    case ggig
+
+    /// Whether the method's maps are signed (diverging colours) — all of these are.
+    public var isSigned: Bool { true }
+
+    /// A display name for tables and figures.
+    public var title: String {
+        switch self {
+        case .integratedGradients: return "IG"
+        case .gradientTimesInput: return "Gradient × Input"
+        case .gradient: return "Gradient"
+        case .srd: return "SRD"
+        case .ggig: return "GGIG"
+        }
+    }
+}
+
+/// Settings that some methods read; the defaults are METHOD §7's.
+public struct AttributionSettings: Sendable {
+    /// IG's quadrature (Captum's `method` and `n_steps`); default Gauss–Legendre, 50 steps.
+    public var quadrature: Quadrature
+    /// Captum's `internal_batch_size`: scaled copies per forward/backward (nil: all at once).
+    public var internalBatchSize: Int?
+    /// GGIG's m: points a_k = k/m, k = 0…m.
+    public var ggigIntervals: Int = 50
+    /// GGIG's gradient-ascent variant: T steps of z ← z + η ∇F_c(z) from each scaled point (nil: scale-max only).
+    public var ggigAscent: GGIGAscent?
+
+    public init(quadrature: Quadrature, internalBatchSize: Int? = nil, ggigIntervals: Int = 50, ggigAscent: GGIGAscent? = nil) {
+        self.quadrature = quadrature
+        self.internalBatchSize = internalBatchSize
+        self.ggigIntervals = ggigIntervals
+        self.ggigAscent = ggigAscent
+    }
+
+    /// Gauss–Legendre with 50 steps, all copies in one batch, GGIG with m = 50 and no ascent.
+    public static func standard() throws -> AttributionSettings {
+        AttributionSettings(quadrature: try Quadrature(method: .gaussLegendre, steps: 50))
+    }
+}
+
+/// GGIG's gradient-ascent variant: `steps` (T) updates with step size `rate` (η).
+public struct GGIGAscent: Sendable, Equatable {
+    public var steps: Int
+    public var rate: Float
+    /// Throws unless T ≥ 1 and η > 0.
+    public init(steps: Int = 200, rate: Float = 1e-4) throws {
+        guard steps >= 1 else { throw CNNError.invalidInput("--ascent-steps must be at least 1, got \(steps)") }
+        guard rate > 0, rate.isFinite else { throw CNNError.invalidInput("--ascent-rate must be positive, got \(rate)") }
+        self.steps = steps
+        self.rate = rate
+    }
+}
+
+/// One attribution method for one image: the map `[1, C, H, W]` of `image` (`[1, C, H, W]`)
+/// for logit `target` of the model's first output, against `baseline` (`[1, C, H, W]`; methods
+/// without a baseline ignore it). SRD returns `[1, 1, H, W]` (it shares relevance per position).
+public protocol InputAttributor: Sendable {
+    func attribute(image: Tensor, target: Int, baseline: Tensor) throws -> Tensor
+}
+
+extension AttributionMethod {
+    /// The attributor of this method on `model` with `settings`.
+    ///
+    ///     let ig = try AttributionMethod.integratedGradients.attributor(model: m, settings: .standard())
+    ///     let map = try ig.attribute(image: x, target: 3, baseline: Tensor(shape: x.shape))
+    public func attributor(model: Model, settings: AttributionSettings) throws -> any InputAttributor {
+        switch self {
+        case .integratedGradients:
+            return IntegratedGradients(model: model, quadrature: settings.quadrature, internalBatchSize: settings.internalBatchSize)
+        case .gradientTimesInput:
+            return GradientTimesInput(model: model, timesInput: true)
+        case .gradient:
+            return GradientTimesInput(model: model, timesInput: false)
+        case .srd:
+            return try SRDSaliency(model: model)
+        case .ggig:
+            return GeometricallyGuidedIG(model: model, intervals: settings.ggigIntervals, ascent: settings.ggigAscent,
+                                         internalBatchSize: settings.internalBatchSize)
+        }
+    }
+}
+
+/// Shared pieces of the gradient-based methods.
+enum AttributionMath {
+    /// Checks `image` is `[1, C, H, W]` and `baseline` has its shape.
+    static func check(_ image: Tensor, _ baseline: Tensor) throws {
+        guard image.rank == 4, image.shape[0] == 1 else {
+            throw CNNError.shapeMismatch("attribution takes one image [1, C, H, W], got \(image.shape)")
+        }
+        guard baseline.shape == image.shape else {
+            throw CNNError.shapeMismatch("baseline \(baseline.shape) does not match the image \(image.shape)")
+        }
+    }
+
+    /// Gradients of logit `target` at x' + α_k (x − x') for every α, `[K, C, H, W]`, in batches of
+    /// `batch` copies (all at once when nil): `body(first, gradients)` gets each chunk.
+    static func pathGradients(model: Model, image: Tensor, baseline: Tensor, alphas: [Float], target: Int,
+                              batch: Int?, _ body: (Int, Tensor) throws -> Void) throws {
+        let size = image.count
+        let chunk = max(1, batch ?? alphas.count)
+        var first = 0
+        while first < alphas.count {
+            let range = first..<min(alphas.count, first + chunk)
+            let input = Buffers.make(range.count * size) { out in
+                for (i, k) in range.enumerated() {
+                    let a = alphas[k]
+                    for j in 0..<size { out[i * size + j] = baseline.data[j] + a * (image.data[j] - baseline.data[j]) }
+                }
+            }
+            let scaled = Tensor(uncheckedShape: [range.count] + Array(image.shape.dropFirst()), data: input)
+            try body(first, try model.gradient(scaled, classes: [Int](repeating: target, count: range.count)))
+            first = range.upperBound
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import CNN
+import COpenBLAS
+import Core
+
+/// Integrated Gradients exactly as Captum's `IntegratedGradients.attribute`: the scaled inputs
+/// x' + α_k (x − x') at the quadrature's points (Captum's `method`, `n_steps`), their gradients
+/// of logit c summed with the quadrature's weights (`step_sizes`), times (x − x').
+///
+///     let ig = IntegratedGradients(model: m, quadrature: try Quadrature(method: .gaussLegendre, steps: 50))
+///     let map = try ig.attribute(image: x, target: 3, baseline: Tensor(shape: x.shape))
+public struct IntegratedGradients: InputAttributor {
+    public let model: Model
+    public let quadrature: Quadrature
+    /// Captum's `internal_batch_size`: scaled copies per forward/backward (nil: all at once).
+    public let internalBatchSize: Int?
+
+    public init(model: Model, quadrature: Quadrature, internalBatchSize: Int? = nil) {
+        self.model = model
+        self.quadrature = quadrature
+        self.internalBatchSize = internalBatchSize
+    }
+
+    public func attribute(image: Tensor, target: Int, baseline: Tensor) throws -> Tensor {
+        try AttributionMath.check(image, baseline)
+        let size = image.count
+        var total = [Float](repeating: 0, count: size)
+        let weights = quadrature.weights.map(Float.init)
+        try AttributionMath.pathGradients(model: model, image: image, baseline: baseline, alphas: quadrature.alphas.map(Float.init),
+                                          target: target, batch: internalBatchSize) { first, g in
+            for i in 0..<(g.shape[0]) {
+                g.data.withUnsafeBufferPointer { p in
+                    cblas_saxpy(Int32(size), weights[first + i], p.baseAddress! + i * size, 1, &total, 1)
+                }
+            }
+        }
+        for j in 0..<size { total[j] *= image.data[j] - baseline.data[j] }
+        return Tensor(uncheckedShape: image.shape, data: total)
+    }
+}
+
+/// The gradient of logit c at the image, optionally times the image (Captum's `InputXGradient`;
+/// without it, Captum's `Saliency` with `abs=False`).
+///
+///     let map = try GradientTimesInput(model: m, timesInput: true).attribute(image: x, target: 3, baseline: x)
+public struct GradientTimesInput: InputAttributor {
+    public let model: Model
+    public let timesInput: Bool
+
+    public init(model: Model, timesInput: Bool) {
+        self.model = model
+        self.timesInput = timesInput
+    }
+
+    public func attribute(image: Tensor, target: Int, baseline: Tensor) throws -> Tensor {
+        try AttributionMath.check(image, baseline)
+        var g = try model.gradient(image, classes: [target])
+        if timesInput { for j in 0..<g.count { g.data[j] *= image.data[j] } }
+        return g
+    }
+}
+
+/// Geometrically Guided IG (Rahman, Lewis, Plis; arXiv 2206.05903), METHOD §7:
+/// S = (x − x') ⊙ max_k ∇F_c(x' + a_k (x − x')), a_k = k/m, k = 0…m, the maximum taken per
+/// feature over the signed gradients. With `ascent`, every scaled point z_k also takes T steps
+/// z ← z + η ∇F_c(z) and the maximum runs over the T gradients met on the way from each point
+/// (the gradient at z_k itself first); all m + 1 points go through each step as one batch.
+///
+///     let ggig = GeometricallyGuidedIG(model: m, intervals: 50)
+///     let map = try ggig.attribute(image: x, target: 3, baseline: Tensor(shape: x.shape))
+public struct GeometricallyGuidedIG: InputAttributor {
+    public let model: Model
+    /// m (the points are k/m for k = 0…m).
+    public let intervals: Int
+    public let ascent: GGIGAscent?
+    public let internalBatchSize: Int?
+
+    public init(model: Model, intervals: Int = 50, ascent: GGIGAscent? = nil, internalBatchSize: Int? = nil) {
+        self.model = model
+        self.intervals = max(1, intervals)
+        self.ascent = ascent
+        self.internalBatchSize = internalBatchSize
+    }
+
+    /// The points a_k = k/m.
+    public var alphas: [Float] { (0...intervals).map { Float($0) / Float(intervals) } }
+
+    public func attribute(image: Tensor, target: Int, baseline: Tensor) throws -> Tensor {
+        try AttributionMath.check(image, baseline)
+        let size = image.count
+        var best = [Float](repeating: -.infinity, count: size)
+        func keepMaximum(_ g: Tensor) {
+            g.data.withUnsafeBufferPointer { p in
+                for i in 0..<(g.count / size) {
+                    let row = p.baseAddress! + i * size
+                    for j in 0..<size where row[j] > best[j] { best[j] = row[j] }
+                }
+            }
+        }
+        if let ascent {
+            try climb(image: image, baseline: baseline, target: target, ascent: ascent, keepMaximum)
+        } else {
+            try AttributionMath.pathGradients(model: model, image: image, baseline: baseline, alphas: alphas, target: target,
+                                              batch: internalBatchSize) { _, g in keepMaximum(g) }
+        }
+        for j in 0..<size { best[j] *= image.data[j] - baseline.data[j] }
+        return Tensor(uncheckedShape: image.shape, data: best)
+    }
+
+    /// The ascent variant: the m + 1 scaled points (in chunks of `internalBatchSize`) each take T
+    /// gradient steps; `keep` sees every gradient.
+    private func climb(image: Tensor, baseline: Tensor, target: Int, ascent: GGIGAscent, _ keep: (Tensor) -> Void) throws {
+        let size = image.count, points = alphas
+        let chunk = max(1, internalBatchSize ?? points.count)
+        var first = 0
+        while first < points.count {
+            let range = first..<min(points.count, first + chunk)
+            var z = Tensor(shape: [range.count] + Array(image.shape.dropFirst()))
+            for (i, k) in range.enumerated() {
+                for j in 0..<size { z.data[i * size + j] = baseline.data[j] + points[k] * (image.data[j] - baseline.data[j]) }
+            }
+            let classes = [Int](repeating: target, count: range.count)
+            for _ in 0..<ascent.steps {
+                let g = try model.gradient(z, classes: classes)
+                keep(g)
+                cblas_saxpy(Int32(z.count), ascent.rate, g.data, 1, &z.data, 1)
+            }
+            first = range.upperBound
+        }
+    }
+}

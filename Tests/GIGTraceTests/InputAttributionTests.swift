@@ -1,0 +1,117 @@
+import Foundation
+import TestSupport
+import Testing
+@testable import CNN
+@testable import Core
+@testable import GIGTrace
+
+/// Input attribution maps (METHOD §7) against independent references on the SmallResNet fixture
+/// (Tests/Fixtures/small_resnet/legacy_folded.onnx): Captum's IntegratedGradients and
+/// InputXGradient, and GGIG written in PyTorch from its definition, one scaled point at a time
+/// (Tests/Fixtures/attribution, made by tools/make_attribution_fixtures.py). Tolerance: 1e-4 of
+/// the reference map's largest |value|, per image.
+@Suite struct InputAttributionTests {
+    static let targets = [3, 0, 7, 9]
+
+    static func npy(_ folder: String, _ name: String) throws -> Tensor {
+        let path = TestPaths.fixture(folder) + "/" + name
+        return try Npy.read(path: path).floatTensor(path: path)
+    }
+
+    static func model() throws -> Model {
+        try Model.load(path: TestPaths.fixture("small_resnet") + "/legacy_folded.onnx")
+    }
+
+    /// Image n of a `[N, C, H, W]` tensor as `[1, C, H, W]`.
+    static func image(_ t: Tensor, _ n: Int) -> Tensor { t.slice(batch: n..<(n + 1)) }
+
+    /// max |a − b| / max |b|.
+    static func errorToMax(_ a: Tensor, _ b: Tensor) -> Float {
+        let peak = b.data.reduce(Float(0)) { max($0, abs($1)) }
+        let diff = zip(a.data, b.data).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        return peak > 0 ? diff / peak : diff
+    }
+
+    /// Runs `attributor` on the four fixture images (baseline zero or baseline.npy) against `reference`.
+    static func check(_ attributor: any InputAttributor, reference: String, baseline: Bool) throws {
+        let x = try npy("small_resnet", "inputs.npy")
+        let expected = try npy("attribution", reference)
+        let baselines = baseline ? try npy("attribution", "baseline.npy") : Tensor(shape: x.shape)
+        for n in 0..<4 {
+            let map = try attributor.attribute(image: image(x, n), target: targets[n], baseline: image(baselines, n))
+            let error = errorToMax(map, image(expected, n))
+            #expect(error < 1e-4, "\(reference) image \(n): error \(error) of the map's max")
+        }
+    }
+
+    @Test func integratedGradientsEqualsCaptumGaussLegendre() throws {
+        let ig = IntegratedGradients(model: try Self.model(), quadrature: try Quadrature(method: .gaussLegendre, steps: 50))
+        try Self.check(ig, reference: "ig_gausslegendre_50_zero.npy", baseline: false)
+    }
+
+    @Test func integratedGradientsEqualsCaptumWithBaselineAndInternalBatches() throws {
+        let m = try Self.model()
+        let trapezoid = IntegratedGradients(model: m, quadrature: try Quadrature(method: .riemannTrapezoid, steps: 20), internalBatchSize: 7)
+        try Self.check(trapezoid, reference: "ig_riemann_trapezoid_20_baseline_ibs7.npy", baseline: true)
+        let left = IntegratedGradients(model: m, quadrature: try Quadrature(method: .riemannLeft, steps: 16))
+        try Self.check(left, reference: "ig_riemann_left_16_baseline.npy", baseline: true)
+    }
+
+    @Test func gradientTimesInputEqualsCaptum() throws {
+        try Self.check(GradientTimesInput(model: try Self.model(), timesInput: true), reference: "gradxinput.npy", baseline: false)
+    }
+
+    @Test func ggigEqualsTheDefinitionInPyTorch() throws {
+        let m = try Self.model()
+        try Self.check(GeometricallyGuidedIG(model: m, intervals: 50), reference: "ggig_m50_zero.npy", baseline: false)
+        try Self.check(GeometricallyGuidedIG(model: m, intervals: 50, internalBatchSize: 13), reference: "ggig_m50_baseline.npy", baseline: true)
+        let ascent = try GGIGAscent(steps: 4, rate: 0.05)
+        try Self.check(GeometricallyGuidedIG(model: m, intervals: 10, ascent: ascent), reference: "ggig_m10_ascent_T4_eta0.05_zero.npy", baseline: false)
+    }
+
+    /// SRD saliency conserves the logit: the input map sums to logit c (from the plain forward
+    /// pass, committed in small_resnet/logits.npy by PyTorch) when SRD drops nothing.
+    @Test func srdSaliencyConservesTheLogit() throws {
+        let m = try Self.model()
+        let srd = try SRDSaliency(model: m)
+        let x = try Self.npy("small_resnet", "inputs.npy")
+        let logits = try Self.npy("small_resnet", "logits.npy")
+        for n in 0..<4 {
+            let c = Self.targets[n]
+            let map = try srd.attribute(image: Self.image(x, n), target: c, baseline: Self.image(x, n))
+            #expect(map.shape == [1, 1, 32, 32])
+            let total = map.data.reduce(0.0) { $0 + Double($1) }
+            let logit = Double(logits.data[n * 10 + c])
+            #expect(abs(total - logit) <= 1e-4 * max(1, abs(logit)), "image \(n): Σ map \(total) vs logit \(logit)")
+        }
+    }
+
+    /// The head shares by hand for a GAP + Linear head: position k gets Σ_ch W[c, ch] L[ch, k] / HW
+    /// plus its bias share b·|c_k|/Σ|c|, where L is the last block's output and W, b the fc layer's.
+    @Test func srdHeadSharesByHand() throws {
+        let m = try Self.model()
+        let srd = try SRDSaliency(model: m)
+        let x = Self.image(try Self.npy("small_resnet", "inputs.npy"), 0)
+        let c = 3
+        let (shares, logit) = try srd.headShares(image: x, target: c)
+        let layer = try #require(try m.forward(x, keep: [srd.layer])[srd.layer])
+        let gemm = try #require(m.nodes.first { if case .gemm = $0.op { return true } else { return false } })
+        let w = try #require(m.constants[gemm.inputs[1]]), b = try #require(m.constants[gemm.inputs[2]])
+        let (channels, positions) = (layer.shape[1], layer.shape[2] * layer.shape[3])
+        #expect(w.shape == [10, channels])
+        var contributions = [Double](repeating: 0, count: positions)
+        for k in 0..<positions {
+            for ch in 0..<channels { contributions[k] += Double(w.data[c * channels + ch]) * Double(layer.data[ch * positions + k]) / Double(positions) }
+        }
+        let norm = contributions.reduce(0) { $0 + abs($1) }
+        for k in 0..<positions {
+            let expected = contributions[k] + Double(b.data[c]) * abs(contributions[k]) / norm
+            #expect(abs(Double(shares[k]) - expected) < 1e-5 * max(1, abs(Double(logit))))
+        }
+    }
+
+    @Test func ascentRejectsBadSettings() {
+        #expect(throws: CNNError.self) { try GGIGAscent(steps: 0, rate: 0.1) }
+        #expect(throws: CNNError.self) { try GGIGAscent(steps: 3, rate: -1) }
+    }
+}

@@ -13,6 +13,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ConceptsCommand.self,
             QueryCommand.self,
             ExportCommand.self,
+            AtlasCommand.self,
             MergeCommand.self,
             ERFCommand.self,
             // Looking at models and data.

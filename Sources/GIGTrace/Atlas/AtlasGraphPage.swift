@@ -141,7 +141,7 @@ extension AtlasSite {
     func dotSVG(_ g: ExportGraph, dot: String) throws -> String {
         let strongest = g.edges.map { abs($0.weight) }.max() ?? 0
         let byID = Dictionary(g.nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        var text = "digraph atlas {\n  rankdir=LR;\n  newrank=true;\n  bgcolor=\"transparent\";\n"
+        var text = "digraph atlas {\n  rankdir=LR;\n  newrank=true;\n  ranksep=1.2;\n  bgcolor=\"transparent\";\n"
         text += "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f7f7f7\", fontsize=10, fontname=\"sans-serif\"];\n"
         for l in layout.layers.indices {
             let members = g.nodes.filter { $0.layer == l }
@@ -149,11 +149,15 @@ extension AtlasSite {
             text += "  subgraph cluster_L\(l) {\n    label=\(ExportGraph.quoted(aliases.layers[l]));\n    tooltip=\(ExportGraph.quoted(layout.layers[l].name));\n    rank=same;\n"
             for n in members {
                 let label = nodeLabel(n)
-                var attributes = ["label=" + ExportGraph.quoted(label.short), "tooltip=" + ExportGraph.quoted(label.full),
-                                  "URL=" + ExportGraph.quoted(label.href), "target=\"_top\"", "id=" + ExportGraph.quoted("node-\(n.id)")]
+                var attributes = ["tooltip=" + ExportGraph.quoted(label.full), "URL=" + ExportGraph.quoted(label.href),
+                                  "target=\"_top\"", "id=" + ExportGraph.quoted("node-\(n.id)")]
                 let patch = AtlasPaths.patch(l, n.index, 0)
                 if pictures.contains(patch) {
-                    attributes += ["image=" + ExportGraph.quoted(patch), "imagescale=true", "labelloc=b", "height=1.0", "width=1.0", "fixedsize=true"]
+                    // An HTML-like label: the patch above the short name (text escaped as in HTML).
+                    attributes.append("label=<<TABLE BORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\"><TR><TD FIXEDSIZE=\"TRUE\" WIDTH=\"48\" HEIGHT=\"48\">"
+                        + "<IMG SRC=\"\(patch)\" SCALE=\"TRUE\"/></TD></TR><TR><TD>\(HTML.escape(label.short))</TD></TR></TABLE>>")
+                } else {
+                    attributes.append("label=" + ExportGraph.quoted(label.short))
                 }
                 text += "    \(n.id) [\(attributes.joined(separator: ", "))];\n"
             }

@@ -42,7 +42,7 @@ struct AtlasCommand: ParsableCommand {
     var png: String?
 
     @Option(help: "Pathways per class page and per figure.")
-    var pathways = 5
+    var top = 5
 
     @Option(help: "Exemplars shown per concept (at most the trace's exemplar limit).")
     var exemplars = 8
@@ -66,7 +66,7 @@ struct AtlasCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        for (name, value) in [("--pathways", pathways), ("--exemplars", exemplars), ("--page-size", pageSize)] where value <= 0 {
+        for (name, value) in [("--top", top), ("--exemplars", exemplars), ("--page-size", pageSize)] where value <= 0 {
             throw ValidationError("\(name) must be positive, got \(value)")
         }
         if imagePages < 0 { throw ValidationError("--image-pages must be ≥ 0, got \(imagePages)") }
@@ -88,7 +88,7 @@ struct AtlasCommand: ParsableCommand {
             try AtlasWriter.validateOutput(out, force: force)
             var options = AtlasOptions()
             options.exemplars = exemplars
-            options.pathways = pathways
+            options.pathways = top
             options.pageSize = pageSize
             options.imagePages = imagePages
             switch layout {
@@ -104,10 +104,9 @@ struct AtlasCommand: ParsableCommand {
             let reader = try TraceReader.open(trace)
             let images = try AtlasImages(reader: reader, tracePath: trace, modelPath: model)
             var progress: ProgressReporter?
-            let summary = try AtlasWriter(reader: reader, images: images, options: options).write(to: out, force: force) { done, total in
-                if progress == nil { progress = ProgressReporter(label: "atlas", total: total, unit: "pages", quiet: quiet) }
+            let summary = try AtlasWriter(reader: reader, images: images, options: options).write(to: out, force: force) { _, total in
+                if progress == nil { progress = ProgressReporter(label: "atlas", total: total, unit: "files", quiet: quiet) }
                 progress?.advance()
-                _ = done
             }
             for note in summary.notes where !quiet { ProgressReporter.writeStderr("atlas: \(note)\n") }
             if !quiet {
@@ -132,7 +131,7 @@ struct AtlasCommand: ParsableCommand {
             throw ValidationError("--png \(png) already exists (pass --force to overwrite it)")
         }
         let images = try AtlasImages(reader: reader, tracePath: trace, modelPath: model, ierf: false)
-        let found = PathwayFinder.best(in: reader.graph, classIndex: c, top: pathways, group: .label(c), exemplars: exemplars)
+        let found = PathwayFinder.best(in: reader.graph, classIndex: c, top: top, group: .label(c), exemplars: exemplars)
         var figure = PathwayFigure(pathways: found, aliases: LayerAliases(layout: reader.layout))
         figure.exemplars = min(exemplars, 3)
         try figure.render(images: images).writePNG(to: png)

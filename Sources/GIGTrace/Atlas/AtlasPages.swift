@@ -259,10 +259,10 @@ extension AtlasSite {
         if pictures.contains(path) { body += "<p><img class=\"big\" src=\"\(path)\" alt=\"image \(record.index)\"></p>\n" }
         body += "<p>Label \(className(record.label)), predicted \(className(record.prediction)); completeness error "
             + "\(HTML.number(record.completenessError * 100)) %, reconstruction gap \(HTML.number(record.reconstructionGap * 100)) %.</p>\n"
-        body += "<h2>Active concepts</h2>\n<table><tr><th>concept</th><th>exemplars</th><th>Σ code</th><th>active positions</th></tr>\n"
+        body += "<h2>Active concepts</h2>\n<table><tr><th>concept</th><th>top exemplar</th><th>Σ code</th><th>active positions</th></tr>\n"
         for c in record.concepts {
             let valid = layout.layers.indices.contains(c.layer) && c.index >= 0 && c.index < layout.layers[c.layer].sourceCount
-            body += "<tr><td>\(nodeLink(c.layer, c.index))</td><td>\(valid ? thumbnails(c.layer, c.index, count: 3) : "")</td>"
+            body += "<tr><td>\(nodeLink(c.layer, c.index))</td><td>\(valid ? thumbnails(c.layer, c.index, count: 1) : "")</td>"
                 + "<td class=\"num\">\(HTML.number(c.codeSum))</td><td class=\"num\">\(c.activePositions)</td></tr>\n"
         }
         body += "</table>\n<h2>Strongest edges</h2>\n<table><tr><th>source</th><th>target</th><th>GIG</th></tr>\n"

@@ -83,7 +83,8 @@ public struct AtlasWriter {
         }
     }
 
-    /// Builds the site and moves it to `folder`; `progress(done, total)` is called after each page.
+    /// Builds the site and moves it to `folder`; `progress(done, total)` is called after each
+    /// picture image (a traced image with its exemplar patches) and each page.
     public func write(to folder: String, force: Bool, progress: (Int, Int) -> Void) throws -> AtlasSummary {
         try Self.validateOutput(folder, force: force)
         let url = URL(fileURLWithPath: folder).standardizedFileURL
@@ -171,12 +172,13 @@ struct AtlasSite {
         let classPageCount = pageCount(layout.classCount)
         let imageListCount = pageCount(records.count)
         let layerPageCounts = layout.layers.map { pageCount($0.sourceCount) }
-        let total = 2 + classPageCount + layout.classCount + conceptCount + layerPageCounts.reduce(0, +)
-            + imageListCount + imagePages.count
+        let needed = picturedImages()
+        let total = (writer.images == nil ? 0 : needed.count) + 2 + classPageCount + layout.classCount + conceptCount
+            + layerPageCounts.reduce(0, +) + imageListCount + imagePages.count
         var done = 0
         func step() { done += 1; progress(done, total) }
 
-        try writePictures()
+        try writePictures(needed, step: step)
         try save("style.css", HTML.styleSheet + "\n")
         let pathways = (0..<layout.classCount).map {
             PathwayFinder.best(in: graph, classIndex: $0, top: options.pathways, group: .label($0), exemplars: 3)
@@ -212,16 +214,20 @@ struct AtlasSite {
         pictures.insert(name)
     }
 
-    /// Whole images (exemplar images and images with pages) and every shown exemplar's patch,
-    /// tinted by its iERF when the model is there.
-    mutating func writePictures() throws {
-        guard let images = writer.images else { return }
+    /// The images shown whole: exemplar images and images with pages.
+    func picturedImages() -> Set<Int> {
         var needed = imagePages
         for l in layout.layers.indices {
             for q in 0..<layout.layers[l].sourceCount {
                 for e in graph.exemplars[l][q].prefix(options.exemplars) { needed.insert(e.image) }
             }
         }
+        return needed
+    }
+
+    /// Whole images and every shown exemplar's patch, tinted by its iERF when the model is there.
+    mutating func writePictures(_ needed: Set<Int>, step: () -> Void) throws {
+        guard let images = writer.images else { return }
         // Exemplars grouped by image, so each image is decoded once and its iERFs traced together.
         var byImage: [Int: [(layer: Int, index: Int, rank: Int, exemplar: ConceptExemplar)]] = [:]
         for l in layout.layers.indices {
@@ -248,6 +254,7 @@ struct AtlasSite {
                                 channels: patch.channels, pixels: patch.pixels)
                 }
             }
+            step()
         }
     }
 

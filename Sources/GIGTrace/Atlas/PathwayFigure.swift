@@ -4,10 +4,10 @@ import ImageIO
 import PFV
 
 /// An RGB canvas for figures the binary draws itself (PNG through libspng), with text in a
-/// built-in 6×11 bitmap font, so figures need no font files or Python.
+/// built-in 8×16 font (DejaVu Sans Mono Bold, pre-rasterised), so figures need no font files.
 ///
 ///     var canvas = RGBCanvas(width: 200, height: 40)
-///     canvas.text("stage2:7", x: 4, y: 4, scale: 2)
+///     canvas.text("stage2:7", x: 4, y: 4)
 ///     try canvas.writePNG(to: "label.png")
 public struct RGBCanvas: Sendable {
     public let width: Int
@@ -30,18 +30,26 @@ public struct RGBCanvas: Sendable {
         pixels[i] = rgb.0; pixels[i + 1] = rgb.1; pixels[i + 2] = rgb.2
     }
 
-    /// Draws `text` with its top-left corner at (x, y); characters outside printable ASCII show as `?`.
-    public mutating func text(_ text: String, x: Int, y: Int, scale: Int = 1, colour: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
+    /// Draws `text` with its top-left corner at (x, y), blending the glyphs' coverage over the
+    /// canvas; characters outside printable ASCII show as `?`.
+    public mutating func text(_ text: String, x: Int, y: Int, colour: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
         var cx = x
         for scalar in text.unicodeScalars {
             let code = (32...126).contains(scalar.value) ? Int(scalar.value) : 63
             let glyph = BitmapFont.glyphs[code - 32]
-            for (row, mask) in glyph.enumerated() {
-                for col in 0..<BitmapFont.width where mask & (1 << (BitmapFont.width - 1 - col)) != 0 {
-                    for dy in 0..<scale { for dx in 0..<scale { set(cx + col * scale + dx, y + row * scale + dy, colour) } }
+            for row in 0..<BitmapFont.height {
+                for col in 0..<BitmapFont.width {
+                    let a = Int(glyph[row * BitmapFont.width + col])
+                    let (px, py) = (cx + col, y + row)
+                    guard a > 0, px >= 0, py >= 0, px < width, py < height else { continue }
+                    let i = 3 * (py * width + px)
+                    func blend(_ under: UInt8, _ over: UInt8) -> UInt8 { UInt8((Int(under) * (255 - a) + Int(over) * a + 127) / 255) }
+                    pixels[i] = blend(pixels[i], colour.0)
+                    pixels[i + 1] = blend(pixels[i + 1], colour.1)
+                    pixels[i + 2] = blend(pixels[i + 2], colour.2)
                 }
             }
-            cx += BitmapFont.width * scale
+            cx += BitmapFont.width
         }
     }
 
@@ -67,10 +75,11 @@ public struct RGBCanvas: Sendable {
     }
 }
 
-/// The built-in bitmap font (glyphs in BitmapFont+Glyphs.swift, made by tools/make_bitmap_font.py).
+/// The built-in font: 8×16 cells of coverage (glyphs in BitmapFont+Glyphs.swift, made by
+/// tools/make_bitmap_font.py).
 enum BitmapFont {
-    static let width = 6
-    static let height = 11
+    static let width = 8
+    static let height = 16
 }
 
 /// The README's pathway figure: one row per pathway into a class (as `query pathways`), each step
@@ -86,7 +95,6 @@ public struct PathwayFigure {
     /// Exemplar patches per step, their square size in pixels, and the text scale.
     public var exemplars = 3
     public var cell = 56
-    public var textScale = 2
 
     public init(pathways: [Pathway], aliases: LayerAliases) {
         self.pathways = pathways
@@ -94,7 +102,7 @@ public struct PathwayFigure {
     }
 
     public func render(images: AtlasImages) throws -> RGBCanvas {
-        let pad = 8, line = BitmapFont.height * textScale + 4, charWidth = BitmapFont.width * textScale
+        let pad = 8, line = BitmapFont.height + 4, charWidth = BitmapFont.width
         let stepCount = pathways.map(\.steps.count).max() ?? 0
         let labels = pathways.flatMap { $0.steps.map { stepLabel($0) } }
         let group = max(exemplars * (cell + 2), (labels.map(\.count).max() ?? 0) * charWidth) + 3 * pad
@@ -102,14 +110,14 @@ public struct PathwayFigure {
         let width = pad + stepCount * group + (classLabels.map(\.count).max() ?? 0) * charWidth + pad
         let rowHeight = 2 * line + cell + 2 * pad
         var canvas = RGBCanvas(width: width, height: max(pad + pathways.count * rowHeight, line + 2 * pad))
-        if pathways.isEmpty { canvas.text("no pathway with positive weights", x: pad, y: pad, scale: textScale) }
+        if pathways.isEmpty { canvas.text("no pathway with positive weights", x: pad, y: pad) }
         var cache: [Int: Tensor] = [:]
         for (row, path) in pathways.enumerated() {
             let y = pad + row * rowHeight
-            canvas.text("#\(row + 1)  score \(String(format: "%.3f", path.score))", x: pad, y: y, scale: textScale)
+            canvas.text("#\(row + 1)  score \(String(format: "%.3f", path.score))", x: pad, y: y)
             for (s, step) in path.steps.enumerated() {
                 let x = pad + s * group
-                canvas.text(stepLabel(step), x: x, y: y + line, scale: textScale, colour: (30, 30, 120))
+                canvas.text(stepLabel(step), x: x, y: y + line, colour: (30, 30, 120))
                 for (e, exemplar) in step.exemplars.prefix(exemplars).enumerated() {
                     if cache[exemplar.image] == nil { cache[exemplar.image] = try images.raw(exemplar.image) }
                     guard let image = cache[exemplar.image] else { continue }
@@ -117,7 +125,7 @@ public struct PathwayFigure {
                 }
             }
             canvas.text(classLabels[row], x: pad + stepCount * group, y: y + 2 * line + cell / 2 - line / 2,
-                        scale: textScale, colour: (140, 60, 0))
+                        colour: (140, 60, 0))
         }
         return canvas
     }

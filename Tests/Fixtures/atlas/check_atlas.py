@@ -92,6 +92,7 @@ def browser(root, out, pages):
     base = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
             "--disable-dev-shm-usage", "--window-size=1280,1000", "--enable-logging=stderr", "--v=0"]
     result = {}
+    os.makedirs(out, exist_ok=True)
     for page in pages:
         url = "file://" + os.path.realpath(os.path.join(root, page))
         shot = os.path.join(out, page.replace("/", "_").replace(".html", ".png"))

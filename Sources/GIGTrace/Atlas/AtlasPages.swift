@@ -5,9 +5,11 @@ import Foundation
 extension AtlasSite {
     // MARK: building blocks
 
-    /// A link to a concept page showing its short name, the full tensor name on hover.
-    func conceptLink(_ l: Int, _ q: Int) -> String {
-        "<a class=\"concept\" href=\"\(AtlasPaths.concept(l, q))\" title=\"\(HTML.escape(layout.nodeName(layer: l, index: q)))\">"
+    /// A link to a concept page showing its short name, the full tensor name on hover unless
+    /// `titled` is false (image pages list many links; the concept page has the full name).
+    func conceptLink(_ l: Int, _ q: Int, titled: Bool = true) -> String {
+        "<a class=\"concept\" href=\"\(AtlasPaths.concept(l, q))\""
+            + (titled ? " title=\"\(HTML.escape(layout.nodeName(layer: l, index: q)))\">" : ">")
             + HTML.escape(aliases.node(layer: l, index: q)) + "</a>"
     }
 
@@ -250,7 +252,7 @@ extension AtlasSite {
     }
 
     func nodeLink(_ l: Int, _ q: Int) -> String {
-        layout.layers.indices.contains(l) && q >= 0 && q < layout.layers[l].sourceCount ? conceptLink(l, q) : "\(l):\(q)"
+        layout.layers.indices.contains(l) && q >= 0 && q < layout.layers[l].sourceCount ? conceptLink(l, q, titled: false) : "\(l):\(q)"
     }
 
     func imagePage(_ record: ImageRecord) throws -> String {

@@ -23,19 +23,7 @@ public struct AtlasImages: Sendable {
     /// different model only drops the overlay (`ierfUnavailable` says why); `ierf: false` skips the model.
     public init(reader: TraceReader, tracePath: String, modelPath: String?, ierf: Bool = true) throws {
         let header = reader.header
-        do {
-            spec = try DatasetSpec.parse(header.preprocessingJSON, origin: tracePath)
-        } catch {
-            throw CNNError.invalidInput("\(tracePath) does not record how to re-open its dataset, so the atlas cannot show its images")
-        }
-        var raw = spec.preprocessing
-        raw.mean = []
-        raw.std = []
-        do {
-            loader = try DatasetLoader(dataset: spec.openDataset(), preprocessing: raw, batchSize: 1)
-        } catch {
-            throw CNNError.invalidInput("cannot re-open the traced dataset \(spec.data) (recorded in \(tracePath)): \(error)")
-        }
+        (spec, loader) = try DatasetPatchWriter.openRaw(header: header, tracePath: tracePath, purpose: "to show its images")
         let path = modelPath ?? header.model.path
         var reason: String?
         var tracers: [ReceptiveFieldTracer]?

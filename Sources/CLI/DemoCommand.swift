@@ -4,12 +4,13 @@ import Core
 import Foundation
 
 /// `gigtrace demo`: the built-in walk-through. Traces Fashion-MNIST test images through the demo
-/// model, prints the best pathways into two classes and writes the concept graph as DOT (and SVG
-/// when Graphviz's `dot` is installed). Each step is the public command a user would run.
+/// model, prints the best pathways into two classes, writes the concept graph as DOT (and SVG
+/// when Graphviz's `dot` is installed) and the HTML atlas. Each step is the public command a user
+/// would run.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Trace 1,000 Fashion-MNIST test images through the built-in demo model, print pathways, write demo/graph.dot (+ .svg).")
+        abstract: "Trace 1,000 Fashion-MNIST test images through the built-in demo model, print pathways, write demo/graph.dot (+ .svg) and the atlas demo/atlas/index.html.")
 
     @Option(help: "Folder for the trace database, the graph and the exemplar patches.")
     var out = "demo"
@@ -56,7 +57,9 @@ struct DemoCommand: ParsableCommand {
             let svg = out + "/graph.svg"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: dot)
-            process.arguments = ["-Tsvg", graph, "-o", svg]
+            // Run inside the folder: the DOT file's patch paths are relative to it.
+            process.arguments = ["-Tsvg", "graph.dot", "-o", "graph.svg"]
+            process.currentDirectoryURL = URL(fileURLWithPath: out)
             try process.run()
             process.waitUntilExit()
             if process.terminationStatus == 0 {
@@ -65,8 +68,12 @@ struct DemoCommand: ParsableCommand {
                 ProgressReporter.writeStderr("demo: dot -Tsvg failed (exit \(process.terminationStatus)); the DOT file is still there\n")
             }
         } else {
-            Self.say("Graphviz's `dot` is not installed; render with: dot -Tsvg \(graph) -o \(out)/graph.svg\n")
+            Self.say("Graphviz's `dot` is not installed; render with: cd \(out) && dot -Tsvg graph.dot -o graph.svg\n")
         }
+        var atlas = [trace, "--out", out + "/atlas", "--force"]
+        if quiet { atlas.append("--quiet") }
+        try AtlasCommand.parse(atlas).run()
+        Self.say("open the atlas: \(out)/atlas/index.html\n")
     }
 
     /// Writes to stdout unbuffered, so it interleaves correctly with the query command's output.

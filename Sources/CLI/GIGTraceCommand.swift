@@ -12,6 +12,7 @@ struct GIGTraceCommand: AsyncParsableCommand {
             ConceptsCommand.self,
             QueryCommand.self,
             ExportCommand.self,
+            AtlasCommand.self,
             MergeCommand.self,
             EvaluateCommand.self,
             ERFCommand.self,

@@ -17,10 +17,13 @@ import Testing
 
         let dot = try String(contentsOfFile: dir + "/graph.dot", encoding: .utf8)
         #expect(dot.hasPrefix("digraph"))
-        // Every exemplar patch the graph points at exists.
+        // Every exemplar patch the graph points at exists, named relative to the DOT file's folder.
         let images = dot.split(separator: "\"").filter { $0.hasSuffix(".png") }.map(String.init)
         #expect(!images.isEmpty)
-        for path in images { #expect(FileManager.default.fileExists(atPath: path), "\(path)") }
+        for path in images {
+            #expect(!path.hasPrefix("/") && FileManager.default.fileExists(atPath: dir + "/" + path), "\(path)")
+        }
+        #expect(FileManager.default.fileExists(atPath: dir + "/atlas/index.html"))
         if DemoCommand.executableInPath("dot") != nil {
             let svg = try String(contentsOfFile: dir + "/graph.svg", encoding: .utf8)
             #expect(svg.contains("<svg"))

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// What `gigtrace evaluate` reports (METHOD §8); `--json` writes it as it is (schemas/evaluation.schema.json).
@@ -126,10 +127,7 @@ struct BlockAccumulator: Sendable {
     /// Adds one image: `curves[0..<randomFrom]` are the named orders, the rest random ones.
     mutating func add(curves: [ConceptDeletion.Curves], randomFrom: Int, classIndex: Int?) {
         let random = Array(curves[randomFrom...])
-        func median(_ v: [Double]) -> Double {
-            let s = v.sorted()
-            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-        }
+        let median = Statistics.median
         let rd = random.map(\.deletionAUC), ri = random.map(\.insertionAUC)
         for o in 0..<randomFrom {
             deletion[o].append(curves[o].deletionAUC)

@@ -15,21 +15,7 @@ public struct DatasetPatchWriter: ExemplarPatchWriter, Sendable {
     /// Re-opens the dataset recorded in `header` (of the trace at `tracePath`, named in errors).
     /// Throws one line naming the dataset path when it is missing or cannot be read.
     public init(header: TraceHeader, tracePath: String) throws {
-        let spec: DatasetSpec
-        do {
-            spec = try DatasetSpec.parse(header.preprocessingJSON, origin: tracePath)
-        } catch {
-            throw CNNError.invalidInput("\(tracePath) does not record how to re-open its dataset (its preprocessing is not a dataset description), so exemplar patches cannot be cut")
-        }
-        var raw = spec.preprocessing
-        raw.mean = []
-        raw.std = []
-        do {
-            loader = try DatasetLoader(dataset: spec.openDataset(), preprocessing: raw, batchSize: 1)
-        } catch {
-            throw CNNError.invalidInput("cannot re-open the traced dataset \(spec.data) (recorded in \(tracePath)) to cut exemplar patches: \(error)")
-        }
-        self.spec = spec
+        (spec, loader) = try Self.openRaw(header: header, tracePath: tracePath, purpose: "to cut exemplar patches")
     }
 
     public func writePatch(_ exemplar: ConceptExemplar, layer: Int, index: Int, to path: String) throws {
@@ -38,5 +24,24 @@ public struct DatasetPatchWriter: ExemplarPatchWriter, Sendable {
         }
         let image = try loader.batch(exemplar.image).images
         try ExemplarPatch(image: image, box: exemplar.box).writePNG(to: path)
+    }
+
+    /// The dataset a trace records, one image per batch in dataset order, preprocessed without
+    /// Normalize (raw values in [0, 1]). Errors name the trace or the dataset path and `purpose`.
+    static func openRaw(header: TraceHeader, tracePath: String, purpose: String) throws -> (DatasetSpec, DatasetLoader) {
+        let spec: DatasetSpec
+        do {
+            spec = try DatasetSpec.parse(header.preprocessingJSON, origin: tracePath)
+        } catch {
+            throw CNNError.invalidInput("\(tracePath) does not record how to re-open its dataset (its preprocessing is not a dataset description), so it cannot be opened \(purpose)")
+        }
+        var raw = spec.preprocessing
+        raw.mean = []
+        raw.std = []
+        do {
+            return (spec, try DatasetLoader(dataset: spec.openDataset(), preprocessing: raw, batchSize: 1))
+        } catch {
+            throw CNNError.invalidInput("cannot re-open the traced dataset \(spec.data) (recorded in \(tracePath)) \(purpose): \(error)")
+        }
     }
 }

@@ -2,18 +2,20 @@ import Foundation
 
 extension ExportGraph {
     /// Graphviz DOT: one cluster (rank=same) per traced layer and one for the classes; nodes are
-    /// labelled `layer:index` and their top class; edge width grows with |mean|, blue for positive,
-    /// red for negative.
+    /// labelled with their short name (`stage2:7`) and top class, the full name kept in `tooltip`
+    /// and `fullname`; edge width grows with |mean|, blue for positive, red for negative.
     public func dot() -> String {
         let strongest = edges.map { abs($0.weight) }.max() ?? 0
+        let aliases = LayerAliases(layout: layout)
         var out = "digraph concept_graph {\n  rankdir=LR;\n  newrank=true;\n"
         out += "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f7f7f7\", fontsize=10];\n"
         for (l, layer) in layout.layers.enumerated() {
             let members = nodes.filter { $0.layer == l }
             guard !members.isEmpty else { continue }
-            out += "  subgraph cluster_L\(l) {\n    label=\(Self.quoted(layer.name));\n    rank=same;\n"
+            out += "  subgraph cluster_L\(l) {\n    label=\(Self.quoted(aliases.layers[l]));\n    tooltip=\(Self.quoted(layer.name));\n    rank=same;\n"
             for n in members {
-                var attributes = ["label=" + Self.quoted(n.name + (n.topClass.map { "\n" + $0 } ?? ""))]
+                var attributes = ["label=" + Self.quoted(n.label + (n.topClass.map { "\n" + $0 } ?? "")),
+                                  "tooltip=" + Self.quoted(n.name), "fullname=" + Self.quoted(n.name)]
                 if let image = n.image {
                     attributes += ["image=" + Self.quoted(image), "imagescale=true", "labelloc=b", "height=1.2"]
                 }

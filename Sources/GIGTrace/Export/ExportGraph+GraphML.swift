@@ -1,5 +1,5 @@
 extension ExportGraph {
-    /// GraphML (XML) with node keys kind/layer/index/name/topClass/imagesActive/image and edge keys
+    /// GraphML (XML) with node keys kind/layer/index/name/label/topClass/imagesActive/image and edge keys
     /// weight/meanAbs/ciLow/ciHigh/activeCount/significant.
     public func graphML() -> String {
         var out = """
@@ -9,7 +9,7 @@ extension ExportGraph {
             xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">
 
             """
-        let nodeKeys = [("kind", "string"), ("layer", "int"), ("index", "int"), ("name", "string"),
+        let nodeKeys = [("kind", "string"), ("layer", "int"), ("index", "int"), ("name", "string"), ("label", "string"),
                         ("topClass", "string"), ("imagesActive", "int"), ("meanCode", "double"), ("image", "string")]
         let edgeKeys = [("weight", "double"), ("meanAbs", "double"), ("ciLow", "double"), ("ciHigh", "double"),
                         ("activeCount", "int"), ("significant", "boolean")]
@@ -27,7 +27,7 @@ extension ExportGraph {
             out += "    <node id=\"\(Self.xmlEscaped(n.id))\">\n"
             out += data("n_kind", n.layer == nil ? "class" : "concept")
             if let layer = n.layer { out += data("n_layer", "\(layer)") }
-            out += data("n_index", "\(n.index)") + data("n_name", n.name)
+            out += data("n_index", "\(n.index)") + data("n_name", n.name) + data("n_label", n.label)
             if let top = n.topClass { out += data("n_topClass", top) }
             out += data("n_imagesActive", "\(n.imagesActive)") + data("n_meanCode", "\(n.meanCode)")
             if let image = n.image { out += data("n_image", image) }

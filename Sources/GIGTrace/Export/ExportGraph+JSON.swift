@@ -7,7 +7,7 @@ extension ExportGraph {
     struct Document: Encodable {
         struct Layer: Encodable { var index: Int; var name: String; var concepts: Int; var hasMeanNode: Bool; var hasErrorNode: Bool }
         struct Node: Encodable {
-            var id: String; var kind: String; var layer: Int?; var index: Int; var name: String
+            var id: String; var kind: String; var layer: Int?; var index: Int; var name: String; var label: String
             var topClass: String?; var imagesActive: Int; var meanCode: Double
             var exemplars: [ConceptExemplar]; var image: String?
         }
@@ -36,7 +36,7 @@ extension ExportGraph {
             classes: layout.classNames,
             nodes: nodes.map {
                 .init(id: $0.id, kind: $0.layer == nil ? "class" : "concept", layer: $0.layer, index: $0.index,
-                      name: $0.name, topClass: $0.topClass, imagesActive: $0.imagesActive, meanCode: $0.meanCode,
+                      name: $0.name, label: $0.label, topClass: $0.topClass, imagesActive: $0.imagesActive, meanCode: $0.meanCode,
                       exemplars: $0.exemplars, image: $0.image)
             },
             edges: edges.map {

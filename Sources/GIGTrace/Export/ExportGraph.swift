@@ -39,14 +39,16 @@ public struct ExportGraph: Sendable, Equatable {
         /// Traced layer, nil for a class node.
         public var layer: Int?
         public var index: Int
-        /// `layer:index` or the class name.
+        /// `layer:index` (the full tensor name) or the class name.
         public var name: String
+        /// Short label: `alias:index` (`LayerAliases`, e.g. `stage2:7`) or the class name.
+        public var label: String
         /// For concepts: the class with the largest mean concept→class edge.
         public var topClass: String?
         public var imagesActive: Int
         public var meanCode: Double
         public var exemplars: [ConceptExemplar]
-        /// Path of the exemplar patch PNG, when patches were written.
+        /// Path of the exemplar patch PNG relative to the exported file, when patches were written.
         public var image: String?
     }
 
@@ -110,6 +112,7 @@ public struct ExportGraph: Sendable, Equatable {
         }
 
         let used = Set(edges.flatMap { [$0.source, $0.target] })
+        let aliases = LayerAliases(layout: layout)
         var nodes: [Node] = []
         for (l, layer) in layout.layers.enumerated() {
             let classMeans = graph.classEdges[l].block(options.group).means(images: images)
@@ -118,12 +121,14 @@ public struct ExportGraph: Sendable, Equatable {
                 let best = row.indices.max { row[$0] < row[$1] }
                 let sums = graph.nodes[l][q]
                 nodes.append(Node(id: conceptID(l, q), layer: l, index: q, name: layout.nodeName(layer: l, index: q),
+                                  label: aliases.node(layer: l, index: q),
                                   topClass: best.map { layout.classNames[$0] }, imagesActive: sums.imagesActive,
                                   meanCode: sums.meanCode, exemplars: graph.exemplars[l][q], image: nil))
             }
         }
         for c in 0..<layout.classCount where used.contains(classID(c)) {
-            nodes.append(Node(id: classID(c), layer: nil, index: c, name: layout.classNames[c], topClass: nil,
+            nodes.append(Node(id: classID(c), layer: nil, index: c, name: layout.classNames[c],
+                              label: layout.classNames[c], topClass: nil,
                               imagesActive: graph.labelCounts[c], meanCode: 0, exemplars: [], image: nil))
         }
         self.layout = layout
@@ -138,8 +143,9 @@ public struct ExportGraph: Sendable, Equatable {
         id.split(separator: "_").last.flatMap { Int($0) }
     }
 
-    /// Writes each concept's top exemplar patch to `folder/<id>.png` and records the path.
-    public mutating func attachPatches(folder: String, writer: any ExemplarPatchWriter) throws {
+    /// Writes each concept's top exemplar patch to `folder/<id>.png` and records its path relative
+    /// to the folder of `output` (the exported file), so the export and its patches move together.
+    public mutating func attachPatches(folder: String, writer: any ExemplarPatchWriter, relativeTo output: String) throws {
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) {
             do {
@@ -154,7 +160,17 @@ public struct ExportGraph: Sendable, Equatable {
             guard let layer = nodes[i].layer, let exemplar = nodes[i].exemplars.first else { continue }
             let path = URL(fileURLWithPath: folder).appendingPathComponent("\(nodes[i].id).png").path
             try writer.writePatch(exemplar, layer: layer, index: nodes[i].index, to: path)
-            nodes[i].image = path
+            nodes[i].image = Self.relativePath(path, from: URL(fileURLWithPath: output).deletingLastPathComponent().path)
         }
+    }
+
+    /// `path` relative to the folder `base` (both made absolute), with `..` where needed.
+    static func relativePath(_ path: String, from base: String) -> String {
+        let target = URL(fileURLWithPath: path).standardizedFileURL.pathComponents
+        let origin = URL(fileURLWithPath: base).standardizedFileURL.pathComponents
+        var common = 0
+        while common < min(target.count, origin.count), target[common] == origin[common] { common += 1 }
+        let parts = Array(repeating: "..", count: origin.count - common) + target[common...]
+        return parts.joined(separator: "/")
     }
 }

@@ -23,7 +23,7 @@ public enum GraphExporter {
             guard let patchWriter else {
                 throw CNNError.invalidInput("--patches needs the dataset to cut exemplar patches from")
             }
-            try graph.attachPatches(folder: folder, writer: patchWriter)
+            try graph.attachPatches(folder: folder, writer: patchWriter, relativeTo: output)
         }
         let text: String
         switch format {

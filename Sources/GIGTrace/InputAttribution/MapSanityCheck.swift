@@ -1,6 +1,6 @@
-import Foundation
 import CNN
 import Core
+import Foundation
 
 /// The sanity checks of METHOD §7 for input attribution maps: recompute each method's maps on
 /// randomized or perturbed copies of the model and compare them with the original maps.

@@ -1,3 +1,5 @@
+import Core
+
 /// How well a trace's graph describes the real model (METHOD §4 and §8), per traced layer over its
 /// images: the end-to-end completeness error for the predicted class (Σ_sources A(·→c) against
 /// logit_c(X) − logit_c(F(0)) with the real X), the logit reconstruction gap, and the error node's
@@ -64,9 +66,5 @@ public struct FaithfulnessSummary: Sendable, Equatable, Codable {
             + "a larger K (--k), another --concepts method or a smaller --lambda rebuild them better (METHOD §4)"
     }
 
-    static func median(_ v: [Double]) -> Double {
-        let s = v.sorted()
-        guard !s.isEmpty else { return 0 }
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
+    static func median(_ v: [Double]) -> Double { Statistics.median(v) }
 }

@@ -11,7 +11,6 @@ Then: gigtrace bench-engine --model OUT_DIR/r18.onnx --threads THREADS
 """
 import os
 import sys
-import time
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ import torch.nn as nn
 # the same seeded weights as before that script existed); the BatchNorm statistics below are this
 # script's own, as used for the BENCHMARKS figures that cite it.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_cnn_engine import BasicBlock, ResNet  # noqa: E402
+from bench_cnn_engine import BasicBlock, ResNet, bench  # noqa: E402
 
 
 def model():
@@ -50,29 +49,7 @@ def main():
             np.save(f"{out}/logits16.npy", m(x).numpy())
         return
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    torch.set_num_threads(threads)
-    n = 3
-    with torch.inference_mode():
-        m(x)
-        t = time.time()
-        for _ in range(n):
-            m(x)
-        fwd = 16 * n / (time.time() - t)
-    targets = torch.arange(16) % 10
-    for p in m.parameters():     # input gradient only, as the engine computes (no weight gradients)
-        p.requires_grad_(False)
-
-    def step():
-        xx = x.clone().requires_grad_(True)
-        m(xx).gather(1, targets[:, None]).sum().backward()
-        return xx.grad
-
-    step()
-    t = time.time()
-    for _ in range(n):
-        step()
-    grad = 16 * n / (time.time() - t)
-    print(f"torch forward {fwd:.2f} img/s, forward+input-gradient {grad:.2f} img/s (batch 16, {threads} threads)")
+    bench("resnet18", threads, 16)   # the same timing as bench_cnn_engine.py (speed does not depend on the weights)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,6 @@ public struct ConceptLearningOptions: ParsableArguments {
 
     public func validate() throws {
         guard samplesPerImage >= 1 else { throw ValidationError("--samples-per-image must be at least 1, got \(samplesPerImage)") }
-        guard lambda.isFinite, lambda >= 0 else { throw ValidationError("--lambda must be a finite number ≥ 0, got \(lambda)") }
     }
 }
 

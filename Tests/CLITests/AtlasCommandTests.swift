@@ -1,11 +1,13 @@
 import ArgumentParser
 import Core
+import Datasets
 import Foundation
 import GIGTrace
 import PFV
 import TestSupport
 import Testing
 @testable import CLI
+@testable import Concepts
 
 /// The HTML atlas checked from outside: html5lib parses every page (strict: one parse error
 /// fails), every link resolves inside the folder, hostile names stay text in HTML, SVG, DOT and
@@ -64,8 +66,9 @@ import Testing
             let report = try Self.checkPages(out)
             #expect(report.problems.isEmpty, "\(report.problems.prefix(5))")
             // index, classes (2 pages of 7), 10 class pages, 3 layers' concept lists (16 per layer
-            // → 3 pages each), 48 concepts, graph, images (4 pages), 24 image pages.
-            #expect(report.pages.count == 1 + 2 + 10 + 9 + 48 + 1 + 4 + 24, "\(report.pages.count) pages")
+            // → 3 pages each), 48 concepts and 3 error nodes (on by default), graph, images (4 pages),
+            // 24 image pages.
+            #expect(report.pages.count == 1 + 2 + 10 + 9 + 48 + 3 + 1 + 4 + 24, "\(report.pages.count) pages")
             for (page, info) in report.pages {
                 #expect(info.eventAttributes.isEmpty, "\(page)")
                 #expect(info.scripts == (page == "graph.html" ? 1 : 0), "\(page)")
@@ -131,10 +134,13 @@ import Testing
         let pixels = (0..<(6 * 8 * 8)).map { UInt8(($0 * 37) % 256) }
         try Npy.encode(descr: "|u1", shape: [6, 8, 8], body: Data(pixels)).write(to: URL(fileURLWithPath: images))
         let spec = DatasetSpec(data: images, format: "npy")
+        let options = ConceptOptions()
         let bank = { (name: String, k: Int) in
-            ConceptBankRecord(layer: name, method: "nmf", conceptCount: k, channels: 2, lambda: 0.1,
-                              vectors: Array(repeating: 0.5, count: k * 2), mean: nil,
-                              quality: BankQuality(r2: 0.8, meanNonzeros: 1, activeShare: Array(repeating: 0.5, count: k)))
+            // Consistent by construction (unit rows, no mean); a failure is a bug in the test.
+            try! ConceptBank.restored(
+                layer: name, method: .nmf, concepts: Matrix(rows: k, cols: 2, data: Array(repeating: Float(0.5).squareRoot(), count: k * 2)),
+                mean: nil, lambda: 0.1, codingMaxSweeps: options.codingMaxSweeps, codingTolerance: options.codingTolerance,
+                sample: ConceptSample(seed: 1, count: 0), r2: 0.8, meanNonzeros: 1, activeShare: Array(repeating: 0.5, count: k))
         }
         let layers = [hostileLayer, "\"quoted\" & 'layer'"]
         let header = TraceHeader(

@@ -1,5 +1,5 @@
-import Foundation
 import Core
+import Foundation
 import Testing
 
 /// `gigtrace doctor` as a real process under several environments: the core it names must be the

@@ -118,8 +118,14 @@ import Testing
         #expect(logits.contains("not C×H×W") && logits.contains(Self.stage1) && logits.contains("/stage3/relu/Relu_output_0"))
         let form = message(try command([], position: "3"))
         #expect(form.contains("H,W"))
-        let method = message(try command(["--method", "lrp"]))
-        #expect(method.contains("srd, gradient"))
+        // An unknown method is refused by the parser, which lists the choices.
+        do {
+            _ = try command(["--method", "lrp"])
+            Issue.record("--method lrp was accepted")
+        } catch {
+            let method = ERFCommand.message(for: error)
+            #expect(method.contains("'lrp'") && method.contains("'srd'") && method.contains("'gradient'"))
+        }
         #expect(throws: ExitCode.self) { try command([], image: -1).run() }
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/erf.npy"))
     }

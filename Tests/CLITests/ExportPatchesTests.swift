@@ -49,7 +49,8 @@ import Testing
         #expect(images.count == 5)   // 2 + 3 concepts
         let expected = (0..<2).flatMap { r in (0..<2).map { c in UInt8(Self.pixel(5, r, c)) } }
         for path in images {
-            let (w, h, channels, pixels) = try ERFCommandTests().decodePNG(path)
+            // Patch paths are relative to the exported file.
+            let (w, h, channels, pixels) = try ERFCommandTests().decodePNG(path.hasPrefix("/") ? path : "\(dir)/\(path)")
             #expect(w == 2 && h == 2 && channels == 1)
             #expect(pixels == expected, "\(path)")
         }

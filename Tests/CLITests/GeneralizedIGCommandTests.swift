@@ -1,8 +1,8 @@
 import ArgumentParser
+import Core
 import Foundation
 import Testing
 @testable import CLI
-import Core
 
 /// The hidden `generalized-ig` command end to end: attributions of a scikit-learn
 /// GradientBoosting model equal the Python reference of tools/make_tree_fixtures.py.

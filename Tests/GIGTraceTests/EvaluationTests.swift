@@ -206,7 +206,6 @@ import TestSupport
         c.batchSize = 6
         c.threads = 1
         c.prefetchThreads = 0
-        c.quiet = true
         _ = try TraceRun(c).run()
         return c.output
     }

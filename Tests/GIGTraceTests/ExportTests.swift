@@ -8,10 +8,11 @@ import Testing
 #endif
 
 /// Runs a program; returns its exit status and standard error.
-func run(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+func run(_ arguments: [String], in folder: String? = nil) throws -> (status: Int32, stderr: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
+    if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
     let errors = Pipe()
     process.standardError = errors
     process.standardOutput = FileHandle.nullDevice
@@ -58,7 +59,8 @@ struct ExportTests {
                 let graph = try GraphExporter.export(reader, format: .dot, options: options, output: out,
                                                      patchesFolder: patches ? folder + "/patches\(i)" : nil,
                                                      patchWriter: OnePixelPatchWriter())
-                let result = try run(["dot", "-Tsvg", "-o", out + ".svg", out])
+                // Patch paths are relative to the DOT file, so dot runs in its folder.
+                let result = try run(["dot", "-Tsvg", "-o", out + ".svg", out], in: folder)
                 #expect(result.status == 0, "dot rejected \(out): \(result.stderr)")
                 #expect(result.stderr.isEmpty, "dot warned on \(out): \(result.stderr)")
                 let text = try String(contentsOfFile: out, encoding: .utf8)
@@ -67,8 +69,9 @@ struct ExportTests {
                     let concepts = graph.nodes.filter { $0.layer != nil && !$0.exemplars.isEmpty }
                     #expect(!concepts.isEmpty)
                     for n in concepts {
-                        #expect(n.image == folder + "/patches\(i)/\(n.id).png")
-                        #expect(text.contains("image=\"\(folder)/patches\(i)/\(n.id).png\""))
+                        #expect(n.image == "patches\(i)/\(n.id).png")
+                        #expect(text.contains("image=\"patches\(i)/\(n.id).png\""))
+                        #expect(FileManager.default.fileExists(atPath: folder + "/patches\(i)/\(n.id).png"))
                     }
                 }
             }

@@ -26,7 +26,6 @@ import TestSupport
         c.errorNode = true
         c.threads = 1
         c.prefetchThreads = 0
-        c.quiet = true
         _ = try TraceRun(c).run()
         let images = try TraceReader.open(c.output).images()
         let predictions = try Npy.read(path: "\(Self.folder)/predictions.npy").integers(path: "predictions.npy")

@@ -146,6 +146,13 @@ struct GraphBuilder {
     /// Adds an executable node computed from non-constant inputs: runs it on the probe batch and
     /// records it as the producer of its output.
     mutating func append(_ n: Node, from node: OnnxNode) throws {
+        // Nodes come in topological order: an input no earlier node produced is missing or part of a cycle.
+        for name in n.inputs where !name.isEmpty && producer[name] == nil && !inputs.contains(name) && constants[name] == nil {
+            let later = graph.nodes.contains { $0.outputs.contains(name) }
+            throw CNNError.invalidInput("node '\(node.displayName)' reads tensor '\(name)', which "
+                + (later ? "is produced only by a later node (the graph has a cycle or is not in topological order)"
+                         : "no node, initializer or graph input provides"))
+        }
         if var pr = probe {
             let values = try n.inputs.map { name -> Tensor? in
                 if name.isEmpty { return nil }
@@ -154,13 +161,6 @@ struct GraphBuilder {
             }
             pr[n.output] = try n.evaluate(values, threads: 1).0
             probe = pr
-        }
-        // Nodes come in topological order: an input no earlier node produced is missing or part of a cycle.
-        for name in n.inputs where !name.isEmpty && producer[name] == nil && !inputs.contains(name) && constants[name] == nil {
-            let later = graph.nodes.contains { $0.outputs.contains(name) }
-            throw CNNError.invalidInput("node '\(node.displayName)' reads tensor '\(name)', which "
-                + (later ? "is produced only by a later node (the graph has a cycle or is not in topological order)"
-                         : "no node, initializer or graph input provides"))
         }
         producer[n.output] = nodes.count
         nodes.append(n)

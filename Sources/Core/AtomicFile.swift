@@ -13,9 +13,17 @@ public enum AtomicFile {
             throw CNNError.invalidInput("cannot write \(path): folder \(folder) does not exist")
         }
         TemporaryFiles.removeStale(besides: path)
+        try write(to: path) { temp in try data.write(to: temp) }
+    }
+
+    /// Writes `path` through `fill`, which writes the whole file at the temporary sibling URL it is
+    /// given; the temporary file is then renamed over `path`, or removed when anything fails.
+    ///
+    ///     try AtomicFile.write(to: "x.npy") { temp in try header.write(to: temp) }
+    public static func write(to path: String, _ fill: (URL) throws -> Void) throws {
         let temp = URL(fileURLWithPath: TemporaryFiles.path(besides: path, suffix: "tmp"))
         do {
-            try data.write(to: temp)
+            try fill(temp)
             // POSIX rename replaces an existing destination atomically (Foundation's replaceItemAt
             // fails on Linux when the destination exists).
             if rename(temp.path, path) != 0 {

@@ -53,8 +53,7 @@ public final class NpyBatchWriter {
     public func finish(emptyShape: [Int] = [0, 0, 0]) throws -> [Int] {
         try body.close()
         let shape = [count] + (imageShape ?? emptyShape)
-        let temp = URL(fileURLWithPath: TemporaryFiles.path(besides: path, suffix: "tmp"))
-        do {
+        try AtomicFile.write(to: path) { temp in
             guard FileManager.default.createFile(atPath: temp.path, contents: nil) else {
                 throw CNNError.invalidInput("cannot write \(path): cannot create \(temp.path)")
             }
@@ -64,16 +63,6 @@ public final class NpyBatchWriter {
             while let chunk = try input.read(upToCount: 1 << 22), !chunk.isEmpty { try out.write(contentsOf: chunk) }
             try input.close()
             try out.close()
-            // POSIX rename replaces atomically (Foundation's replaceItemAt fails every other time on Linux).
-            guard rename(temp.path, path) == 0 else {
-                throw CNNError.invalidInput("cannot write \(path): rename failed (\(String(cString: strerror(errno))))")
-            }
-        } catch let error as CNNError {
-            try? FileManager.default.removeItem(at: temp)
-            throw error
-        } catch {
-            try? FileManager.default.removeItem(at: temp)
-            throw CNNError.invalidInput("cannot write \(path): \(AtomicFile.reason(error))")
         }
         return shape
     }

@@ -125,7 +125,7 @@ struct AttributeCommand: ParsableCommand {
         for i in 0..<n {
             let image = data.images.slice(batch: i..<(i + 1))
             let base = baselines.shape[0] == 1 ? baselines : baselines.slice(batch: i..<(i + 1))
-            let explained = try attributor.explain(image: image, target: targets[i], baseline: base)
+            let explained = try Self.explain(attributor, sample: i, image, target: targets[i], baseline: base)
             let map = explained.map
             if let account = explained.generalizedIG { accounts.append(account) }
             mapChannels = map.shape[1]
@@ -178,7 +178,7 @@ struct AttributeCommand: ParsableCommand {
         var attributions = [Float](), accounts = [GeneralizedIntegratedGradients.Result]()
         for i in 0..<n {
             let base = baselines.shape[0] == 1 ? baselines : baselines.slice(batch: i..<(i + 1))
-            let explained = try attributor.explain(image: rows.slice(batch: i..<(i + 1)), target: targets[i], baseline: base)
+            let explained = try Self.explain(attributor, sample: i, rows.slice(batch: i..<(i + 1)), target: targets[i], baseline: base)
             attributions += explained.map.data
             if let account = explained.generalizedIG { accounts.append(account) }
             progress.advance()
@@ -191,6 +191,17 @@ struct AttributeCommand: ParsableCommand {
         if !output.quiet { ProgressReporter.writeStderr(report.table()) }
         progress.finish(summary: "wrote \(method.title) attributions of \(n) row(s) × \(features) features to \(output.out)\n" + report.summaryLine(),
                         quietSummary: output.quiet)
+    }
+
+    /// One sample's attribution; an error names the sample, and Generalized IG's crossing-limit
+    /// error (`GeneralizedIntegratedGradients.maxCrossings`) the option that sets the limit.
+    static func explain(_ attributor: any InputAttributor, sample i: Int, _ x: Tensor, target: Int, baseline: Tensor) throws -> InputAttribution {
+        do {
+            return try attributor.explain(image: x, target: target, baseline: baseline)
+        } catch let error as CNNError {
+            let text = "\(error)"
+            throw CNNError.invalidInput("sample \(i): \(text)\(text.contains("crossing limit") ? "; --max-crossings sets the limit" : "")")
+        }
     }
 
     /// Image-only dataset options are an error for feature rows (they would be silently ignored).

@@ -34,7 +34,7 @@ struct CompletenessReport {
         for (i, r) in accounts.enumerated() {
             let numbers = [r.value, r.baselineValue, r.attributions.reduce(0, +), r.smoothTotal, r.jumpTotal]
             var row = [String(i), String(targets[i])] + numbers.map { "\($0)" } + [String(r.crossings), "\(r.completenessError)"]
-            if features { row += r.attributions.map { "\($0)" } }
+            if features { row += r.attributions.map { "\($0 + 0)" } }   // + 0 turns −0 into 0
             lines.append(row.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"

@@ -87,7 +87,7 @@ struct SanityCommand: ParsableCommand {
                 throw CNNError.invalidInput("--methods: unknown method '\(text)'; choose from \(choices)")
             }
             guard Self.methodsChecked.contains(m) else {
-                throw CNNError.invalidInput("--methods: \(m.rawValue) is not checked by sanity (re-initialising weights says nothing about tree ensembles, and without them it is IG); choose from \(choices)")
+                throw CNNError.invalidInput("--methods: \(m.rawValue) is not checked by sanity (its checks re-initialise and perturb weights, which tree ensembles do not have; without trees it is IG); choose from \(choices)")
             }
             return m
         }

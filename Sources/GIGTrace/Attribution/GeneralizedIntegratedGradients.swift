@@ -377,7 +377,7 @@ public struct GeneralizedIntegratedGradients: Sendable {
 
     func checkLimit(_ n: Int) throws {
         if n > maxCrossings {
-            throw CNNError.invalidInput("the path from the baseline crosses more than \(maxCrossings) split thresholds (the crossing limit, --max-crossings); raise the limit or use a closer baseline")
+            throw CNNError.invalidInput("the path from the baseline crosses more than \(maxCrossings) split thresholds (the crossing limit); raise the limit or use a closer baseline")
         }
     }
 

@@ -18,22 +18,8 @@ import Testing
         dir = try makeTemporaryFolder("gig-attribute")
     }
 
-    /// The reference file `<name>_gig.json`: baseline [F] and, per explained output element, the
-    /// attributions, crossing points and f(x) − f(x') of every row of `<name>_inputs.npy`.
-    struct Reference: Decodable {
-        struct Target: Decodable {
-            let output: String
-            let index: Int
-            let attributions: [[Double]]
-            let crossings: [Int]
-            let delta: [Double]
-        }
-        let baseline: [Float]
-        let targets: [Target]
-    }
-
-    static func reference(_ name: String) throws -> Reference {
-        try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: "\(trees)/\(name)_gig.json")))
+    static func reference(_ name: String) throws -> GeneralizedIGReference {
+        try GeneralizedIGReference.load(name)
     }
 
     func attribute(_ model: String, _ extra: [String]) throws -> AttributeCommand {

@@ -24,8 +24,6 @@ struct GIGTraceCommand: AsyncParsableCommand {
             GradientCommand.self,
             DatasetCommand.self,
             DoctorCommand.self,
-            // Hidden until `attribute --method generalized-ig` takes it over.
-            GeneralizedIGCommand.self,
         ]
     )
 }

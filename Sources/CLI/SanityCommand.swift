@@ -34,7 +34,7 @@ struct SanityCommand: ParsableCommand {
     @Option(help: "Only these images, comma-separated positions in the selection.")
     var indices: String?
 
-    @Option(help: "Comma-separated methods: \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Comma-separated methods: \(SanityCommand.methodsChecked.map(\.rawValue).joined(separator: ", ")).")
     var methods: String = "ig,ggig,gradxinput,srd"
 
     @Option(help: "Comma-separated checks: \(SanityCheckKind.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -66,6 +66,11 @@ struct SanityCommand: ParsableCommand {
 
     @OptionGroup var output: MapOutputOptions
 
+    /// The methods the randomization and perturbation checks apply to: all but Generalized IG,
+    /// whose jumps come from tree ensembles (no weights to re-initialise or perturb) and which
+    /// equals IG on models without them.
+    static let methodsChecked = AttributionMethod.allCases.filter { $0 != .generalizedIG }
+
     func validate() throws {
         guard sigma > 0, sigma.isFinite else { throw ValidationError("--sigma must be positive, got \(sigma)") }
         guard perturbedModels > 0 else { throw ValidationError("--perturbed-models must be at least 1, got \(perturbedModels)") }
@@ -77,8 +82,12 @@ struct SanityCommand: ParsableCommand {
 
     func compute() throws {
         let methodList = try methods.split(separator: ",").map { text -> AttributionMethod in
+            let choices = Self.methodsChecked.map(\.rawValue).joined(separator: ", ")
             guard let m = AttributionMethod(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
-                throw CNNError.invalidInput("--methods: unknown method '\(text)'; choose from \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw CNNError.invalidInput("--methods: unknown method '\(text)'; choose from \(choices)")
+            }
+            guard Self.methodsChecked.contains(m) else {
+                throw CNNError.invalidInput("--methods: \(m.rawValue) is not checked by sanity (its checks re-initialise and perturb weights, which tree ensembles do not have; without trees it is IG); choose from \(choices)")
             }
             return m
         }
@@ -98,7 +107,7 @@ struct SanityCommand: ParsableCommand {
         let (height, width) = (images.shape[2], images.shape[3])
         let logits = try m.forward(images)[m.outputNames.first ?? ""] ?? Tensor(shape: [n, 0])
         let targets = try AttributeCommand.resolveTargets(target, logits: logits, labels: data.labels, classNames: data.classNames,
-                                                          classCount: logits.count / max(1, n))
+                                                          classCount: logits.count / max(1, n), count: n)
         let baselines = Tensor(shape: [1] + Array(images.shape.dropFirst()))
         let check = MapSanityCheck(model: m, methods: methodList, settings: settings)
         for method in methodList { _ = try method.attributor(model: m, settings: settings) }

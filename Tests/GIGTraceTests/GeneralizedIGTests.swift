@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import CNN
 import Core
@@ -10,20 +11,8 @@ import Core
     static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/trees").path
 
-    struct Reference: Decodable {
-        struct Target: Decodable {
-            let output: String
-            let index: Int
-            let attributions: [[Double]]
-            let crossings: [Int]
-            let delta: [Double]
-        }
-        let baseline: [Float]
-        let targets: [Target]
-    }
-
-    static func reference(_ name: String) throws -> Reference {
-        try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name)_gig.json")))
+    static func reference(_ name: String) throws -> GeneralizedIGReference {
+        try GeneralizedIGReference.load(name)
     }
 
     static func rows(_ name: String) throws -> Tensor {

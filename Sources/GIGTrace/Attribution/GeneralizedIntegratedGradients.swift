@@ -130,11 +130,7 @@ public struct GeneralizedIntegratedGradients: Sendable {
     public init(model: Model, from: String? = nil, output: String? = nil,
                 method: Quadrature.Method = .gaussLegendre, nSteps: Int = 32) throws {
         let source = from ?? model.inputName
-        // By default the first output that is not a classifier's label (exports list the label first).
-        let target = output ?? model.outputNames.first { name in
-            guard let p = model.producer[name], case .treeLabel = model.nodes[p].op else { return true }
-            return false
-        } ?? model.outputNames.first ?? ""
+        let target = output ?? GeneralizedIntegratedGradients.defaultOutput(of: model)
         self.model = model
         self.from = source
         self.output = target
@@ -167,6 +163,15 @@ public struct GeneralizedIntegratedGradients: Sendable {
         self.heads = heads
         directHead = heads.firstIndex { model.nodes[$0.nodeIndex].output == target }
         hasSmoothPart = GeneralizedIntegratedGradients.smoothPathExists(full, model: model)
+    }
+
+    /// The output explained by default: the first that is not a tree classifier's label
+    /// (exports list the label first), else the first.
+    public static func defaultOutput(of model: Model) -> String {
+        model.outputNames.first { name in
+            guard let p = model.producer[name], case .treeLabel = model.nodes[p].op else { return true }
+            return false
+        } ?? model.outputNames.first ?? ""
     }
 
     /// Throws naming the tree node when a tree head on the way to `to` reads a tensor that is not

@@ -16,6 +16,10 @@ public enum AttributionMethod: String, Sendable, Codable, CaseIterable {
     case srd
     /// Geometrically Guided IG, scale-max form (arXiv 2206.05903; METHOD §7).
     case ggig
+    /// Generalized IG (Merrill et al., arXiv 1909.01869; docs/METHOD.md §9): IG plus every jump of
+    /// a tree ensemble on the path, with its completeness per sample. Takes any input shape
+    /// (images or feature rows) and any graph output (`AttributionSettings.output`).
+    case generalizedIG = "generalized-ig"
 
     /// Whether the method's maps are signed (diverging colours) — all of these are.
     public var isSigned: Bool { true }
@@ -28,6 +32,7 @@ public enum AttributionMethod: String, Sendable, Codable, CaseIterable {
         case .gradient: return "Gradient"
         case .srd: return "SRD"
         case .ggig: return "GGIG"
+        case .generalizedIG: return "Generalized IG"
         }
     }
 }
@@ -42,12 +47,20 @@ public struct AttributionSettings: Sendable {
     public var ggigIntervals: Int = 50
     /// GGIG's gradient-ascent variant: T steps of z ← z + η ∇F_c(z) from each scaled point (nil: scale-max only).
     public var ggigAscent: GGIGAscent?
+    /// Generalized IG: the graph output to explain (nil: the first that is not a tree classifier's
+    /// label). The other methods explain the first output.
+    public var output: String?
+    /// Generalized IG: most split-threshold crossings one path may have.
+    public var maxCrossings: Int = 100_000
 
-    public init(quadrature: Quadrature, internalBatchSize: Int? = nil, ggigIntervals: Int = 50, ggigAscent: GGIGAscent? = nil) {
+    public init(quadrature: Quadrature, internalBatchSize: Int? = nil, ggigIntervals: Int = 50, ggigAscent: GGIGAscent? = nil,
+                output: String? = nil, maxCrossings: Int = 100_000) {
         self.quadrature = quadrature
         self.internalBatchSize = internalBatchSize
         self.ggigIntervals = ggigIntervals
         self.ggigAscent = ggigAscent
+        self.output = output
+        self.maxCrossings = maxCrossings
     }
 
     /// Gauss–Legendre with 50 steps, all copies in one batch, GGIG with m = 50 and no ascent.
@@ -72,8 +85,27 @@ public struct GGIGAscent: Sendable, Equatable {
 /// One attribution method for one image: the map `[1, C, H, W]` of `image` (`[1, C, H, W]`)
 /// for logit `target` of the model's first output, against `baseline` (`[1, C, H, W]`; methods
 /// without a baseline ignore it). SRD returns `[1, 1, H, W]` (it shares relevance per position).
+/// Generalized IG takes one sample of any shape (`[1, F]` feature rows too) and explains
+/// `AttributionSettings.output`.
 public protocol InputAttributor: Sendable {
     func attribute(image: Tensor, target: Int, baseline: Tensor) throws -> Tensor
+    /// The map with the method's own account of it, when it has one (Generalized IG: f(x),
+    /// f(x'), the smooth and jump parts, the crossings and the completeness error).
+    func explain(image: Tensor, target: Int, baseline: Tensor) throws -> InputAttribution
+}
+
+extension InputAttributor {
+    /// The map alone: methods without a completeness account.
+    public func explain(image: Tensor, target: Int, baseline: Tensor) throws -> InputAttribution {
+        InputAttribution(map: try attribute(image: image, target: target, baseline: baseline), generalizedIG: nil)
+    }
+}
+
+/// One sample's map and, for Generalized IG, its result with the completeness check.
+public struct InputAttribution: Sendable {
+    public let map: Tensor
+    /// Generalized IG's per-sample account (`completenessError`, `crossings`, …); nil for the other methods.
+    public let generalizedIG: GeneralizedIntegratedGradients.Result?
 }
 
 extension AttributionMethod {
@@ -94,6 +126,17 @@ extension AttributionMethod {
         case .ggig:
             return GeometricallyGuidedIG(model: model, intervals: settings.ggigIntervals, ascent: settings.ggigAscent,
                                          internalBatchSize: settings.internalBatchSize)
+        case .generalizedIG:
+            return try GeneralizedIGAttributor(model: model, settings: settings)
+        }
+    }
+
+    /// The graph output whose element `target` the method explains: `settings.output` (or its
+    /// default) for Generalized IG, the first output for the others.
+    public func explainedOutput(model: Model, settings: AttributionSettings) -> String {
+        switch self {
+        case .generalizedIG: return settings.output ?? GeneralizedIntegratedGradients.defaultOutput(of: model)
+        default: return model.outputNames.first ?? ""
         }
     }
 }

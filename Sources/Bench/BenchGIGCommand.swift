@@ -129,11 +129,10 @@ struct BenchGIGCommand: ParsableCommand {
         let names = geometries.map(\.name)
         let logitsName = net.outputNames.first ?? ""
         let classes = net.tensorShapes[logitsName]?.last ?? 0
-        let bases = try banks.map(BatchTracer.basis)
         // Computations in the order of ImageTrace: layer i → i+1, then layer i → classes.
         let computations: [(source: Int, target: Int?)] = names.indices.dropLast().map { ($0, $0 + 1) } + names.indices.map { ($0, nil) }
         let gigs: [[GIGComputation]] = try configs.map { q in
-            let set = try GIGComputations(model: net, layers: names, bases: bases, output: logitsName, classes: classes,
+            let set = try GIGComputations(model: net, layers: names, banks: banks, output: logitsName, classes: classes,
                                           quadrature: q, mode: .auto)
             return set.layers + set.classes
         }

@@ -41,6 +41,26 @@ public struct ConceptBank: Sendable, Codable, Equatable {
     public var k: Int { concepts.rows }
     /// Number of channels C of the layer.
     public var channels: Int { concepts.cols }
+    /// Whether codes are signed (PCA, identity): a concept is then active where its code is ≠ 0,
+    /// otherwise (k-means, NMF) where it is > 0.
+    public var signedCodes: Bool { method == .pca || method == .identity }
+
+    /// Whether code value `u` counts as active (see `signedCodes`).
+    @inline(__always) public func isActive(_ u: Float) -> Bool { signedCodes ? u != 0 : u > 0 }
+
+    /// The identity bank of a layer with `channels` channels: every channel its own concept, codes =
+    /// the activations (a channel-level graph; GIG then reduces to Integrated Gradients summed over
+    /// positions). Learned from no PFVs, so its quality report is empty (R² 0, no active concept).
+    ///
+    ///     let bank = ConceptBank.identity(channels: 64, layer: "/stage3/relu/Relu_output_0")
+    public static func identity(channels: Int, layer: String = "") -> ConceptBank {
+        let concepts = Matrix.identity(channels)
+        let none = Matrix(rows: 0, cols: channels)
+        return ConceptBank(layer: layer, method: .identity, concepts: concepts, mean: nil, lambda: 0, codingMaxSweeps: 1,
+                           codingTolerance: 0, sample: ConceptSample(seed: 0, count: 0),
+                           quality: QualityReport.measure(pfvs: none, codes: none, concepts: concepts, mean: nil,
+                                                          layer: layer, method: .identity))
+    }
 
     /// Codes of `pfvs` (N×C): N×K. kmeans / nmf: the non-negative Lasso
     /// u = argmin ½‖x − Vᵀu‖² + λ‖x‖·‖u‖₁, u ≥ 0, by coordinate descent on VVᵀ with Vx from one GEMM;

@@ -44,7 +44,8 @@ public struct TraceEvaluation: Sendable {
     let model: Model
     let layers: [LayerGeometry]
     let banks: [ConceptBank]
-    let bases: [ConceptBasis]
+    /// Whether the trace's GIG has the error node (METHOD §4).
+    let errorNode: Bool
     let loader: DatasetLoader
     let output: String
 
@@ -77,8 +78,7 @@ public struct TraceEvaluation: Sendable {
         output = model.outputNames.first ?? ""
         layers = try header.banks.map { try LayerGeometry(model: model, layer: $0.layer) }
         banks = header.banks
-        let errorNode = header.settings.errorNode
-        bases = try banks.map { try BatchTracer.basis($0).with(errorNode: errorNode) }
+        errorNode = header.settings.errorNode
         loader = try spec.makeLoader(batchSize: options.batchSize)
         if let c = options.classIndex, !reader.layout.classNames.indices.contains(c) {
             throw CNNError.invalidInput("class \(c) is not one of the trace's \(reader.layout.classCount) classes")
@@ -153,7 +153,7 @@ public struct TraceEvaluation: Sendable {
                         names.append("\(layers[l].name) → \(layers[l + 1].name)")
                     }
                     let deletion = try ConceptDeletion(subnetwork: classSubs[l], contributions: contributions, fixed: fixed, targets: targets)
-                    try evaluate(deletion, gig: gig, meanEdge: means, codes: u, k: k, signed: bases[l].signedCodes,
+                    try evaluate(deletion, gig: gig, meanEdge: means, codes: u, k: k, signed: banks[l].signedCodes,
                                  seed: options.seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(l),
                                  keys: names, classIndex: prediction, into: &accumulators)
                 }
@@ -173,12 +173,12 @@ public struct TraceEvaluation: Sendable {
     /// Concept contributions x_q = v_q u_{·,q} (C·P each, the layer's layout) and the fixed part:
     /// PCA's mean, plus E = X − X̃ with the error node.
     func split(layer l: Int, activation x: [Float], codes u: [Float]) -> (contributions: [[Float]], fixed: [Float]) {
-        let basis = bases[l], c = layers[l].channels, p = layers[l].positions, k = basis.count
+        let bank = banks[l], c = layers[l].channels, p = layers[l].positions, k = bank.k
         var contributions = [[Float]](repeating: [Float](repeating: 0, count: c * p), count: k)
         var reconstruction = [Float](repeating: 0, count: c * p)
         for q in 0..<k {
             for ch in 0..<c {
-                let v = basis.vectors[q * c + ch]
+                let v = bank.concepts.data[q * c + ch]
                 guard v != 0 else { continue }
                 for pos in 0..<p {
                     let value = v * u[pos * k + q]
@@ -188,10 +188,10 @@ public struct TraceEvaluation: Sendable {
             }
         }
         var fixed = [Float](repeating: 0, count: c * p)
-        if let mean = basis.mean {
+        if let mean = bank.mean {
             for ch in 0..<c { for pos in 0..<p { fixed[ch * p + pos] = mean[ch]; reconstruction[ch * p + pos] += mean[ch] } }
         }
-        if basis.errorNode {
+        if errorNode {
             for j in 0..<(c * p) { fixed[j] += x[j] - reconstruction[j] }
         }
         return (contributions, fixed)
@@ -202,21 +202,21 @@ public struct TraceEvaluation: Sendable {
     /// nil when no concept is active.
     func nextTarget(layer l: Int, image i: Int, codes: Matrix, row: ImageLayerRecord, index: Int) throws
         -> (concept: Int, weights: [Float], gig: [Double])? {
-        let basis = bases[l + 1], kb = basis.count, pb = layers[l + 1].positions, cb = layers[l + 1].channels
+        let bank = banks[l + 1], kb = bank.k, pb = layers[l + 1].positions, cb = layers[l + 1].channels
         let ub = Array(codes.data[(i * pb * kb)..<((i + 1) * pb * kb)])
         var sums = [Double](repeating: 0, count: kb)
-        for pos in 0..<pb { for r in 0..<kb where basis.isActive(ub[pos * kb + r]) { sums[r] += abs(Double(ub[pos * kb + r])) } }
+        for pos in 0..<pb { for r in 0..<kb where bank.isActive(ub[pos * kb + r]) { sums[r] += abs(Double(ub[pos * kb + r])) } }
         guard let r = sums.indices.max(by: { sums[$0] < sums[$1] || (sums[$0] == sums[$1] && $0 > $1) }), sums[r] > 0 else { return nil }
         var weights = [Float](repeating: 0, count: cb * pb)
         for c in 0..<cb {
-            let v = basis.vectors[r * cb + c]
-            for pos in 0..<pb where basis.isActive(ub[pos * kb + r]) { weights[c * pb + pos] = v }
+            let v = bank.concepts.data[r * cb + c]
+            for pos in 0..<pb where bank.isActive(ub[pos * kb + r]) { weights[c * pb + pos] = v }
         }
-        let sources = bases[l].sourceCount
+        let sources = banks[l].gigSourceCount(errorNode: errorNode)
         guard row.nextEdges.count == sources * kb else {
             throw CNNError.corruptFile(path: tracePath, reason: "image \(index) has \(row.nextEdges.count) edges into \(layers[l + 1].name), expected \(sources * kb)")
         }
-        return (r, weights, (0..<bases[l].count).map { Double(row.nextEdges[$0 * kb + r]) })
+        return (r, weights, (0..<banks[l].k).map { Double(row.nextEdges[$0 * kb + r]) })
     }
 
     /// One image's curves for every target of `deletion` and every order, added to the blocks `keys`

@@ -28,7 +28,7 @@ struct AttributeCommand: ParsableCommand {
     @OptionGroup var dataset: DatasetOptions
 
     @Option(help: "Only these images, comma-separated positions in the selection (after --classes, --shuffle-seed, --limit).")
-    var indices: String?
+    var indices: CommaSeparated<Int>?
 
     @Option(help: "Attribution method: \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var method: AttributionMethod = .integratedGradients
@@ -81,7 +81,7 @@ struct AttributeCommand: ParsableCommand {
         let m = try Model.load(path: model, threads: output.threads)
         let attributor = try method.attributor(model: m, settings: settings)
         let spec = try dataset.spec()
-        let data = try Self.loadImages(spec: spec, indices: indices)
+        let data = try Self.loadImages(spec: spec, indices: indices?.items)
         let n = data.images.shape[0]
         let perImage = Array(data.images.shape.dropFirst())
         let (channels, height, width) = (perImage[0], perImage[1], perImage[2])
@@ -117,12 +117,12 @@ struct AttributeCommand: ParsableCommand {
     }
 
     /// The images of the selection (or of the `--indices` positions in it), their labels and the class names.
-    static func loadImages(spec: DatasetSpec, indices: String?) throws -> (images: Tensor, labels: [Int], classNames: [String]) {
+    static func loadImages(spec: DatasetSpec, indices: [Int]?) throws -> (images: Tensor, labels: [Int], classNames: [String]) {
         var loader = try spec.makeLoader(batchSize: 64)
         if let indices {
-            let picks = try indices.split(separator: ",").map { text -> Int in
-                guard let i = Int(text.trimmingCharacters(in: .whitespaces)), (0..<loader.indices.count).contains(i) else {
-                    throw CNNError.invalidInput("--indices: '\(text)' is not a position in the selection of \(loader.indices.count) images of \(spec.data)")
+            let picks = try indices.map { i -> Int in
+                guard (0..<loader.indices.count).contains(i) else {
+                    throw CNNError.invalidInput("--indices: '\(i)' is not a position in the selection of \(loader.indices.count) images of \(spec.data)")
                 }
                 return loader.indices[i]
             }

@@ -72,7 +72,7 @@ struct AttributeCommand: ParsableCommand {
         try reportingErrors { try compute() }
     }
 
-    /// The command's work; throws the one-line `CNNError` that `run()` prints.
+    /// The command's work; throws the one-line `UserError` that `run()` prints.
     func compute() throws {
         let settings = AttributionSettings(quadrature: try Quadrature(method: quadrature, steps: steps), internalBatchSize: internalBatchSize,
                                            ggigIntervals: intervals,
@@ -122,13 +122,13 @@ struct AttributeCommand: ParsableCommand {
         if let indices {
             let picks = try indices.map { i -> Int in
                 guard (0..<loader.indices.count).contains(i) else {
-                    throw CNNError.invalidInput("--indices: '\(i)' is not a position in the selection of \(loader.indices.count) images of \(spec.data)")
+                    throw InputError.invalidInput("--indices: '\(i)' is not a position in the selection of \(loader.indices.count) images of \(spec.data)")
                 }
                 return loader.indices[i]
             }
             loader = loader.restricted(to: picks)
         }
-        guard !loader.indices.isEmpty else { throw CNNError.invalidInput("no images selected from \(spec.data) (N = 0)") }
+        guard !loader.indices.isEmpty else { throw InputError.invalidInput("no images selected from \(spec.data) (N = 0)") }
         var batches = [Tensor](), labels = [Int]()
         for b in 0..<loader.batchCount {
             let batch = try loader.batch(b)
@@ -149,19 +149,19 @@ struct AttributeCommand: ParsableCommand {
             }
         case "label":
             guard labels.allSatisfy({ (0..<classCount).contains($0) }) else {
-                throw CNNError.invalidInput("--target label: the dataset has no label in 0..<\(classCount) for some images (labels \(Set(labels).sorted()))")
+                throw InputError.invalidInput("--target label: the dataset has no label in 0..<\(classCount) for some images (labels \(Set(labels).sorted()))")
             }
             return labels
         default:
             if let c = Int(text) {
                 guard (0..<classCount).contains(c) else {
-                    throw CNNError.invalidInput("--target \(c) is out of range: the model has \(classCount) classes (0..<\(classCount))")
+                    throw InputError.invalidInput("--target \(c) is out of range: the model has \(classCount) classes (0..<\(classCount))")
                 }
                 return [Int](repeating: c, count: n)
             }
             guard let c = classNames.firstIndex(of: text), c < classCount else {
                 let known = classNames.isEmpty ? "the dataset has no class names" : "known: \(classNames.prefix(20).joined(separator: ", "))"
-                throw CNNError.invalidInput("--target '\(text)' is not pred, label, a class index or a class name (\(known))")
+                throw InputError.invalidInput("--target '\(text)' is not pred, label, a class index or a class name (\(known))")
             }
             return [Int](repeating: c, count: n)
         }
@@ -179,12 +179,12 @@ struct AttributeCommand: ParsableCommand {
             return Tensor(uncheckedShape: [1] + per, data: mean)
         default:
             guard text.hasSuffix(".npy") else {
-                throw CNNError.invalidInput("--baseline: expected zero, mean or a .npy file, got '\(text)'")
+                throw InputError.invalidInput("--baseline: expected zero, mean or a .npy file, got '\(text)'")
             }
             let b = try Npy.read(path: text).floatTensor(path: text)
             if b.shape == per { return Tensor(uncheckedShape: [1] + per, data: b.data) }
             guard b.rank == 4, Array(b.shape.dropFirst()) == per, b.shape[0] == 1 || b.shape[0] == n else {
-                throw CNNError.shapeMismatch("\(text): baseline of shape \(b.shape); the images are \(per) (give [C,H,W], [1,C,H,W] or [\(n),C,H,W])")
+                throw InputError.shapeMismatch("\(text): baseline of shape \(b.shape); the images are \(per) (give [C,H,W], [1,C,H,W] or [\(n),C,H,W])")
             }
             return b
         }
@@ -194,14 +194,14 @@ struct AttributeCommand: ParsableCommand {
     static func prepareFolder(_ path: String) throws {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
-            guard isFolder.boolValue else { throw CNNError.invalidInput("--out \(path) exists and is not a folder") }
+            guard isFolder.boolValue else { throw InputError.invalidInput("--out \(path) exists and is not a folder") }
         } else {
             do {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             } catch {
-                throw CNNError.invalidInput("--out \(path): cannot create the folder (\(error.localizedDescription))")
+                throw InputError.invalidInput("--out \(path): cannot create the folder (\(error.localizedDescription))")
             }
         }
-        guard FileManager.default.isWritableFile(atPath: path) else { throw CNNError.invalidInput("--out \(path) is not writable") }
+        guard FileManager.default.isWritableFile(atPath: path) else { throw InputError.invalidInput("--out \(path) is not writable") }
     }
 }

@@ -47,7 +47,7 @@ struct GeneralizedIGCommand: ParsableCommand {
     func execute() throws {
         let folder = URL(fileURLWithPath: out).deletingLastPathComponent().path
         guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder) else {
-            throw CNNError.invalidInput("--out: folder \(folder) does not exist")
+            throw InputError.invalidInput("--out: folder \(folder) does not exist")
         }
         let model = try engine.loadModel()
         let x = try engine.loadInput(for: model)
@@ -57,7 +57,7 @@ struct GeneralizedIGCommand: ParsableCommand {
             base = try Npy.read(path: baseline).floatTensor(path: baseline)
             guard base.rank == x.rank, Array(base.shape.dropFirst()) == Array(x.shape.dropFirst()),
                   base.shape[0] == 1 || base.shape[0] == n else {
-                throw CNNError.invalidInput("\(baseline): shape \(base.shape) does not fit the input \(x.shape) (needs [1, ...] or [N, ...])")
+                throw InputError.invalidInput("\(baseline): shape \(base.shape) does not fit the input \(x.shape) (needs [1, ...] or [N, ...])")
             }
         } else {
             base = Tensor(shape: [1] + Array(x.shape.dropFirst()))
@@ -65,7 +65,7 @@ struct GeneralizedIGCommand: ParsableCommand {
         var gig = try GeneralizedIntegratedGradients(model: model, output: output, nSteps: nSteps)
         gig.maxCrossings = maxCrossings
         let outputs = try model.forward(x)
-        guard let scores = outputs[gig.output] else { throw CNNError.unknownTensor(gig.output, available: model.outputNames) }
+        guard let scores = outputs[gig.output] else { throw ModelError.unknownTensor(gig.output, available: model.outputNames) }
         let width = scores.count / n
         var attributions = [Float]()
         var table = TextTable(["sample", "target", "f(x)", "f(baseline)", "sum GIG", "smooth", "jumps", "crossings", "completeness"])

@@ -35,7 +35,7 @@ import Testing
             try GeneralizedIGCommand.parse(["--model", Self.trees + "/gb_multi.onnx", "--input", Self.trees + "/gb_multi_inputs.npy",
                                             "--n-steps", "0", "--out", "/tmp/x.npy"])
         }
-        #expect(throws: CNNError.self) {
+        #expect(throws: InputError.self) {
             try GeneralizedIGCommand.parse(["--model", Self.trees + "/gb_multi.onnx", "--input", Self.trees + "/gb_multi_inputs.npy",
                                             "--out", "/nonexistent-folder/x.npy"]).execute()
         }

@@ -193,7 +193,7 @@ import Testing
         #expect(OutputPaths.sameFile("\(dir)/l.bin", file) && OutputPaths.sameFile("\(dir)/./a.bin", file))
         #expect(!OutputPaths.sameFile("\(dir)/b.bin", file))
         #expect(OutputPaths.sameFile("\(dir)/new.bin", "\(dir)/../\(URL(fileURLWithPath: dir).lastPathComponent)/new.bin"))
-        #expect(throws: CNNError.self) { try OutputPaths.check("\(dir)/l.bin", option: "--out", inputs: [("--data", file)]) }
+        #expect(throws: InputError.self) { try OutputPaths.check("\(dir)/l.bin", option: "--out", inputs: [("--data", file)]) }
         try OutputPaths.check("\(dir)/b.bin", option: "--out", inputs: [("--data", file), ("--labels", nil)])
     }
 }

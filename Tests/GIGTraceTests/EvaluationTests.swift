@@ -160,14 +160,14 @@ import TestSupport
         let trace = try Self.smallTrace(in: dir)
         var options = TraceEvaluation.Options()
         options.images = 0
-        #expect(throws: CNNError.invalidInput("--images must be at least 1, got 0")) { try TraceEvaluation(trace: trace, options: options) }
+        #expect(throws: InputError.invalidParameter(.images, "images must be at least 1, got 0")) { try TraceEvaluation(trace: trace, options: options) }
         options.images = 4
         options.dataPath = "\(dir)/moved.gz"
-        let moved = #expect(throws: CNNError.self) { try TraceEvaluation(trace: trace, options: options) }
+        let moved = #expect(throws: InputError.self) { try TraceEvaluation(trace: trace, options: options) }
         #expect("\(moved.map { "\($0)" } ?? "")".contains("no longer exists"))
         options.dataPath = nil
         let reader = try TraceReader.open(trace)
-        let unknown = #expect(throws: CNNError.self) { try reader.layout.classIndex("Dragon") }
+        let unknown = #expect(throws: TraceError.self) { try reader.layout.classIndex("Dragon") }
         #expect("\(unknown.map { "\($0)" } ?? "")".contains("unknown class 'Dragon'"))
     }
 
@@ -185,7 +185,7 @@ import TestSupport
         #expect(try TraceSummary(reader: TraceReader.open(trace)).faithfulness == nil)
         var options = TraceEvaluation.Options()
         options.images = 2
-        let refused = #expect(throws: CNNError.self) { try TraceEvaluation(trace: trace, options: options).run() }
+        let refused = #expect(throws: TraceError.self) { try TraceEvaluation(trace: trace, options: options).run() }
         #expect("\(refused.map { "\($0)" } ?? "")".contains("schema v2"))
         let writable = try TraceDatabase.open(trace, readOnly: false)
         try writable.close()

@@ -126,7 +126,7 @@ import Testing
         // Computations from different layers cannot share a sweep.
         let fromStage3 = try GIGComputation(subnetwork: model.subnetwork(from: Self.stage3, to: logitsName), source: basisB,
                                           target: .classes(count: 10), quadrature: quadrature)
-        #expect(throws: CNNError.self) {
+        #expect(throws: TraceError.self) {
             try GIGComputation.computeJointly(toNext: toStage3, toClasses: fromStage3, sourceCodes: Self.codes(variant, "stage2", image: 0),
                                             realNext: b.slice(batch: 0..<1).reshaped(Array(b.shape.dropFirst())), nextCodes: nil,
                                             realLogits: logits.slice(batch: 0..<1).reshaped([10]))

@@ -56,14 +56,14 @@ public struct GIGComputation: Sendable {
     public init(subnetwork: Subnetwork, source: ConceptBank, errorNode: Bool = false, target: Target, quadrature: Quadrature,
                 mask: TargetMask = .masked, mode: Mode = .auto) throws {
         guard let shapeA = subnetwork.model.tensorShapes[subnetwork.from], shapeA.count == 3 else {
-            throw CNNError.invalidInput("GIG source '\(subnetwork.from)' is not a C×H×W tensor")
+            throw TraceError.invalidRequest("GIG source '\(subnetwork.from)' is not a C×H×W tensor")
         }
         guard shapeA[0] == source.channels else {
-            throw CNNError.shapeMismatch("concept bank of '\(subnetwork.from)' has \(source.channels) channels, the layer has \(shapeA[0])")
+            throw TraceError.shapeMismatch("concept bank of '\(subnetwork.from)' has \(source.channels) channels, the layer has \(shapeA[0])")
         }
         if case .concepts(let bank) = target {
             guard let shapeB = subnetwork.model.tensorShapes[subnetwork.to], shapeB.count == 3, shapeB[0] == bank.channels else {
-                throw CNNError.shapeMismatch("concept bank of '\(subnetwork.to)' does not match that layer's channels")
+                throw TraceError.shapeMismatch("concept bank of '\(subnetwork.to)' does not match that layer's channels")
             }
         }
         self.subnetwork = subnetwork
@@ -130,7 +130,7 @@ public struct GIGComputation: Sendable {
         guard toNext.subnetwork.from == toClasses.subnetwork.from, toNext.source == toClasses.source, toNext.errorNode == toClasses.errorNode,
               toNext.quadrature == toClasses.quadrature, case .classes = toClasses.target,
               toClasses.subnetwork.nodeIndices.contains(where: { toClasses.subnetwork.model.nodes[$0].output == toNext.subnetwork.to }) else {
-            throw CNNError.invalidInput("internal: joint GIG needs both computations from '\(toNext.subnetwork.from)' on one path")
+            throw TraceError.invalidRequest("internal: joint GIG needs both computations from '\(toNext.subnetwork.from)' on one path")
         }
         let next = try toNext.prepare(sourceCodes: sourceCodes, realTarget: realNext, targetCodes: nextCodes,
                                       sourceActivation: sourceActivation)
@@ -164,7 +164,7 @@ public struct GIGComputation: Sendable {
         let (channelsA, positionsA) = (shapeA[0], shapeA[1] * shapeA[2])
         let k = source.k
         guard sourceCodes.count == positionsA * k else {
-            throw CNNError.shapeMismatch("\(sourceCodes.count) codes for \(positionsA) positions × \(k) concepts of '\(subnetwork.from)'")
+            throw TraceError.shapeMismatch("\(sourceCodes.count) codes for \(positionsA) positions × \(k) concepts of '\(subnetwork.from)'")
         }
         let targetSize = realTarget.count
         let block = try targetBlock(realTarget: realTarget, targetCodes: targetCodes)
@@ -177,7 +177,7 @@ public struct GIGComputation: Sendable {
                             realDelta: [Double](repeating: 0, count: block.active.count), completenessError: 0, reconstructionGap: 0)
         if errorNode {
             guard let x = sourceActivation, x.count == channelsA * positionsA else {
-                throw CNNError.shapeMismatch("the error node of '\(subnetwork.from)' needs the real layer (\(channelsA * positionsA) values), got \(sourceActivation?.count ?? 0)")
+                throw TraceError.shapeMismatch("the error node of '\(subnetwork.from)' needs the real layer (\(channelsA * positionsA) values), got \(sourceActivation?.count ?? 0)")
             }
         }
         guard t > 0 else {
@@ -339,7 +339,7 @@ public struct GIGComputation: Sendable {
         let wanted = names.union([subnetwork.to])
         let sizes = try wanted.map { name -> (String, Int) in
             guard let shape = subnetwork.model.tensorShapes[name] else {
-                throw CNNError.unknownTensor(name, available: subnetwork.model.tensorNames)
+                throw ModelError.unknownTensor(name, available: subnetwork.model.tensorNames)
             }
             return (name, shape.reduce(1, *))
         }
@@ -365,7 +365,7 @@ public struct GIGComputation: Sendable {
             let weights = steps.map { Float(quadrature.weights[$0]) }
             for (name, size) in sizes {
                 guard let out = pushed[name], out.count == steps.count * d * size else {
-                    throw CNNError.invalidInput("internal: forward mode gave no tangent at '\(name)'")
+                    throw TraceError.invalidRequest("internal: forward mode gave no tangent at '\(name)'")
                 }
                 sums[name]?.withUnsafeMutableBufferPointer { acc in
                     cblas_sgemv(CblasRowMajor, CblasTrans, Int32(steps.count), Int32(d * size), 1, out.data, Int32(d * size),
@@ -383,7 +383,7 @@ public struct GIGComputation: Sendable {
         switch target {
         case .classes(let count):
             guard size == count else {
-                throw CNNError.shapeMismatch("logits of '\(subnetwork.to)' have \(size) values, expected \(count) classes")
+                throw TraceError.shapeMismatch("logits of '\(subnetwork.to)' have \(size) values, expected \(count) classes")
             }
             var block = [Float](repeating: 0, count: count * count)
             for c in 0..<count { block[c * count + c] = 1 }
@@ -394,7 +394,7 @@ public struct GIGComputation: Sendable {
             var active = [Bool](repeating: true, count: bank.k)
             if mask == .masked {
                 guard let codes = targetCodes, codes.count == positions * bank.k else {
-                    throw CNNError.shapeMismatch("target codes for '\(subnetwork.to)' must be \(positions)×\(bank.k)")
+                    throw TraceError.shapeMismatch("target codes for '\(subnetwork.to)' must be \(positions)×\(bank.k)")
                 }
                 active = [Bool](repeating: false, count: bank.k)
                 for p in 0..<positions {

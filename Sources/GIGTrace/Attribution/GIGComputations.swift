@@ -49,13 +49,13 @@ public struct GIGComputations: Sendable {
         -> (toNext: [Subnetwork], toClasses: [Subnetwork]) {
         let toNext = try zip(names, names.dropFirst()).map { a, b in
             do { return try model.subnetwork(from: a, to: b) } catch {
-                throw CNNError.invalidInput("traced layers must run forward, each computed from the one before alone: "
+                throw TraceError.invalidSettings("traced layers must run forward, each computed from the one before alone: "
                     + "'\(b)' cannot be computed from '\(a)' (\(error))")
             }
         }
         let toClasses = try names.map { name in
             do { return try model.subnetwork(from: name, to: output) } catch {
-                throw CNNError.invalidInput("every path to '\(output)' must pass through traced layer '\(name)' (a block or stage output): \(error)")
+                throw TraceError.invalidSettings("every path to '\(output)' must pass through traced layer '\(name)' (a block or stage output): \(error)")
             }
         }
         return (toNext, toClasses)

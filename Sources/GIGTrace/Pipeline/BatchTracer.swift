@@ -34,11 +34,11 @@ public struct BatchTracer: Sendable {
                 exemplarMass: Double = 0.9, codingThreads: Int = 1, mode: GIGComputation.Mode = .auto,
                 errorNode: Bool = false) throws {
         guard !layers.isEmpty, banks.count == layers.count else {
-            throw CNNError.invalidInput("\(banks.count) concept banks for \(layers.count) traced layers")
+            throw TraceError.invalidRequest("\(banks.count) concept banks for \(layers.count) traced layers")
         }
         let (out, classes) = try Self.classLogits(of: model)
         for (g, bank) in zip(layers, banks) where bank.channels != g.channels {
-            throw CNNError.shapeMismatch("concept bank of '\(bank.layer)' has \(bank.channels) channels, layer '\(g.name)' has \(g.channels)")
+            throw TraceError.shapeMismatch("concept bank of '\(bank.layer)' has \(bank.channels) channels, layer '\(g.name)' has \(g.channels)")
         }
         self.model = model
         self.layers = layers
@@ -62,7 +62,7 @@ public struct BatchTracer: Sendable {
     public static func classLogits(of model: Model) throws -> (output: String, classes: Int) {
         let out = model.outputNames.first ?? ""
         guard let logits = model.tensorShapes[out], logits.count == 1 else {
-            throw CNNError.invalidInput("the model's output '\(out)' is not a vector of class logits")
+            throw TraceError.invalidRequest("the model's output '\(out)' is not a vector of class logits")
         }
         return (out, logits[0])
     }
@@ -79,9 +79,9 @@ public struct BatchTracer: Sendable {
         let n = batch.indices.count
         guard n > 0 else { return [] }
         let values = try model.forward(batch.images, keep: Set(layers.map(\.name)))
-        guard let logits = values[output] else { throw CNNError.unknownTensor(output, available: model.tensorNames) }
+        guard let logits = values[output] else { throw ModelError.unknownTensor(output, available: model.tensorNames) }
         let activations = try layers.map { g in
-            guard let x = values[g.name] else { throw CNNError.unknownTensor(g.name, available: model.tensorNames) }
+            guard let x = values[g.name] else { throw ModelError.unknownTensor(g.name, available: model.tensorNames) }
             return x
         }
         let codes = try layers.indices.map { l in

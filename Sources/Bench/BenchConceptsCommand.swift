@@ -41,7 +41,7 @@ struct BenchConceptsCommand: ParsableCommand {
     func run() throws {
         let bytes = try AtomicFile.read(data)
         guard bytes.count == rows * cols * 4 else {
-            throw CNNError.corruptFile(path: data, reason: "holds \(bytes.count) bytes, expected \(rows)×\(cols)×4")
+            throw InputError.corruptFile(path: data, reason: "holds \(bytes.count) bytes, expected \(rows)×\(cols)×4")
         }
         var values = [Float](repeating: 0, count: rows * cols)
         _ = values.withUnsafeMutableBytes { bytes.copyBytes(to: $0) }

@@ -28,7 +28,7 @@ struct BenchEngineCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard batchSize > 0, threads > 0, iterations > 0 else { throw CNNError.invalidInput("options must be positive") }
+            guard batchSize > 0, threads > 0, iterations > 0 else { throw InputError.invalidInput("options must be positive") }
             var m = try Model.load(path: model)
             m.threads = threads
             let shape = [batchSize] + m.inputShape

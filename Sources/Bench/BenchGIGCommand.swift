@@ -54,7 +54,7 @@ struct BenchGIGCommand: ParsableCommand {
             let names = layers.items
             let bankFiles = conceptBank.items
             guard names.count >= 1, bankFiles.count == names.count else {
-                throw CNNError.invalidInput("--concept-bank needs one file per layer: \(names.count) layers, \(bankFiles.count) files")
+                throw InputError.invalidInput("--concept-bank needs one file per layer: \(names.count) layers, \(bankFiles.count) files")
             }
             let geometries = try names.map { try LayerGeometry(model: net, layer: $0) }
             let banks = try zip(names, bankFiles).enumerated().map { i, pair in
@@ -68,7 +68,7 @@ struct BenchGIGCommand: ParsableCommand {
                 try speed(net: net, geometries: geometries, banks: banks, quadrature: configs[0], mode: mode, loader: loader)
             } else {
                 guard edgesOut == nil else {
-                    throw CNNError.invalidInput("--edges-out needs exactly one quadrature and one step count, got \(configs.count) combinations")
+                    throw InputError.invalidInput("--edges-out needs exactly one quadrature and one step count, got \(configs.count) combinations")
                 }
                 try completeness(net: net, geometries: geometries, banks: banks, configs: configs, loader: loader)
             }
@@ -103,12 +103,12 @@ struct BenchGIGCommand: ParsableCommand {
             // Codes for the peer, outside the timed region (a second forward pass).
             let values = try net.forward(batch.images, keep: Set(geometries.map(\.name)))
             for (l, g) in geometries.enumerated() {
-                guard let x = values[g.name] else { throw CNNError.unknownTensor(g.name, available: net.tensorNames) }
+                guard let x = values[g.name] else { throw ModelError.unknownTensor(g.name, available: net.tensorNames) }
                 codes[l] += try banks[l].encode(activations: x, geometry: g).data
             }
         }
         progress.finish(quietSummary: true)
-        guard !errors.isEmpty else { throw CNNError.invalidInput("no images in the dataset selection") }
+        guard !errors.isEmpty else { throw InputError.invalidInput("no images in the dataset selection") }
         print(String(format: "bench-gig: %d images, %.3f s, %.2f images/s (%d threads; %@ %d steps; forward + coding + GIG + exemplar candidates, data loading excluded)",
                      errors.count, seconds, Double(errors.count) / seconds, execution.threads, quadrature.method.rawValue, quadrature.steps))
         print("completeness error per image: median \(Self.percent(Statistics.median(errors))), worst \(Self.percent(errors.max() ?? 0))")
@@ -129,11 +129,10 @@ struct BenchGIGCommand: ParsableCommand {
         let names = geometries.map(\.name)
         let logitsName = net.outputNames.first ?? ""
         let classes = net.tensorShapes[logitsName]?.last ?? 0
-        let bases = try banks.map(BatchTracer.basis)
         // Computations in the order of ImageTrace: layer i → i+1, then layer i → classes.
         let computations: [(source: Int, target: Int?)] = names.indices.dropLast().map { ($0, $0 + 1) } + names.indices.map { ($0, nil) }
         let gigs: [[GIGComputation]] = try configs.map { q in
-            let set = try GIGComputations(model: net, layers: names, bases: bases, output: logitsName, classes: classes,
+            let set = try GIGComputations(model: net, layers: names, banks: banks, output: logitsName, classes: classes,
                                           quadrature: q, mode: .auto)
             return set.layers + set.classes
         }
@@ -145,7 +144,7 @@ struct BenchGIGCommand: ParsableCommand {
             let n = batch.images.shape[0]
             let values = try net.forward(batch.images, keep: Set(names))
             let codes = try geometries.indices.map { l -> [Float] in
-                guard let x = values[names[l]] else { throw CNNError.unknownTensor(names[l], available: net.tensorNames) }
+                guard let x = values[names[l]] else { throw ModelError.unknownTensor(names[l], available: net.tensorNames) }
                 return try banks[l].encode(activations: x, geometry: geometries[l]).data
             }
             for image in 0..<n {
@@ -157,7 +156,7 @@ struct BenchGIGCommand: ParsableCommand {
                     var missing = 0.0, scale = 0.0
                     for (j, comp) in computations.enumerated() {
                         let targetName = comp.target.map { names[$0] } ?? logitsName
-                        guard let t = values[targetName] else { throw CNNError.unknownTensor(targetName, available: net.tensorNames) }
+                        guard let t = values[targetName] else { throw ModelError.unknownTensor(targetName, available: net.tensorNames) }
                         let real = try t.slice(batch: image..<(image + 1)).reshaped(Array(t.shape.dropFirst()))
                         let r = try gigs[c][j].compute(sourceCodes: imageCodes[comp.source], realTarget: real,
                                                        targetCodes: comp.target.map { imageCodes[$0] })

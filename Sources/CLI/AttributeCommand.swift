@@ -38,7 +38,7 @@ struct AttributeCommand: ParsableCommand {
     @OptionGroup var dataset: DatasetOptions
 
     @Option(help: "Only these samples, comma-separated positions in the selection (after --classes, --shuffle-seed, --limit).")
-    var indices: String?
+    var indices: CommaSeparated<Int>?
 
     @Option(help: "Attribution method: \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var method: AttributionMethod = .integratedGradients
@@ -92,7 +92,7 @@ struct AttributeCommand: ParsableCommand {
         try reportingErrors { try compute() }
     }
 
-    /// The command's work; throws the one-line `CNNError` that `run()` prints.
+    /// The command's work; throws the one-line `UserError` that `run()` prints.
     func compute() throws {
         let settings = AttributionSettings(quadrature: try Quadrature(method: quadrature, steps: steps), internalBatchSize: internalBatchSize,
                                            ggigIntervals: intervals,
@@ -101,7 +101,7 @@ struct AttributeCommand: ParsableCommand {
         try Self.prepareFolder(output.out)
         let m = try Model.load(path: model, threads: output.threads)
         if let name = explainedOutput, !m.outputNames.contains(name) {
-            throw CNNError.invalidInput("--output '\(name)' is not an output of \(model) (outputs: \(m.outputNames.joined(separator: ", ")))")
+            throw InputError.invalidInput("--output '\(name)' is not an output of \(model) (outputs: \(m.outputNames.joined(separator: ", ")))")
         }
         if m.inputShape.count == 1 {
             try computeTabular(model: m, settings: settings)
@@ -109,7 +109,7 @@ struct AttributeCommand: ParsableCommand {
         }
         let attributor = try method.attributor(model: m, settings: settings)
         let spec = try dataset.spec()
-        let data = try Self.loadImages(spec: spec, indices: indices)
+        let data = try Self.loadImages(spec: spec, indices: indices?.items)
         let n = data.images.shape[0]
         let perImage = Array(data.images.shape.dropFirst())
         let (channels, height, width) = (perImage[0], perImage[1], perImage[2])
@@ -157,18 +157,18 @@ struct AttributeCommand: ParsableCommand {
     func computeTabular(model m: Model, settings: AttributionSettings) throws {
         let features = m.inputShape[0]
         guard method == .generalizedIG else {
-            throw CNNError.invalidInput("--method \(method.rawValue) takes image models; \(model) takes feature rows [N, \(features)]: use --method generalized-ig")
+            throw InputError.invalidInput("--method \(method.rawValue) takes image models; \(model) takes feature rows [N, \(features)]: use --method generalized-ig")
         }
         try checkNoImageOptions(features: features)
         let attributor = try method.attributor(model: m, settings: settings)
         let (rows, positions, fileRows) = try Self.loadRows(dataset.data, features: features, inputName: m.inputName,
-                                                            indices: indices, limit: dataset.limit)
+                                                            indices: indices?.items, limit: dataset.limit)
         let n = rows.shape[0]
         var labels = [Int]()
         if let path = dataset.labels {
             let all = try Npy.read(path: path).integers(path: path)
             guard all.count == fileRows else {
-                throw CNNError.invalidInput("--labels \(path): \(all.count) labels for the \(fileRows) rows of \(dataset.data ?? "--data")")
+                throw InputError.invalidInput("--labels \(path): \(all.count) labels for the \(fileRows) rows of \(dataset.data ?? "--data")")
             }
             labels = positions.map { all[$0] }
         }
@@ -198,9 +198,9 @@ struct AttributeCommand: ParsableCommand {
     static func explain(_ attributor: any InputAttributor, sample i: Int, _ x: Tensor, target: Int, baseline: Tensor) throws -> InputAttribution {
         do {
             return try attributor.explain(image: x, target: target, baseline: baseline)
-        } catch let error as CNNError {
-            let text = "\(error)"
-            throw CNNError.invalidInput("sample \(i): \(text)\(text.contains("crossing limit") ? "; --max-crossings sets the limit" : "")")
+        } catch let error as any UserError {
+            let text = commandLineMessage(error)
+            throw InputError.invalidInput("sample \(i): \(text)\(text.contains("crossing limit") ? "; --max-crossings sets the limit" : "")")
         }
     }
 
@@ -213,32 +213,32 @@ struct AttributeCommand: ParsableCommand {
             ("--format", dataset.format != .auto && dataset.format != .npy),
         ]
         if let (flag, _) = given.first(where: \.1) {
-            throw CNNError.invalidInput("\(flag) applies to image data; \(model) takes feature rows [N, \(features)], read from --data as given")
+            throw InputError.invalidInput("\(flag) applies to image data; \(model) takes feature rows [N, \(features)], read from --data as given")
         }
     }
 
     /// Feature rows `[N, F]` of a tabular model from a float32 `.npy`: the first `limit` rows, then
     /// the `indices` positions among them; with the rows' positions in the file and its row count.
-    static func loadRows(_ path: String?, features: Int, inputName: String, indices: String?,
+    static func loadRows(_ path: String?, features: Int, inputName: String, indices: [Int]?,
                          limit: Int?) throws -> (rows: Tensor, positions: [Int], fileRows: Int) {
-        guard let path else { throw CNNError.invalidInput("--data is required (a float32 .npy of feature rows [N, \(features)])") }
+        guard let path else { throw InputError.invalidInput("--data is required (a float32 .npy of feature rows [N, \(features)])") }
         guard path.lowercased().hasSuffix(".npy") else {
-            throw CNNError.invalidInput("--data \(path): a tabular model (input '\(inputName)' [N, \(features)]) takes a float32 .npy of shape [N, \(features)]")
+            throw InputError.invalidInput("--data \(path): a tabular model (input '\(inputName)' [N, \(features)]) takes a float32 .npy of shape [N, \(features)]")
         }
         let all = try Npy.read(path: path).floatTensor(path: path)
         guard all.rank == 2, all.shape[1] == features else {
-            throw CNNError.shapeMismatch("--data \(path): shape \(all.shape) is not [N, \(features)]: the model's input '\(inputName)' takes rows of \(features) features")
+            throw InputError.shapeMismatch("--data \(path): shape \(all.shape) is not [N, \(features)]: the model's input '\(inputName)' takes rows of \(features) features")
         }
         var positions = Array(0..<min(all.shape[0], max(0, limit ?? all.shape[0])))
         if let indices {
-            positions = try indices.split(separator: ",").map { text -> Int in
-                guard let i = Int(text.trimmingCharacters(in: .whitespaces)), positions.indices.contains(i) else {
-                    throw CNNError.invalidInput("--indices: '\(text)' is not a position in the selection of \(positions.count) rows of \(path)")
+            positions = try indices.map { i -> Int in
+                guard positions.indices.contains(i) else {
+                    throw InputError.invalidInput("--indices: '\(i)' is not a position in the selection of \(positions.count) rows of \(path)")
                 }
                 return positions[i]
             }
         }
-        guard !positions.isEmpty else { throw CNNError.invalidInput("no rows selected from \(path) (N = 0)") }
+        guard !positions.isEmpty else { throw InputError.invalidInput("no rows selected from \(path) (N = 0)") }
         let rows = Tensor(uncheckedShape: [positions.count, features],
                           data: positions.flatMap { all.data[($0 * features)..<(($0 + 1) * features)] })
         return (rows, positions, all.shape[0])
@@ -248,23 +248,23 @@ struct AttributeCommand: ParsableCommand {
     func resolveTargets(model m: Model, settings: AttributionSettings, samples: Tensor, labels: [Int], classNames: [String]) throws -> [Int] {
         let name = method.explainedOutput(model: m, settings: settings)
         let n = samples.shape[0]
-        guard let scores = try m.forward(samples)[name] else { throw CNNError.unknownTensor(name, available: m.outputNames) }
+        guard let scores = try m.forward(samples)[name] else { throw ModelError.unknownTensor(name, available: m.outputNames) }
         return try Self.resolveTargets(target, logits: scores, labels: labels, classNames: classNames, classCount: scores.count / max(1, n), count: n)
     }
 
     /// The images of the selection (or of the `--indices` positions in it), their labels and the class names.
-    static func loadImages(spec: DatasetSpec, indices: String?) throws -> (images: Tensor, labels: [Int], classNames: [String]) {
+    static func loadImages(spec: DatasetSpec, indices: [Int]?) throws -> (images: Tensor, labels: [Int], classNames: [String]) {
         var loader = try spec.makeLoader(batchSize: 64)
         if let indices {
-            let picks = try indices.split(separator: ",").map { text -> Int in
-                guard let i = Int(text.trimmingCharacters(in: .whitespaces)), (0..<loader.indices.count).contains(i) else {
-                    throw CNNError.invalidInput("--indices: '\(text)' is not a position in the selection of \(loader.indices.count) images of \(spec.data)")
+            let picks = try indices.map { i -> Int in
+                guard (0..<loader.indices.count).contains(i) else {
+                    throw InputError.invalidInput("--indices: '\(i)' is not a position in the selection of \(loader.indices.count) images of \(spec.data)")
                 }
                 return loader.indices[i]
             }
             loader = loader.restricted(to: picks)
         }
-        guard !loader.indices.isEmpty else { throw CNNError.invalidInput("no images selected from \(spec.data) (N = 0)") }
+        guard !loader.indices.isEmpty else { throw InputError.invalidInput("no images selected from \(spec.data) (N = 0)") }
         var batches = [Tensor](), labels = [Int]()
         for b in 0..<loader.batchCount {
             let batch = try loader.batch(b)
@@ -284,22 +284,22 @@ struct AttributeCommand: ParsableCommand {
             }
         case "label":
             guard labels.count == n else {
-                throw CNNError.invalidInput("--target label: no labels for these \(n) samples (feature rows take them from --labels, an int64 .npy of N labels)")
+                throw InputError.invalidInput("--target label: no labels for these \(n) samples (feature rows take them from --labels, an int64 .npy of N labels)")
             }
             guard labels.allSatisfy({ (0..<classCount).contains($0) }) else {
-                throw CNNError.invalidInput("--target label: the dataset has no label in 0..<\(classCount) for some images (labels \(Set(labels).sorted()))")
+                throw InputError.invalidInput("--target label: the dataset has no label in 0..<\(classCount) for some images (labels \(Set(labels).sorted()))")
             }
             return labels
         default:
             if let c = Int(text) {
                 guard (0..<classCount).contains(c) else {
-                    throw CNNError.invalidInput("--target \(c) is out of range: the model has \(classCount) classes (0..<\(classCount))")
+                    throw InputError.invalidInput("--target \(c) is out of range: the model has \(classCount) classes (0..<\(classCount))")
                 }
                 return [Int](repeating: c, count: n)
             }
             guard let c = classNames.firstIndex(of: text), c < classCount else {
                 let known = classNames.isEmpty ? "the dataset has no class names" : "known: \(classNames.prefix(20).joined(separator: ", "))"
-                throw CNNError.invalidInput("--target '\(text)' is not pred, label, a class index or a class name (\(known))")
+                throw InputError.invalidInput("--target '\(text)' is not pred, label, a class index or a class name (\(known))")
             }
             return [Int](repeating: c, count: n)
         }
@@ -317,13 +317,13 @@ struct AttributeCommand: ParsableCommand {
             return Tensor(uncheckedShape: [1] + per, data: mean)
         default:
             guard text.hasSuffix(".npy") else {
-                throw CNNError.invalidInput("--baseline: expected zero, mean or a .npy file, got '\(text)'")
+                throw InputError.invalidInput("--baseline: expected zero, mean or a .npy file, got '\(text)'")
             }
             let b = try Npy.read(path: text).floatTensor(path: text)
             if b.shape == per { return Tensor(uncheckedShape: [1] + per, data: b.data) }
             guard b.rank == per.count + 1, Array(b.shape.dropFirst()) == per, b.shape[0] == 1 || b.shape[0] == n else {
                 let shape = per.map(String.init).joined(separator: ", ")
-                throw CNNError.shapeMismatch("--baseline \(text): shape \(b.shape) does not fit the \(n) samples of [\(shape)] (give [\(shape)], [1, \(shape)] or [\(n), \(shape)])")
+                throw InputError.shapeMismatch("--baseline \(text): shape \(b.shape) does not fit the \(n) samples of [\(shape)] (give [\(shape)], [1, \(shape)] or [\(n), \(shape)])")
             }
             return b
         }
@@ -333,14 +333,14 @@ struct AttributeCommand: ParsableCommand {
     static func prepareFolder(_ path: String) throws {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
-            guard isFolder.boolValue else { throw CNNError.invalidInput("--out \(path) exists and is not a folder") }
+            guard isFolder.boolValue else { throw InputError.invalidInput("--out \(path) exists and is not a folder") }
         } else {
             do {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             } catch {
-                throw CNNError.invalidInput("--out \(path): cannot create the folder (\(error.localizedDescription))")
+                throw InputError.invalidInput("--out \(path): cannot create the folder (\(error.localizedDescription))")
             }
         }
-        guard FileManager.default.isWritableFile(atPath: path) else { throw CNNError.invalidInput("--out \(path) is not writable") }
+        guard FileManager.default.isWritableFile(atPath: path) else { throw InputError.invalidInput("--out \(path) is not writable") }
     }
 }

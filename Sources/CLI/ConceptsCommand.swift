@@ -93,7 +93,7 @@ struct ConceptsCommand: ParsableCommand {
         }
         if learningProgress == nil { sampling.finish(quietSummary: quiet) }
         learningProgress?.finish(quietSummary: true)
-        guard let bank = banks.first else { throw CNNError.invalidInput("no concept bank was learned for '\(layer)'") }
+        guard let bank = banks.first else { throw InputError.invalidInput("no concept bank was learned for '\(layer)'") }
         return bank
     }
 }

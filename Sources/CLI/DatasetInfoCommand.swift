@@ -14,7 +14,7 @@ struct DatasetInfoCommand: ParsableCommand {
     var data: String
 
     @Option(help: "Dataset format: \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var format: String = "auto"
+    var format: DatasetFormat = .auto
 
     @Option(help: "Labels file for IDX or .npy images.")
     var labels: String?
@@ -43,7 +43,7 @@ struct DatasetInfoCommand: ParsableCommand {
     }
 
     private func show() throws {
-        let options = try DatasetOptions.parse(["--data", data, "--format", format]
+        let options = try DatasetOptions.parse(["--data", data, "--format", format.rawValue]
                                                + (labels.map { ["--labels", $0] } ?? [])
                                                + (classNames.map { ["--class-names", $0] } ?? []))
         let dataset = try options.openDataset()

@@ -19,7 +19,7 @@ enum DemoModel {
                 let candidate = dir.appendingPathComponent(relativeModel).path
                 if FileManager.default.fileExists(atPath: candidate) {
                     guard FileManager.default.fileExists(atPath: data) else {
-                        throw CNNError.fileNotFound("\(data) (the demo's Fashion-MNIST test set: install dataset-fashion-mnist, or pass --data)")
+                        throw InputError.fileNotFound("\(data) (the demo's Fashion-MNIST test set: install dataset-fashion-mnist, or pass --data)")
                     }
                     return (candidate, data)
                 }
@@ -28,7 +28,7 @@ enum DemoModel {
                 dir = parent
             }
         }
-        throw CNNError.invalidInput("no --model given and the demo model (\(relativeModel)) was not found above the executable "
+        throw InputError.invalidInput("no --model given and the demo model (\(relativeModel)) was not found above the executable "
             + "or the current directory; pass --model and --data")
     }
 

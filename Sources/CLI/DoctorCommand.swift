@@ -119,7 +119,7 @@ struct DoctorCommand: ParsableCommand {
 
     /// sgemm GFLOP/s with OPENBLAS_CORETYPE=core, measured by this executable in a child process
     /// (OpenBLAS reads the variable only when it loads), and the core that child actually ran.
-    func measureInChild(core: String) -> Result<(String, Double), CNNError> {
+    func measureInChild(core: String) -> Result<(String, Double), InputError> {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         child.arguments = ["doctor", "--sgemm-only", "--seconds", "\(seconds)", "--size", "\(size)"]

@@ -55,7 +55,7 @@ struct ERFCommand: ParsableCommand {
         try reportingErrors { try compute() }
     }
 
-    /// The command's work; throws the one-line `CNNError` that `run()` prints.
+    /// The command's work; throws the one-line `UserError` that `run()` prints.
     func compute() throws {
         let erfMethod = method
         let inputs = dataset.inputPaths + [("--model", model)]
@@ -71,9 +71,9 @@ struct ERFCommand: ParsableCommand {
         try geometry.check(pfv)
         let spec = try dataset.spec()
         let loader = try spec.makeLoader(batchSize: 1)
-        guard image >= 0 else { throw CNNError.invalidInput("--image must be ≥ 0, got \(image)") }
+        guard image >= 0 else { throw InputError.invalidInput("--image must be ≥ 0, got \(image)") }
         guard (0..<loader.indices.count).contains(image) else {
-            throw CNNError.invalidInput("--image \(image) is beyond the dataset \(spec.data): valid 0..<\(loader.indices.count)")
+            throw InputError.invalidInput("--image \(image) is beyond the dataset \(spec.data): valid 0..<\(loader.indices.count)")
         }
         let images = try loader.batch(image).images
         var request = ERFRequest(layer: layer, imageIndex: 0, position: pfv)
@@ -96,7 +96,7 @@ struct ERFCommand: ParsableCommand {
     static func parsePosition(_ text: String) throws -> PFVPosition {
         let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.count == 2, let h = parts[0], let w = parts[1] else {
-            throw CNNError.invalidInput("--position: expected H,W (two integers), got '\(text)'")
+            throw InputError.invalidInput("--position: expected H,W (two integers), got '\(text)'")
         }
         return PFVPosition(h: h, w: w)
     }

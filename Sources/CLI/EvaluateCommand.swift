@@ -69,7 +69,7 @@ struct EvaluateCommand: ParsableCommand {
             for path in [json, plots.map { $0 + "-0-curves.png" }].compactMap({ $0 }) {
                 let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
                 guard FileManager.default.fileExists(atPath: folder) else {
-                    throw CNNError.invalidInput("cannot write \(path): folder \(folder) does not exist")
+                    throw InputError.invalidInput("cannot write \(path): folder \(folder) does not exist")
                 }
             }
             var options = TraceEvaluation.Options()

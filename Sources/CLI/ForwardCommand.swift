@@ -27,7 +27,7 @@ struct ForwardCommand: ParsableCommand {
         try reportingErrors(execute)
     }
 
-    /// The command's work; errors are `CNNError`s with one-line descriptions.
+    /// The command's work; errors are one-line `UserError`s.
     func execute() throws {
         try OutputPath.prepareFolder(out)
         let m = try engine.loadModel()

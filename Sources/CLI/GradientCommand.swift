@@ -29,7 +29,7 @@ struct GradientCommand: ParsableCommand {
         try reportingErrors(execute)
     }
 
-    /// The command's work; errors are `CNNError`s with one-line descriptions.
+    /// The command's work; errors are one-line `UserError`s.
     func execute() throws {
         try OutputPath.check(out, force: true)
         try OutputPaths.check(out, option: "--out", inputs: [("--model", engine.model), ("--input", engine.input), ("--labels", labels)])
@@ -42,8 +42,8 @@ struct GradientCommand: ParsableCommand {
         case (let t?, nil): classes = [Int](repeating: t, count: n)
         case (nil, let path?):
             classes = try Npy.read(path: path).integers(path: path)
-            guard classes.count == n else { throw CNNError.shapeMismatch("\(path): \(classes.count) labels for \(n) images") }
-        default: throw CNNError.invalidInput("give exactly one of --target and --labels")
+            guard classes.count == n else { throw InputError.shapeMismatch("\(path): \(classes.count) labels for \(n) images") }
+        default: throw InputError.invalidInput("give exactly one of --target and --labels")
         }
         var parts = [Tensor]()
         try engine.batches(n, label: "gradient") { r in

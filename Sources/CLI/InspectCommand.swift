@@ -21,7 +21,7 @@ struct InspectCommand: ParsableCommand {
         try reportingErrors { print(try report()) }
     }
 
-    /// The text (or JSON) that `run` prints; errors are `CNNError`s with one-line descriptions.
+    /// The text (or JSON) that `run` prints; errors are one-line `UserError`s.
     func report() throws -> String {
         let m = try Model.load(path: model)
         let tensors = m.tensorNames.map { name -> [String: Any] in

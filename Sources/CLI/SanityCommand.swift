@@ -32,13 +32,13 @@ struct SanityCommand: ParsableCommand {
     @OptionGroup var dataset: DatasetOptions
 
     @Option(help: "Only these images, comma-separated positions in the selection.")
-    var indices: String?
+    var indices: CommaSeparated<Int>?
 
     @Option(help: "Comma-separated methods: \(SanityCommand.methodsChecked.map(\.rawValue).joined(separator: ", ")).")
-    var methods: String = "ig,ggig,gradxinput,srd"
+    var methods = CommaSeparated<AttributionMethod>([.integratedGradients, .ggig, .gradientTimesInput, .srd])
 
     @Option(help: "Comma-separated checks: \(SanityCheckKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var checks: String = "cascading,independent,perturbation"
+    var checks = CommaSeparated<SanityCheckKind>([.cascading, .independent, .perturbation])
 
     @Option(help: "Logit to explain: pred, label, a class index, or a class name.")
     var target: String = "pred"
@@ -74,6 +74,10 @@ struct SanityCommand: ParsableCommand {
     func validate() throws {
         guard sigma > 0, sigma.isFinite else { throw ValidationError("--sigma must be positive, got \(sigma)") }
         guard perturbedModels > 0 else { throw ValidationError("--perturbed-models must be at least 1, got \(perturbedModels)") }
+        if let m = methods.items.first(where: { !Self.methodsChecked.contains($0) }) {
+            let choices = Self.methodsChecked.map(\.rawValue).joined(separator: ", ")
+            throw ValidationError("--methods: \(m.rawValue) is not checked by sanity (its checks re-initialise and perturb weights, which tree ensembles do not have; without trees it is IG); choose from \(choices)")
+        }
     }
 
     func run() throws {
@@ -81,28 +85,13 @@ struct SanityCommand: ParsableCommand {
     }
 
     func compute() throws {
-        let methodList = try methods.split(separator: ",").map { text -> AttributionMethod in
-            let choices = Self.methodsChecked.map(\.rawValue).joined(separator: ", ")
-            guard let m = AttributionMethod(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
-                throw CNNError.invalidInput("--methods: unknown method '\(text)'; choose from \(choices)")
-            }
-            guard Self.methodsChecked.contains(m) else {
-                throw CNNError.invalidInput("--methods: \(m.rawValue) is not checked by sanity (its checks re-initialise and perturb weights, which tree ensembles do not have; without trees it is IG); choose from \(choices)")
-            }
-            return m
-        }
-        let checkList = try checks.split(separator: ",").map { text -> SanityCheckKind in
-            guard let c = SanityCheckKind(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
-                throw CNNError.invalidInput("--checks: unknown check '\(text)'; choose from \(SanityCheckKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return c
-        }
+        let (methodList, checkList) = (methods.items, checks.items)
         try AttributeCommand.prepareFolder(output.out)
         // BatchNormalization stays a node of its own, so re-initialised convs keep the BN statistics.
         let m = try Model.load(path: model, threads: output.threads, foldBatchNorm: false)
         let settings = AttributionSettings(quadrature: try Quadrature(method: quadrature, steps: steps))
         let spec = try dataset.spec()
-        let data = try AttributeCommand.loadImages(spec: spec, indices: indices)
+        let data = try AttributeCommand.loadImages(spec: spec, indices: indices?.items)
         let images = data.images, n = images.shape[0]
         let (height, width) = (images.shape[2], images.shape[3])
         let logits = try m.forward(images)[m.outputNames.first ?? ""] ?? Tensor(shape: [n, 0])

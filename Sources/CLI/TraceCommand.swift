@@ -144,7 +144,7 @@ struct TraceCommand: ParsableCommand {
     /// The flags as a `TraceConfiguration`; without --model/--data, the built-in demo.
     func traceConfiguration() throws -> TraceConfiguration {
         let demo = model == nil ? try DemoModel.locate() : nil
-        guard let modelPath = model ?? demo?.model else { throw CNNError.invalidInput("--model is required") }
+        guard let modelPath = model ?? demo?.model else { throw InputError.invalidInput("--model is required") }
         var spec = try dataset.spec(defaultData: demo?.data)
         if spec.mean.isEmpty && spec.std.isEmpty, let defaults = DemoModel.normalization(besideModel: modelPath) {
             (spec.mean, spec.std) = defaults
@@ -152,7 +152,7 @@ struct TraceCommand: ParsableCommand {
         var c = TraceConfiguration(modelPath: modelPath, dataset: spec, output: out)
         c.layers = layers?.items ?? []
         c.method = concepts
-        if k != nil && kPerLayer != nil { throw CNNError.invalidInput("give either --k or --k-per-layer, not both") }
+        if k != nil && kPerLayer != nil { throw InputError.invalidInput("give either --k or --k-per-layer, not both") }
         if let kPerLayer {
             c.conceptsPerLayer = kPerLayer.items
         } else if let k {
@@ -171,7 +171,7 @@ struct TraceCommand: ParsableCommand {
         c.threads = execution.threads
         c.batchSize = dataset.batchSize
         c.skipBad = dataset.skipBad
-        guard dataset.prefetchThreads >= 0 else { throw CNNError.invalidInput("--prefetch-threads must be ≥ 0, got \(dataset.prefetchThreads)") }
+        guard dataset.prefetchThreads >= 0 else { throw InputError.invalidInput("--prefetch-threads must be ≥ 0, got \(dataset.prefetchThreads)") }
         c.prefetchThreads = dataset.prefetchThreads
         c.checkpointImages = checkpointEvery
         c.force = force
@@ -182,7 +182,7 @@ struct TraceCommand: ParsableCommand {
     static func shard(_ text: String) throws -> (Int, Int) {
         let parts = text.split(separator: "/").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.count == 2, let i = parts[0], let n = parts[1], n >= 1, i >= 0, i < n else {
-            throw CNNError.invalidInput("--shard: expected I/N with 0 ≤ I < N (e.g. 0/4), got '\(text)'")
+            throw InputError.invalidInput("--shard: expected I/N with 0 ≤ I < N (e.g. 0/4), got '\(text)'")
         }
         return (i, n)
     }

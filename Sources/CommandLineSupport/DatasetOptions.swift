@@ -62,7 +62,7 @@ public struct DatasetOptions: ParsableArguments {
     }
 
     public func spec(defaultData: String? = nil) throws -> DatasetSpec {
-        guard let path = data ?? defaultData else { throw CNNError.invalidInput("--data is required (the dataset to read)") }
+        guard let path = data ?? defaultData else { throw InputError.invalidInput("--data is required (the dataset to read)") }
         return DatasetSpec(data: path, format: format.rawValue, labels: labels, classNames: classNames,
                            preprocessing: try preprocessing(), selection: selection())
     }
@@ -86,7 +86,7 @@ public struct DatasetOptions: ParsableArguments {
 
     /// Dataset, preprocessing and selection together, ready to stream.
     public func makeLoader() throws -> DatasetLoader {
-        guard prefetchThreads >= 0 else { throw CNNError.invalidInput("--prefetch-threads must be ≥ 0, got \(prefetchThreads)") }
+        guard prefetchThreads >= 0 else { throw InputError.invalidInput("--prefetch-threads must be ≥ 0, got \(prefetchThreads)") }
         return try spec().makeLoader(batchSize: batchSize, skipBad: skipBad)
     }
 
@@ -97,6 +97,6 @@ public struct DatasetOptions: ParsableArguments {
         case 2: if let h = parts[0], let w = parts[1] { return (h, w) }
         default: break
         }
-        throw CNNError.invalidInput("--crop: expected N or HxW, got '\(text)'")
+        throw InputError.invalidInput("--crop: expected N or HxW, got '\(text)'")
     }
 }

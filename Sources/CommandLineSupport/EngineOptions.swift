@@ -20,7 +20,7 @@ public struct EngineOptions: ParsableArguments {
 
     /// The model, set to `threads`; throws on non-positive options or an unreadable model.
     public func loadModel() throws -> Model {
-        guard batchSize > 0 else { throw CNNError.invalidInput("--batch-size must be positive, got \(batchSize)") }
+        guard batchSize > 0 else { throw InputError.invalidInput("--batch-size must be positive, got \(batchSize)") }
         var m = try Model.load(path: model)
         m.threads = execution.threads
         return m
@@ -29,11 +29,11 @@ public struct EngineOptions: ParsableArguments {
     /// The input images `[N, ...]` (N > 0), checked against the model's declared input shape.
     public func loadInput(for m: Model) throws -> Tensor {
         let x = try Npy.read(path: input).floatTensor(path: input)
-        guard x.rank > 0, x.shape[0] > 0 else { throw CNNError.invalidInput("\(input): no images (shape \(x.shape))") }
+        guard x.rank > 0, x.shape[0] > 0 else { throw InputError.invalidInput("\(input): no images (shape \(x.shape))") }
         do {
             try m.checkInputShape(m.inputName, x)
-        } catch let e as CNNError {
-            throw CNNError.invalidInput("\(input): \(e)")
+        } catch let e as ModelError {
+            throw InputError.invalidInput("\(input): \(e)")
         }
         return x
     }

@@ -7,16 +7,16 @@ import Foundation
 ///
 ///     try OutputPaths.check(out, option: "--out", inputs: [("--model", model), ("--data", data)])
 public enum OutputPaths {
-    /// Throws `CNNError.invalidInput` naming `option` when `output` is an existing folder or is the
+    /// Throws `InputError.invalidInput` naming `option` when `output` is an existing folder or is the
     /// same file as one of `inputs` (option name, path; nil paths are ignored).
     public static func check(_ output: String, option: String, inputs: [(option: String, path: String?)]) throws {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), isDir.boolValue {
-            throw CNNError.invalidInput("\(option) \(output) is a folder; name a file to write")
+            throw InputError.invalidInput("\(option) \(output) is a folder; name a file to write")
         }
         for (inputOption, path) in inputs {
             guard let path, sameFile(output, path) else { continue }
-            throw CNNError.invalidInput("\(option) \(output) is the same file as the input \(inputOption) \(path); "
+            throw InputError.invalidInput("\(option) \(output) is the same file as the input \(inputOption) \(path); "
                 + "write the output elsewhere (an input is never overwritten, even with --force)")
         }
     }

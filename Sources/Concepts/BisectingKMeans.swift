@@ -35,9 +35,9 @@ public enum BisectingKMeans {
         _ pfvs: Matrix, k: Int, options: ConceptOptions, progress: ((_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> Result {
         let n = pfvs.rows, c = pfvs.cols
-        guard k >= 1 else { throw CNNError.invalidInput("k-means: K must be ≥ 1, got \(k)") }
-        guard k <= n else { throw CNNError.invalidInput("k-means: K = \(k) exceeds the number of PFVs (\(n))") }
-        guard options.restarts >= 1 else { throw CNNError.invalidInput("k-means: restarts must be ≥ 1, got \(options.restarts)") }
+        guard k >= 1 else { throw ConceptError.invalidRequest("k-means: K must be ≥ 1, got \(k)") }
+        guard k <= n else { throw ConceptError.invalidRequest("k-means: K = \(k) exceeds the number of PFVs (\(n))") }
+        guard options.restarts >= 1 else { throw ConceptError.invalidRequest("k-means: restarts must be ≥ 1, got \(options.restarts)") }
         var work = pfvs.data
         var index = Array(0..<n)
         var rng = SamplingRNG(seed: options.seed)
@@ -56,7 +56,7 @@ public enum BisectingKMeans {
                 if pick < 0 || cl.sse > clusters[pick].sse { pick = i }
             }
             guard pick >= 0 else {
-                throw CNNError.invalidInput(
+                throw ConceptError.invalidRequest(
                     "k-means: the \(n) PFVs form only \(clusters.count) distinct clusters; cannot make K = \(k) concepts (lower K)")
             }
             let parent = clusters[pick]

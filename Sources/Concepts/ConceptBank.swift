@@ -41,13 +41,33 @@ public struct ConceptBank: Sendable, Codable, Equatable {
     public var k: Int { concepts.rows }
     /// Number of channels C of the layer.
     public var channels: Int { concepts.cols }
+    /// Whether codes are signed (PCA, identity): a concept is then active where its code is ≠ 0,
+    /// otherwise (k-means, NMF) where it is > 0.
+    public var signedCodes: Bool { method == .pca || method == .identity }
+
+    /// Whether code value `u` counts as active (see `signedCodes`).
+    @inline(__always) public func isActive(_ u: Float) -> Bool { signedCodes ? u != 0 : u > 0 }
+
+    /// The identity bank of a layer with `channels` channels: every channel its own concept, codes =
+    /// the activations (a channel-level graph; GIG then reduces to Integrated Gradients summed over
+    /// positions). Learned from no PFVs, so its quality report is empty (R² 0, no active concept).
+    ///
+    ///     let bank = ConceptBank.identity(channels: 64, layer: "/stage3/relu/Relu_output_0")
+    public static func identity(channels: Int, layer: String = "") -> ConceptBank {
+        let concepts = Matrix.identity(channels)
+        let none = Matrix(rows: 0, cols: channels)
+        return ConceptBank(layer: layer, method: .identity, concepts: concepts, mean: nil, lambda: 0, codingMaxSweeps: 1,
+                           codingTolerance: 0, sample: ConceptSample(seed: 0, count: 0),
+                           quality: QualityReport.measure(pfvs: none, codes: none, concepts: concepts, mean: nil,
+                                                          layer: layer, method: .identity))
+    }
 
     /// Codes of `pfvs` (N×C): N×K. kmeans / nmf: the non-negative Lasso
     /// u = argmin ½‖x − Vᵀu‖² + λ‖x‖·‖u‖₁, u ≥ 0, by coordinate descent on VVᵀ with Vx from one GEMM;
     /// pca: u = V(x − mean); identity: u = x. Throws on a channel mismatch or non-finite PFVs.
     public func encode(_ pfvs: Matrix, threads: Int = 1) throws -> Matrix {
         guard pfvs.cols == channels else {
-            throw CNNError.shapeMismatch("PFVs have \(pfvs.cols) channels but the concept bank of layer '\(layer)' has \(channels)")
+            throw ConceptError.shapeMismatch("PFVs have \(pfvs.cols) channels but the concept bank of layer '\(layer)' has \(channels)")
         }
         try ConceptLearner.checkFinite(pfvs)
         let n = pfvs.rows, c = channels, k = self.k
@@ -87,7 +107,7 @@ public struct ConceptBank: Sendable, Codable, Equatable {
     /// PFVs rebuilt from codes (N×K): x̃ = Vᵀu (+ mean for PCA), N×C.
     public func reconstruct(_ codes: Matrix) throws -> Matrix {
         guard codes.cols == k else {
-            throw CNNError.shapeMismatch("codes have \(codes.cols) columns but layer '\(layer)' has K = \(k) concepts")
+            throw ConceptError.shapeMismatch("codes have \(codes.cols) columns but layer '\(layer)' has K = \(k) concepts")
         }
         if codes.rows == 0 { return Matrix(rows: 0, cols: channels) }
         var x = Linalg.product(codes, concepts)
@@ -97,32 +117,32 @@ public struct ConceptBank: Sendable, Codable, Equatable {
 
     /// Writes the bank as JSON to `path` (temporary file + rename).
     public func write(to path: String) throws {
-        if let problem = validationProblem() { throw CNNError.invalidInput("refusing to write concept bank \(path): \(problem)") }
+        if let problem = validationProblem() { throw ConceptError.invalidBank("refusing to write concept bank \(path): \(problem)") }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data: Data
         do { data = try encoder.encode(self) } catch {
-            throw CNNError.invalidInput("cannot encode concept bank for \(path): \(error)")
+            throw ConceptError.invalidBank("cannot encode concept bank for \(path): \(error)")
         }
         try AtomicFile.write(data, to: path)
     }
 
     /// Reads and validates a bank. `layer` / `channels`, when given, must match the file's.
-    /// Any problem throws one `CNNError` naming the file.
+    /// Any problem throws one `InputError` naming the file.
     public static func read(from path: String, layer expectedLayer: String? = nil, channels expectedChannels: Int? = nil) throws -> ConceptBank {
         let data = try AtomicFile.read(path)
         let bank: ConceptBank
         do { bank = try JSONDecoder().decode(ConceptBank.self, from: data) } catch let error as DecodingError {
-            throw CNNError.corruptFile(path: path, reason: "not a concept bank (\(describe(error)))")
+            throw InputError.corruptFile(path: path, reason: "not a concept bank (\(describe(error)))")
         } catch {
-            throw CNNError.corruptFile(path: path, reason: "not a concept bank (\(error))")
+            throw InputError.corruptFile(path: path, reason: "not a concept bank (\(error))")
         }
-        if let problem = bank.validationProblem() { throw CNNError.corruptFile(path: path, reason: problem) }
+        if let problem = bank.validationProblem() { throw InputError.corruptFile(path: path, reason: problem) }
         if let expectedLayer, expectedLayer != bank.layer {
-            throw CNNError.corruptFile(path: path, reason: "concept bank is for layer '\(bank.layer)', not '\(expectedLayer)'")
+            throw InputError.corruptFile(path: path, reason: "concept bank is for layer '\(bank.layer)', not '\(expectedLayer)'")
         }
         if let expectedChannels, expectedChannels != bank.channels {
-            throw CNNError.corruptFile(path: path, reason: "concept bank has \(bank.channels) channels, layer '\(bank.layer)' has \(expectedChannels)")
+            throw InputError.corruptFile(path: path, reason: "concept bank has \(bank.channels) channels, layer '\(bank.layer)' has \(expectedChannels)")
         }
         return bank
     }
@@ -176,7 +196,7 @@ extension ConceptBank {
                                     deadConcepts: activeShare.indices.filter { activeShare[$0] == 0 })
         let bank = ConceptBank(layer: layer, method: method, concepts: concepts, mean: mean, lambda: lambda,
                                codingMaxSweeps: codingMaxSweeps, codingTolerance: codingTolerance, sample: sample, quality: quality)
-        if let problem = bank.validationProblem() { throw CNNError.invalidInput("concept bank of layer '\(layer)': \(problem)") }
+        if let problem = bank.validationProblem() { throw ConceptError.invalidBank("concept bank of layer '\(layer)': \(problem)") }
         return bank
     }
 }

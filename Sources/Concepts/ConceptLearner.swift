@@ -13,11 +13,11 @@ public enum ConceptLearner {
         layer: String = "", sample: ConceptSample? = nil, progress: ((_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> ConceptBank {
         guard pfvs.rows >= 1, pfvs.cols >= 1 else {
-            throw CNNError.invalidInput("no PFVs to learn concepts from (\(pfvs.rows)×\(pfvs.cols)) for layer '\(layer)'")
+            throw ConceptError.invalidPFVs("no PFVs to learn concepts from (\(pfvs.rows)×\(pfvs.cols)) for layer '\(layer)'")
         }
         try checkFinite(pfvs)
         if method != .identity && pfvs.data.allSatisfy({ $0 == 0 }) {
-            throw CNNError.invalidInput("all \(pfvs.rows) PFVs of layer '\(layer)' are zero: no concept direction can be learned")
+            throw ConceptError.invalidPFVs("all \(pfvs.rows) PFVs of layer '\(layer)' are zero: no concept direction can be learned")
         }
         let concepts: Matrix
         var mean: [Float]?
@@ -32,7 +32,7 @@ public enum ConceptLearner {
             mean = pca.mean
         case .identity:
             guard k == pfvs.cols else {
-                throw CNNError.invalidInput("identity basis has one concept per channel: K must be \(pfvs.cols), got \(k)")
+                throw ConceptError.invalidRequest("identity basis has one concept per channel: K must be \(pfvs.cols), got \(k)")
             }
             concepts = Matrix.identity(k)
         }
@@ -47,7 +47,7 @@ public enum ConceptLearner {
         layer: String = "", pfvs: Matrix, sample: ConceptSample? = nil
     ) throws -> ConceptBank {
         guard given.rows >= 1, given.cols == pfvs.cols, pfvs.rows >= 1 else {
-            throw CNNError.shapeMismatch(
+            throw ConceptError.shapeMismatch(
                 "\(given.rows) concepts of \(given.cols) channels cannot code \(pfvs.rows) PFVs of \(pfvs.cols) channels")
         }
         try checkFinite(given)
@@ -78,7 +78,7 @@ public enum ConceptLearner {
     /// Throws naming the first non-finite PFV value.
     static func checkFinite(_ pfvs: Matrix) throws {
         if let bad = pfvs.data.firstIndex(where: { !$0.isFinite }) {
-            throw CNNError.invalidInput("PFV \(bad / pfvs.cols) channel \(bad % pfvs.cols) is \(pfvs.data[bad]) (not finite)")
+            throw ConceptError.invalidPFVs("PFV \(bad / pfvs.cols) channel \(bad % pfvs.cols) is \(pfvs.data[bad]) (not finite)")
         }
     }
 }

@@ -130,7 +130,7 @@ enum Linalg {
 
     /// Throws the one-line error for a failed LAPACK call (`info` ≠ 0).
     private static func check(_ info: Int32, _ routine: String, rows: Int, cols: Int) throws {
-        guard info == 0 else { throw CNNError.invalidInput("LAPACK \(routine) failed (info \(info)) on a \(rows)×\(cols) matrix") }
+        guard info == 0 else { throw ConceptError.numericalFailure("LAPACK \(routine) failed (info \(info)) on a \(rows)×\(cols) matrix") }
     }
 
     /// The `k` largest eigenvalues (descending) of the symmetric n×n matrix A (row-major, upper
@@ -145,7 +145,7 @@ enum Linalg {
                                   0, 0, Int32(n - k + 1), Int32(n), 0, &found, &w, &z, Int32(k), &support)
         try check(info, "dsyevr", rows: n, cols: n)
         guard found == Int32(k) else {
-            throw CNNError.invalidInput("LAPACK dsyevr found \(found) of \(k) eigenpairs of a \(n)×\(n) matrix")
+            throw ConceptError.numericalFailure("LAPACK dsyevr found \(found) of \(k) eigenpairs of a \(n)×\(n) matrix")
         }
         // Columns of z are eigenvectors, ascending; return rows, descending.
         var values = [Double](repeating: 0, count: k)

@@ -16,7 +16,7 @@ public struct Matrix: Sendable, Equatable, Codable {
     /// Wraps `data` as `rows × cols`; throws when the element count does not match.
     public init(rows: Int, cols: Int, data: [Float]) throws {
         guard rows >= 0, cols >= 0, rows * cols == data.count else {
-            throw CNNError.shapeMismatch("matrix \(rows)×\(cols) needs \(max(0, rows * cols)) elements, got \(data.count)")
+            throw ConceptError.shapeMismatch("matrix \(rows)×\(cols) needs \(max(0, rows * cols)) elements, got \(data.count)")
         }
         self.rows = rows
         self.cols = cols
@@ -41,7 +41,7 @@ public struct Matrix: Sendable, Equatable, Codable {
     /// The rank-2 tensor `[N, C]` as a matrix; throws for any other rank.
     public init(_ tensor: Tensor) throws {
         guard tensor.rank == 2 else {
-            throw CNNError.shapeMismatch("expected PFVs of shape [N, C], got \(tensor.shape)")
+            throw ConceptError.shapeMismatch("expected PFVs of shape [N, C], got \(tensor.shape)")
         }
         self.init(uncheckedRows: tensor.shape[0], cols: tensor.shape[1], data: tensor.data)
     }

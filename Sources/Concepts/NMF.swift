@@ -29,10 +29,10 @@ public enum NMF {
     ) throws -> Result {
         let n = pfvs.rows, c = pfvs.cols
         guard k >= 1, k <= min(n, c) else {
-            throw CNNError.invalidInput("NMF: K = \(k) must be between 1 and min(PFVs, channels) = \(min(n, c))")
+            throw ConceptError.invalidRequest("NMF: K = \(k) must be between 1 and min(PFVs, channels) = \(min(n, c))")
         }
         if let bad = pfvs.data.firstIndex(where: { !($0 >= 0) }) {
-            throw CNNError.invalidInput(
+            throw ConceptError.invalidPFVs(
                 "NMF needs non-negative PFVs; PFV \(bad / c) channel \(bad % c) is \(pfvs.data[bad]) (use pca, or sample after a ReLU)")
         }
         var (u, vt) = try nndsvd(pfvs, k: k)

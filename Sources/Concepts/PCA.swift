@@ -20,7 +20,7 @@ public enum PCA {
     public static func fit(_ pfvs: Matrix, k: Int) throws -> Result {
         let n = pfvs.rows, c = pfvs.cols
         guard k >= 1, k <= min(n, c) else {
-            throw CNNError.invalidInput("PCA: K = \(k) must be between 1 and min(PFVs, channels) = \(min(n, c))")
+            throw ConceptError.invalidRequest("PCA: K = \(k) must be between 1 and min(PFVs, channels) = \(min(n, c))")
         }
         return try pfvs.data.withUnsafeBufferPointer { pp in
             let p = pp.baseAddress!

@@ -3,14 +3,14 @@ import Foundation
 /// Writes files so that an interrupted run never leaves a half-written output: the bytes go to a
 /// temporary file beside the destination, which is then renamed over it (atomic on POSIX).
 public enum AtomicFile {
-    /// Writes `data` to `path` via a temporary sibling and a rename. Throws `CNNError.invalidInput`
+    /// Writes `data` to `path` via a temporary sibling and a rename. Throws `InputError.invalidInput`
     /// naming the path when the folder does not exist or is not writable.
     public static func write(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
-            throw CNNError.invalidInput("cannot write \(path): folder \(folder) does not exist")
+            throw InputError.invalidInput("cannot write \(path): folder \(folder) does not exist")
         }
         TemporaryFiles.removeStale(besides: path)
         try write(to: path) { temp in try data.write(to: temp) }
@@ -27,33 +27,33 @@ public enum AtomicFile {
             // POSIX rename replaces an existing destination atomically (Foundation's replaceItemAt
             // fails on Linux when the destination exists).
             if rename(temp.path, path) != 0 {
-                throw CNNError.invalidInput("cannot write \(path): \(String(cString: strerror(errno)))")
+                throw InputError.invalidInput("cannot write \(path): \(String(cString: strerror(errno)))")
             }
-        } catch let error as CNNError {
+        } catch let error as InputError {
             try? FileManager.default.removeItem(at: temp)
             throw error
         } catch {
             try? FileManager.default.removeItem(at: temp)
-            throw CNNError.invalidInput("cannot write \(path): \(AtomicFile.reason(error))")
+            throw InputError.invalidInput("cannot write \(path): \(AtomicFile.reason(error))")
         }
     }
 
-    /// Reads a whole file; throws `CNNError.fileNotFound` or `.corruptFile` naming the path.
+    /// Reads a whole file; throws `InputError.fileNotFound` or `.corruptFile` naming the path.
     public static func read(_ path: String) throws -> Data {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CNNError.fileNotFound(path) }
-        guard !isDir.boolValue else { throw CNNError.corruptFile(path: path, reason: "is a folder, not a file") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw InputError.fileNotFound(path) }
+        guard !isDir.boolValue else { throw InputError.corruptFile(path: path, reason: "is a folder, not a file") }
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
-            throw CNNError.corruptFile(path: path, reason: "cannot be read (\(reason(error)))")
+            throw InputError.corruptFile(path: path, reason: "cannot be read (\(reason(error)))")
         }
     }
 
     /// A short reason for a Foundation I/O error: the POSIX message when one is underneath
     /// ("No space left on device"), instead of Linux Foundation's "NSCocoaErrorDomain error 256".
     public static func reason(_ error: Error) -> String {
-        if let e = error as? CNNError { return e.description }
+        if let e = error as? any UserError { return e.description }
         let ns = error as NSError
         if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {

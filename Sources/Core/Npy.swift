@@ -32,7 +32,7 @@ public struct NpyArray: Sendable, Equatable {
     /// anything else throws naming `path` and the dtype found.
     public func floatTensor(path: String) throws -> Tensor {
         guard case .float32(let v) = values else {
-            throw CNNError.invalidInput("\(path): expected a float32 array, found \(dtypeName)")
+            throw InputError.invalidInput("\(path): expected a float32 array, found \(dtypeName)")
         }
         return Tensor(uncheckedShape: shape, data: v)
     }
@@ -42,7 +42,7 @@ public struct NpyArray: Sendable, Equatable {
         switch values {
         case .int64(let v): return v
         case .uint8(let v): return v.map(Int.init)
-        default: throw CNNError.invalidInput("\(path): expected an int64 array, found \(dtypeName)")
+        default: throw InputError.invalidInput("\(path): expected an int64 array, found \(dtypeName)")
         }
     }
 }
@@ -54,7 +54,7 @@ public struct NpyArray: Sendable, Equatable {
 public enum Npy {
     public static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
 
-    /// Reads `path`; throws `CNNError.fileNotFound` / `.corruptFile` naming the file.
+    /// Reads `path`; throws `InputError.fileNotFound` / `.corruptFile` naming the file.
     public static func read(path: String) throws -> NpyArray {
         try decode(AtomicFile.read(path), path: path)
     }
@@ -62,7 +62,7 @@ public enum Npy {
     /// Decodes the bytes of an `.npy` file; `path` is only used in error messages.
     public static func decode(_ data: Data, path: String, limits: SizeLimits = .current) throws -> NpyArray {
         let bytes = [UInt8](data)
-        func corrupt(_ reason: String) -> CNNError { .corruptFile(path: path, reason: "not a valid .npy file: \(reason)") }
+        func corrupt(_ reason: String) -> InputError { .corruptFile(path: path, reason: "not a valid .npy file: \(reason)") }
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw corrupt("missing the \\x93NUMPY magic") }
         let major = bytes[6]
         let headerLength: Int
@@ -86,15 +86,15 @@ public enum Npy {
             throw corrupt("header has no 'descr'")
         }
         if let fortran = headerValue("fortran_order", in: header), fortran == "True" {
-            throw CNNError.invalidInput("\(path): Fortran-order arrays are not supported; save with np.ascontiguousarray")
+            throw InputError.invalidInput("\(path): Fortran-order arrays are not supported; save with np.ascontiguousarray")
         }
         guard let shapeText = headerValue("shape", in: header) else { throw corrupt("header has no 'shape'") }
         let shape = try parseShape(shapeText, path: path)
         let count: Int
         do {
             count = try limits.checkedElementCount(shape, what: "array")
-        } catch let error as CNNError {
-            throw CNNError.corruptFile(path: path, reason: error.description)
+        } catch let error as InputError {
+            throw InputError.corruptFile(path: path, reason: error.description)
         }
         let body = headerStart + headerLength
 
@@ -123,7 +123,7 @@ public enum Npy {
             let raw = try payload(4)
             return NpyArray(shape: shape, values: .int64(raw.withUnsafeBytes { $0.bindMemory(to: Int32.self).map { Int($0) } }))
         default:
-            throw CNNError.invalidInput("\(path): unsupported .npy dtype '\(descr)' (use float32, float64, uint8 or int64, little-endian)")
+            throw InputError.invalidInput("\(path): unsupported .npy dtype '\(descr)' (use float32, float64, uint8 or int64, little-endian)")
         }
     }
 
@@ -136,7 +136,7 @@ public enum Npy {
     /// Writes int64 values of `shape` as `.npy` (version 1.0), atomically.
     public static func write(int64 values: [Int], shape: [Int], to path: String) throws {
         guard Tensor.elementCount(shape) == values.count else {
-            throw CNNError.shapeMismatch("int64 array of shape \(shape) needs \(Tensor.elementCount(shape)) values, got \(values.count)")
+            throw InputError.shapeMismatch("int64 array of shape \(shape) needs \(Tensor.elementCount(shape)) values, got \(values.count)")
         }
         let wide = values.map { Int64($0) }
         let body = wide.withUnsafeBufferPointer { Data(buffer: $0) }
@@ -176,7 +176,7 @@ public enum Npy {
 
     public static func parseShape(_ text: String, path: String) throws -> [Int] {
         guard text.hasPrefix("("), text.hasSuffix(")") else {
-            throw CNNError.corruptFile(path: path, reason: "not a valid .npy file: bad shape \(text)")
+            throw InputError.corruptFile(path: path, reason: "not a valid .npy file: bad shape \(text)")
         }
         let inner = text.dropFirst().dropLast()
         var shape = [Int]()
@@ -184,7 +184,7 @@ public enum Npy {
             let t = part.trimmingCharacters(in: .whitespaces)
             if t.isEmpty { continue }
             guard let n = Int(t.hasSuffix("L") ? String(t.dropLast()) : t), n >= 0 else {
-                throw CNNError.corruptFile(path: path, reason: "not a valid .npy file: bad shape \(text)")
+                throw InputError.corruptFile(path: path, reason: "not a valid .npy file: bad shape \(text)")
             }
             shape.append(n)
         }

@@ -14,16 +14,16 @@ public enum OutputPath {
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard !isDirectory.boolValue else {
-                throw CNNError.invalidInput("cannot write \(path): it is a folder; name a file")
+                throw InputError.invalidInput("cannot write \(path): it is a folder; name a file")
             }
-            guard force else { throw CNNError.invalidInput("\(path) already exists (pass --force to overwrite it)") }
+            guard force else { throw InputError.outputExists(path) }
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         if createFolder {
             try prepareFolder(folder)
         } else {
             guard fm.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw CNNError.invalidInput("cannot write \(path): folder \(folder) does not exist")
+                throw InputError.invalidInput("cannot write \(path): folder \(folder) does not exist")
             }
         }
     }
@@ -33,14 +33,14 @@ public enum OutputPath {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: folder, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw CNNError.invalidInput("cannot write into \(folder): it is a file, not a folder") }
+            guard isDirectory.boolValue else { throw InputError.invalidInput("cannot write into \(folder): it is a file, not a folder") }
         } else {
             do {
                 try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {
-                throw CNNError.invalidInput("cannot create folder \(folder): \(error.localizedDescription)")
+                throw InputError.invalidInput("cannot create folder \(folder): \(error.localizedDescription)")
             }
         }
-        guard fm.isWritableFile(atPath: folder) else { throw CNNError.invalidInput("cannot write into folder \(folder): permission denied") }
+        guard fm.isWritableFile(atPath: folder) else { throw InputError.invalidInput("cannot write into folder \(folder): permission denied") }
     }
 }

@@ -40,7 +40,7 @@ extension Parallel {
             }
         }
         return try results.map { r in
-            guard let r else { throw CNNError.invalidInput("internal: a parallel task did not run") }
+            guard let r else { throw InputError.invalidInput("internal: a parallel task did not run") }
             return try r.get()
         }
     }
@@ -64,7 +64,7 @@ extension Parallel {
             }
         }
         return try results.map { r in
-            guard let r else { throw CNNError.invalidInput("internal: a parallel task did not run") }
+            guard let r else { throw InputError.invalidInput("internal: a parallel task did not run") }
             return try r.get()
         }
     }

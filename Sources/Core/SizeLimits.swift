@@ -69,22 +69,22 @@ public struct SizeLimits: Sendable, Equatable {
     /// problem ("tensor 'w' of shape […]: …"), so callers wrap it with their file.
     public func checkedElementCount(_ shape: [Int], what: String) throws -> Int {
         if let negative = shape.first(where: { $0 < 0 }) {
-            throw CNNError.invalidInput("\(what) has a negative dimension \(negative) in shape \(shape)")
+            throw InputError.invalidInput("\(what) has a negative dimension \(negative) in shape \(shape)")
         }
         guard let n = SizeLimits.checkedProduct(shape) else {
-            throw CNNError.invalidInput("\(what) of shape \(shape) has more elements than this machine can count")
+            throw InputError.invalidInput("\(what) of shape \(shape) has more elements than this machine can count")
         }
         guard n <= maxTensorElements else {
-            throw CNNError.invalidInput("\(what) of shape \(shape) has \(n) elements, above the limit of \(maxTensorElements) (raise it with GIGTRACE_MAX_TENSOR_ELEMENTS)")
+            throw InputError.invalidInput("\(what) of shape \(shape) has \(n) elements, above the limit of \(maxTensorElements) (raise it with GIGTRACE_MAX_TENSOR_ELEMENTS)")
         }
         return n
     }
 
     /// Checks an image's declared `width × height` before decoding it.
     public func checkImage(width: Int, height: Int, what: String) throws {
-        guard width > 0, height > 0 else { throw CNNError.invalidInput("\(what) declares an empty size \(width)×\(height)") }
+        guard width > 0, height > 0 else { throw InputError.invalidInput("\(what) declares an empty size \(width)×\(height)") }
         guard let n = SizeLimits.checkedProduct([width, height]), n <= maxImagePixels else {
-            throw CNNError.invalidInput("\(what) declares \(width)×\(height) pixels, above the limit of \(maxImagePixels) (raise it with GIGTRACE_MAX_IMAGE_PIXELS)")
+            throw InputError.invalidInput("\(what) declares \(width)×\(height) pixels, above the limit of \(maxImagePixels) (raise it with GIGTRACE_MAX_IMAGE_PIXELS)")
         }
     }
 }

@@ -12,7 +12,7 @@ public struct Tensor: Sendable, Equatable {
     /// Wraps `data` as `shape`; throws when the element count does not match.
     public init(shape: [Int], data: [Float]) throws {
         guard let n = SizeLimits.checkedProduct(shape), n == data.count else {
-            throw CNNError.shapeMismatch("tensor of shape \(shape) does not hold \(data.count) elements")
+            throw InputError.shapeMismatch("tensor of shape \(shape) does not hold \(data.count) elements")
         }
         self.shape = shape
         self.data = data
@@ -72,14 +72,14 @@ public struct Tensor: Sendable, Equatable {
 
     /// Concatenates tensors along the batch (outermost) axis; all other extents must agree.
     public static func concatenate(batches parts: [Tensor]) throws -> Tensor {
-        guard let first = parts.first else { throw CNNError.invalidInput("cannot concatenate zero tensors") }
+        guard let first = parts.first else { throw InputError.invalidInput("cannot concatenate zero tensors") }
         let inner = Array(first.shape.dropFirst())
         var n = 0
         var out = [Float]()
         out.reserveCapacity(parts.reduce(0) { $0 + $1.count })
         for p in parts {
             guard Array(p.shape.dropFirst()) == inner else {
-                throw CNNError.shapeMismatch("cannot concatenate batches of shape \(first.shape) and \(p.shape)")
+                throw InputError.shapeMismatch("cannot concatenate batches of shape \(first.shape) and \(p.shape)")
             }
             n += p.shape.first ?? 0
             out.append(contentsOf: p.data)
@@ -96,7 +96,7 @@ public struct IntTensor: Sendable, Equatable {
     /// Wraps `data` as `shape`; throws when the element count does not match.
     public init(shape: [Int], data: [Int]) throws {
         guard let n = SizeLimits.checkedProduct(shape), n == data.count else {
-            throw CNNError.shapeMismatch("int tensor of shape \(shape) does not hold \(data.count) elements")
+            throw InputError.shapeMismatch("int tensor of shape \(shape) does not hold \(data.count) elements")
         }
         self.shape = shape
         self.data = data

@@ -44,12 +44,12 @@ public enum BuiltinClassNames {
     public static func read(path: String) throws -> [String] {
         let data = try AtomicFile.read(path)
         guard let text = String(data: data, encoding: .utf8) else {
-            throw CNNError.corruptFile(path: path, reason: "class-names file is not UTF-8 text")
+            throw InputError.corruptFile(path: path, reason: "class-names file is not UTF-8 text")
         }
         var names = text.components(separatedBy: "\n")
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         while names.last?.isEmpty == true { names.removeLast() }
-        guard !names.isEmpty else { throw CNNError.invalidInput("\(path): class-names file is empty") }
+        guard !names.isEmpty else { throw DatasetError.invalidDataset("\(path): class-names file is empty") }
         return names
     }
 }

@@ -37,13 +37,13 @@ public struct CifarDataset: ImageDataset {
         self.path = path
         self.variant = variant
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CNNError.fileNotFound(path) }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw InputError.fileNotFound(path) }
         if isDir.boolValue {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
             let batches = names.filter { $0.hasPrefix("data_batch_") && $0.hasSuffix(".bin") }.sorted()
             let chosen = variant == .cifar10 ? batches : names.filter { $0 == "train.bin" }
             guard !chosen.isEmpty else {
-                throw CNNError.invalidInput("\(path): no CIFAR batch files (data_batch_*.bin or train.bin) in this folder")
+                throw DatasetError.invalidDataset("\(path): no CIFAR batch files (data_batch_*.bin or train.bin) in this folder")
             }
             files = chosen.map { URL(fileURLWithPath: path).appendingPathComponent($0).path }
         } else {
@@ -54,7 +54,7 @@ public struct CifarDataset: ImageDataset {
         for file in files {
             let data = try AtomicFile.read(file)
             guard !data.isEmpty, data.count % size == 0 else {
-                throw CNNError.corruptFile(path: file, reason: "\(data.count) bytes is not a whole number of \(size)-byte \(variant.rawValue) records (truncated or another CIFAR variant)")
+                throw InputError.corruptFile(path: file, reason: "\(data.count) bytes is not a whole number of \(size)-byte \(variant.rawValue) records (truncated or another CIFAR variant)")
             }
             firstIndex.append(labels.count)
             let labelOffset = variant == .cifar100 ? 1 : 0
@@ -62,7 +62,7 @@ public struct CifarDataset: ImageDataset {
             for r in 0..<(data.count / size) {
                 let label = Int(data[data.startIndex + r * size + labelOffset])
                 guard label <= maxLabel else {
-                    throw CNNError.corruptFile(path: file, reason: "record \(r) has label \(label), above \(maxLabel) (wrong CIFAR variant?)")
+                    throw InputError.corruptFile(path: file, reason: "record \(r) has label \(label), above \(maxLabel) (wrong CIFAR variant?)")
                 }
                 labels.append(label)
             }

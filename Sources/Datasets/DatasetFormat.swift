@@ -19,12 +19,12 @@ public enum DatasetFormat: String, Sendable, CaseIterable {
         case .cifar100Coarse: dataset = try CifarDataset(path: path, variant: .cifar100Coarse)
         case .npy: dataset = try NpyImageDataset(path: path, labelsPath: labelsPath)
         }
-        guard dataset.count > 0 else { throw CNNError.invalidInput("\(path): dataset holds no images") }
+        guard dataset.count > 0 else { throw DatasetError.invalidDataset("\(path): dataset holds no images") }
         guard let classNamesPath else { return dataset }
         let names = try BuiltinClassNames.read(path: classNamesPath)
         let top = dataset.labels.max() ?? -1
         guard names.count > top else {
-            throw CNNError.invalidInput("\(classNamesPath): \(names.count) class names, but \(path) has labels up to \(top)")
+            throw DatasetError.invalidDataset("\(classNamesPath): \(names.count) class names, but \(path) has labels up to \(top)")
         }
         return RenamedDataset(base: dataset, classNames: names)
     }
@@ -35,7 +35,7 @@ public enum DatasetFormat: String, Sendable, CaseIterable {
     public static func detect(path: String) throws -> DatasetFormat {
         let fm = FileManager.default
         var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: path, isDirectory: &isDir) else { throw CNNError.fileNotFound(path) }
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else { throw InputError.fileNotFound(path) }
         if isDir.boolValue {
             let names = (try? fm.contentsOfDirectory(atPath: path)) ?? []
             if names.contains(where: { $0.hasPrefix("data_batch_") && $0.hasSuffix(".bin") }) { return .cifar10 }
@@ -47,11 +47,11 @@ public enum DatasetFormat: String, Sendable, CaseIterable {
             let size = (try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             if size > 0, size % 3073 == 0 { return .cifar10 }
             if size > 0, size % 3074 == 0 { return .cifar100 }
-            throw CNNError.corruptFile(path: path, reason: "\(size) bytes is not a whole number of CIFAR-10 (3073-byte) or CIFAR-100 (3074-byte) records")
+            throw InputError.corruptFile(path: path, reason: "\(size) bytes is not a whole number of CIFAR-10 (3073-byte) or CIFAR-100 (3074-byte) records")
         }
         let head = try Gzip.readPrefix(path: path, count: 4)
         if head.count >= 3, head[0] == 0, head[1] == 0, head[2] == 0x08 { return .idx }
-        throw CNNError.invalidInput("\(path): cannot tell the dataset format (not a folder, .npy, CIFAR .bin or IDX file); pass --format")
+        throw InputError.invalidParameter(.dataFormat, "\(path): cannot tell the dataset format (not a folder, .npy, CIFAR .bin or IDX file); name it")
     }
 }
 

@@ -20,7 +20,7 @@ public struct DatasetLoader: Sendable {
 
     public init(dataset: any ImageDataset, preprocessing: Preprocessing, selection: DatasetSelection = DatasetSelection(),
                 batchSize: Int, skipBad: Bool = false) throws {
-        guard batchSize > 0 else { throw CNNError.invalidInput("--batch-size must be positive, got \(batchSize)") }
+        guard batchSize > 0 else { throw InputError.invalidParameter(.batchSize, "batch size must be positive, got \(batchSize)") }
         try preprocessing.validate()
         self.dataset = dataset
         var p = preprocessing
@@ -55,7 +55,7 @@ public struct DatasetLoader: Sendable {
     /// Builds batch `number` (0 ..< batchCount) on the calling thread.
     public func batch(_ number: Int) throws -> DataBatch {
         guard number >= 0, number < batchCount else {
-            throw CNNError.invalidInput("batch \(number) does not exist (\(batchCount) batches of \(batchSize))")
+            throw DatasetError.invalidRequest("batch \(number) does not exist (\(batchCount) batches of \(batchSize))")
         }
         let slice = indices[(number * batchSize)..<min(indices.count, (number + 1) * batchSize)]
         var shape: [Int]? = nil
@@ -68,7 +68,7 @@ public struct DatasetLoader: Sendable {
                 let image = try dataset.image(at: index)
                 let s = preprocessing.outputShape(channels: image.channels, height: image.height, width: image.width)
                 if let shape, shape != s {
-                    throw CNNError.shapeMismatch("\(id) preprocesses to \(s.map(String.init).joined(separator: "x")) but earlier images to \(shape.map(String.init).joined(separator: "x")); pass --resize and/or --crop to give all images one size")
+                    throw InputError.invalidParameter(.imageSize, "\(id) preprocesses to \(s.map(String.init).joined(separator: "x")) but earlier images to \(shape.map(String.init).joined(separator: "x")); resize and/or crop them to one size")
                 }
                 let per = try SizeLimits.current.checkedElementCount(s, what: "\(id) preprocessed")
                 if shape == nil {
@@ -83,15 +83,17 @@ public struct DatasetLoader: Sendable {
                         try preprocessing.apply(image, into: slot, path: id)
                         // NaN/Inf pixels (float arrays) would flow silently through GIG: name the image.
                         if let bad = slot.first(where: { !$0.isFinite }) {
-                            throw CNNError.corruptFile(path: id, reason: "image \(index) contains a non-finite value (\(bad)) after preprocessing")
+                            throw InputError.corruptFile(path: id, reason: "image \(index) contains a non-finite value (\(bad)) after preprocessing")
                         }
                     }
                 } catch {
                     data.removeSubrange(start...)
                     throw error
                 }
-            } catch let error as CNNError where skipBad {
-                if case .shapeMismatch = error { throw error }
+            } catch let error as any UserError where skipBad {
+                if case DatasetError.shapeMismatch = error { throw error }
+                if case InputError.shapeMismatch = error { throw error }
+                if case InputError.invalidParameter(.imageSize, _) = error { throw error }
                 skipped.append(error.description)
                 continue
             }
@@ -146,7 +148,7 @@ public final class BatchStream {
         let shape = Array(batch.images.shape.dropFirst())
         if !batch.indices.isEmpty {
             if let imageShape, imageShape != shape, let first = batch.identifiers.first {
-                throw CNNError.shapeMismatch("\(first) preprocesses to \(shape.map(String.init).joined(separator: "x")) but earlier images to \(imageShape.map(String.init).joined(separator: "x")); pass --resize and/or --crop to give all images one size")
+                throw InputError.invalidParameter(.imageSize, "\(first) preprocesses to \(shape.map(String.init).joined(separator: "x")) but earlier images to \(imageShape.map(String.init).joined(separator: "x")); resize and/or crop them to one size")
             }
             imageShape = imageShape ?? shape
         }
@@ -196,7 +198,7 @@ final class PrefetchState: @unchecked Sendable {
         let result = ready.removeValue(forKey: number)
         consumed += 1
         condition.broadcast()
-        guard let result else { throw CNNError.invalidInput("internal: batch \(number) missing") }
+        guard let result else { throw DatasetError.invalidRequest("internal: batch \(number) missing") }
         return try result.get()
     }
 

@@ -16,7 +16,7 @@ public struct DatasetSelection: Sendable, Equatable {
 
     /// The selected dataset indices, in visiting order. Throws for an unknown class or a bad limit.
     public func indices(in dataset: any ImageDataset) throws -> [Int] {
-        if let limit, limit < 0 { throw CNNError.invalidInput("--limit must be ≥ 0, got \(limit)") }
+        if let limit, limit < 0 { throw InputError.invalidParameter(.limit, "limit must be ≥ 0, got \(limit)") }
         var indices = Array(0..<dataset.count)
         if !classes.isEmpty {
             let names = dataset.classNames
@@ -28,7 +28,7 @@ public struct DatasetSelection: Sendable, Equatable {
                     keep.insert(i)
                 } else {
                     let shown = names.prefix(40).joined(separator: ", ") + (names.count > 40 ? ", …" : "")
-                    throw CNNError.invalidInput("--classes: no class named '\(name)'; available: \(shown)")
+                    throw InputError.invalidParameter(.classes, "no class named '\(name)'; available: \(shown)")
                 }
             }
             let labels = dataset.labels

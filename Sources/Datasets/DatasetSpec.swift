@@ -55,7 +55,7 @@ public struct DatasetSpec: Sendable, Equatable, Codable {
     /// Opens the dataset files (throws a one-line error naming the path on failure).
     public func openDataset() throws -> any ImageDataset {
         guard let format = DatasetFormat(rawValue: format) else {
-            throw CNNError.invalidInput("--format: unknown format '\(self.format)'; choose one of \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw InputError.invalidParameter(.dataFormat, "unknown format '\(self.format)'; choose one of \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return try format.open(path: data, labelsPath: labels, classNamesPath: classNames)
     }
@@ -78,7 +78,7 @@ public struct DatasetSpec: Sendable, Equatable, Codable {
         do {
             return try JSONDecoder().decode(DatasetSpec.self, from: Data(text.utf8))
         } catch {
-            throw CNNError.corruptFile(path: origin, reason: "the dataset description is not valid (\(error.localizedDescription))")
+            throw InputError.corruptFile(path: origin, reason: "the dataset description is not valid (\(error.localizedDescription))")
         }
     }
 }

@@ -7,15 +7,15 @@ import Foundation
 /// (a "gzip bomb") costs no more memory than the limit.
 enum Gzip {
     /// Decompresses at most `limit` bytes of `path` into memory (fewer when the stream ends first);
-    /// throws `CNNError` naming the file on a read or data error, or when `limit` is above
+    /// throws an `InputError` naming the file on a read or data error, or when `limit` is above
     /// `SizeLimits.maxInflatedBytes`.
     static func read(path: String, limit: Int, limits: SizeLimits = .current) throws -> Data {
-        guard FileManager.default.fileExists(atPath: path) else { throw CNNError.fileNotFound(path) }
+        guard FileManager.default.fileExists(atPath: path) else { throw InputError.fileNotFound(path) }
         guard limit <= limits.maxInflatedBytes else {
-            throw CNNError.corruptFile(path: path, reason: "would inflate to \(limit) bytes, above the limit of \(limits.maxInflatedBytes) (raise it with GIGTRACE_MAX_INFLATED_BYTES)")
+            throw InputError.corruptFile(path: path, reason: "would inflate to \(limit) bytes, above the limit of \(limits.maxInflatedBytes) (raise it with GIGTRACE_MAX_INFLATED_BYTES)")
         }
         guard let file = gzopen(path, "rb") else {
-            throw CNNError.corruptFile(path: path, reason: "cannot be opened")
+            throw InputError.corruptFile(path: path, reason: "cannot be opened")
         }
         defer { gzclose(file) }
         var result = Data()
@@ -27,7 +27,7 @@ enum Gzip {
             if n < 0 {
                 var code: Int32 = 0
                 let message = gzerror(file, &code).map { String(cString: $0) } ?? "error \(code)"
-                throw CNNError.corruptFile(path: path, reason: "gzip data is corrupt (\(message))")
+                throw InputError.corruptFile(path: path, reason: "gzip data is corrupt (\(message))")
             }
             if n == 0 { break }
             result.append(contentsOf: buffer[0..<Int(n)])
@@ -51,7 +51,7 @@ enum Gzip {
 extension Gzip {
     /// The first `count` bytes of `path`, decompressed if it is gzip (plain files pass through).
     static func readPrefix(path: String, count: Int) throws -> [UInt8] {
-        guard let file = gzopen(path, "rb") else { throw CNNError.corruptFile(path: path, reason: "cannot be opened") }
+        guard let file = gzopen(path, "rb") else { throw InputError.corruptFile(path: path, reason: "cannot be opened") }
         defer { gzclose(file) }
         var buffer = [UInt8](repeating: 0, count: count)
         let n = buffer.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32(count)) }

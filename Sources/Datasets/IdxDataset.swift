@@ -27,23 +27,23 @@ public struct IdxDataset: ImageDataset {
         let data = try IdxDataset.read(path)
         let header = try IdxDataset.header(data, path: path)
         guard header.dims.count == 3 else {
-            throw CNNError.corruptFile(path: path, reason: "IDX images file must have 3 dimensions (N×H×W), found \(header.dims)")
+            throw InputError.corruptFile(path: path, reason: "IDX images file must have 3 dimensions (N×H×W), found \(header.dims)")
         }
         count = header.dims[0]
         height = header.dims[1]
         width = header.dims[2]
         // Empty images would let a huge N pass the size check (N×0 bytes) and size the label list.
         guard height > 0, width > 0 else {
-            throw CNNError.corruptFile(path: path, reason: "IDX images of \(height)×\(width) pixels are empty")
+            throw InputError.corruptFile(path: path, reason: "IDX images of \(height)×\(width) pixels are empty")
         }
         let need: Int
         do {
             need = try SizeLimits.current.checkedElementCount(header.dims, what: "IDX images")
-        } catch let error as CNNError {
-            throw CNNError.corruptFile(path: path, reason: error.description)
+        } catch let error as InputError {
+            throw InputError.corruptFile(path: path, reason: error.description)
         }
         guard data.count - header.size >= need else {
-            throw CNNError.corruptFile(path: path, reason: "truncated IDX file: \(count) images of \(height)×\(width) need \(need) bytes after the header, found \(data.count - header.size)")
+            throw InputError.corruptFile(path: path, reason: "truncated IDX file: \(count) images of \(height)×\(width) need \(need) bytes after the header, found \(data.count - header.size)")
         }
         pixels = data
         pixelOffset = header.size
@@ -54,13 +54,13 @@ public struct IdxDataset: ImageDataset {
             let ldata = try IdxDataset.read(labelFile)
             let lheader = try IdxDataset.header(ldata, path: labelFile)
             guard lheader.dims.count == 1 else {
-                throw CNNError.corruptFile(path: labelFile, reason: "IDX labels file must have 1 dimension, found \(lheader.dims)")
+                throw InputError.corruptFile(path: labelFile, reason: "IDX labels file must have 1 dimension, found \(lheader.dims)")
             }
             guard lheader.dims[0] == count else {
-                throw CNNError.invalidInput("\(labelFile): has \(lheader.dims[0]) labels but \(path) has \(count) images")
+                throw DatasetError.invalidDataset("\(labelFile): has \(lheader.dims[0]) labels but \(path) has \(count) images")
             }
             guard ldata.count - lheader.size >= count else {
-                throw CNNError.corruptFile(path: labelFile, reason: "truncated IDX file: \(count) labels need \(count) bytes, found \(ldata.count - lheader.size)")
+                throw InputError.corruptFile(path: labelFile, reason: "truncated IDX file: \(count) labels need \(count) bytes, found \(ldata.count - lheader.size)")
             }
             let start = ldata.startIndex + lheader.size
             labels = ldata[start..<(start + count)].map(Int.init)
@@ -85,8 +85,8 @@ public struct IdxDataset: ImageDataset {
             let h = try header(head, path: path)
             do {
                 return h.size + (try SizeLimits.current.checkedElementCount(h.dims, what: "IDX data"))
-            } catch let error as CNNError {
-                throw CNNError.corruptFile(path: path, reason: error.description)
+            } catch let error as InputError {
+                throw InputError.corruptFile(path: path, reason: error.description)
             }
         }
     }
@@ -95,14 +95,14 @@ public struct IdxDataset: ImageDataset {
     static func header(_ data: Data, path: String) throws -> (dims: [Int], size: Int) {
         let b = [UInt8](data.prefix(4 + 4 * 4))
         guard b.count >= 4, b[0] == 0, b[1] == 0 else {
-            throw CNNError.corruptFile(path: path, reason: "not an IDX file (wrong magic number)")
+            throw InputError.corruptFile(path: path, reason: "not an IDX file (wrong magic number)")
         }
         guard b[2] == 0x08 else {
-            throw CNNError.corruptFile(path: path, reason: "IDX element type 0x\(String(b[2], radix: 16)) is not supported (only unsigned bytes, 0x08)")
+            throw InputError.corruptFile(path: path, reason: "IDX element type 0x\(String(b[2], radix: 16)) is not supported (only unsigned bytes, 0x08)")
         }
         let ndim = Int(b[3])
         guard ndim >= 1, ndim <= 4, b.count >= 4 + 4 * ndim else {
-            throw CNNError.corruptFile(path: path, reason: "truncated IDX header (\(ndim) dimensions)")
+            throw InputError.corruptFile(path: path, reason: "truncated IDX header (\(ndim) dimensions)")
         }
         let dims = (0..<ndim).map { i in (0..<4).reduce(0) { $0 << 8 | Int(b[4 + 4 * i + $1]) } }
         return (dims, 4 + 4 * ndim)

@@ -18,7 +18,7 @@ public protocol ImageDataset: Sendable {
     var classNames: [String] { get }
     /// (channels, height, width) shared by every image when known without decoding, else nil.
     var imageShape: [Int]? { get }
-    /// Decodes image `index` (0 ..< count); throws `CNNError` naming the file on bad data.
+    /// Decodes image `index` (0 ..< count); throws an `InputError` naming the file on bad data.
     func image(at index: Int) throws -> DecodedImage
     /// How to find image `index` again: its file path, or `file#index` for array formats.
     func identifier(at index: Int) -> String

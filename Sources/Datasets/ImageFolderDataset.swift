@@ -28,11 +28,11 @@ public struct ImageFolderDataset: ImageDataset {
         self.path = path
         let fm = FileManager.default
         guard ImageFolderDataset.isDirectory(path) else {
-            throw fm.fileExists(atPath: path) ? CNNError.invalidInput("\(path): not a folder") : CNNError.fileNotFound(path)
+            throw fm.fileExists(atPath: path) ? DatasetError.invalidDataset("\(path): not a folder") : InputError.fileNotFound(path)
         }
         let classes = try ImageFolderDataset.list(path).filter { ImageFolderDataset.isDirectory(path + "/" + $0) }
         guard !classes.isEmpty else {
-            throw CNNError.invalidInput("\(path): no class sub-folders found (ImageFolder layout is PATH/<class>/<image>)")
+            throw DatasetError.invalidDataset("\(path): no class sub-folders found (ImageFolder layout is PATH/<class>/<image>)")
         }
         var files = [String](), labels = [Int](), ignored = 0
         for (label, name) in classes.enumerated() {
@@ -54,7 +54,7 @@ public struct ImageFolderDataset: ImageDataset {
                 }
             }
             guard found > 0 else {
-                throw CNNError.invalidInput("\(path)/\(name): class folder holds no .jpg/.jpeg/.png images")
+                throw DatasetError.invalidDataset("\(path)/\(name): class folder holds no .jpg/.jpeg/.png images")
             }
         }
         self.files = files
@@ -76,7 +76,7 @@ public struct ImageFolderDataset: ImageDataset {
                 .filter { !$0.hasPrefix(".") }
                 .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         } catch {
-            throw CNNError.invalidInput("\(dir): cannot list folder (\(error.localizedDescription))")
+            throw DatasetError.invalidDataset("\(dir): cannot list folder (\(error.localizedDescription))")
         }
     }
 
@@ -86,7 +86,7 @@ public struct ImageFolderDataset: ImageDataset {
     static func walk(_ dir: String, ancestors: Set<String>, visited: inout Set<String>, into out: inout [String]) throws {
         let real = realPath(dir)
         if ancestors.contains(real) {
-            throw CNNError.invalidInput("\(dir): symbolic link loop (leads back to \(real)); remove the link or point it elsewhere")
+            throw DatasetError.invalidDataset("\(dir): symbolic link loop (leads back to \(real)); remove the link or point it elsewhere")
         }
         guard visited.insert(real).inserted else { return }
         out.append(dir)

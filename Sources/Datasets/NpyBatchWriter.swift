@@ -21,7 +21,7 @@ public final class NpyBatchWriter {
         bodyPath = TemporaryFiles.path(besides: path, suffix: "body")
         guard FileManager.default.createFile(atPath: bodyPath, contents: nil),
               let handle = FileHandle(forWritingAtPath: bodyPath) else {
-            throw CNNError.invalidInput("cannot write \(path): folder \(folder) does not exist or is not writable")
+            throw InputError.invalidInput("cannot write \(path): folder \(folder) does not exist or is not writable")
         }
         body = handle
     }
@@ -33,17 +33,17 @@ public final class NpyBatchWriter {
 
     /// Appends the images of `batch` (N×C×H×W); every batch must share C×H×W.
     public func append(_ batch: Tensor) throws {
-        guard batch.rank == 4 else { throw CNNError.shapeMismatch("expected an N×C×H×W batch, got \(batch.shape)") }
+        guard batch.rank == 4 else { throw DatasetError.shapeMismatch("expected an N×C×H×W batch, got \(batch.shape)") }
         let inner = Array(batch.shape.dropFirst())
         if let imageShape, imageShape != inner {
-            throw CNNError.shapeMismatch("batch images \(inner) differ from earlier \(imageShape)")
+            throw DatasetError.shapeMismatch("batch images \(inner) differ from earlier \(imageShape)")
         }
         imageShape = inner
         count += batch.shape[0]
         do {
             try batch.data.withUnsafeBufferPointer { try body.write(contentsOf: Data(buffer: $0)) }
         } catch {
-            throw CNNError.invalidInput("cannot write \(path): \(AtomicFile.reason(error))")
+            throw InputError.invalidInput("cannot write \(path): \(AtomicFile.reason(error))")
         }
     }
 
@@ -55,7 +55,7 @@ public final class NpyBatchWriter {
         let shape = [count] + (imageShape ?? emptyShape)
         try AtomicFile.write(to: path) { temp in
             guard FileManager.default.createFile(atPath: temp.path, contents: nil) else {
-                throw CNNError.invalidInput("cannot write \(path): cannot create \(temp.path)")
+                throw InputError.invalidInput("cannot write \(path): cannot create \(temp.path)")
             }
             let out = try FileHandle(forWritingTo: temp)
             try out.write(contentsOf: Npy.encode(descr: "<f4", shape: shape, body: Data()))

@@ -33,7 +33,7 @@ public struct NpyImageDataset: ImageDataset {
         case "|u1", "<u1": isFloat = false
         case "<f4": isFloat = true
         default:
-            throw CNNError.invalidInput("\(path): image arrays must be uint8 or float32, found dtype '\(descr)'")
+            throw DatasetError.invalidDataset("\(path): image arrays must be uint8 or float32, found dtype '\(descr)'")
         }
         let imageChannelCounts: Set<Int> = [1, 3, 4]
         switch shape.count {
@@ -44,32 +44,32 @@ public struct NpyImageDataset: ImageDataset {
         case 4 where imageChannelCounts.contains(shape[3]):
             (count, channels, height, width, channelsLast) = (shape[0], shape[3], shape[1], shape[2], true)
         default:
-            throw CNNError.invalidInput("\(path): shape \(shape) is not N×C×H×W, N×H×W×C or N×H×W with 1, 3 or 4 channels")
+            throw DatasetError.invalidDataset("\(path): shape \(shape) is not N×C×H×W, N×H×W×C or N×H×W with 1, 3 or 4 channels")
         }
         // Empty images would let a huge N pass the size check (N×0 bytes) and size the label list.
         guard channels > 0, height > 0, width > 0 else {
-            throw CNNError.corruptFile(path: path, reason: "shape \(shape) holds empty images")
+            throw InputError.corruptFile(path: path, reason: "shape \(shape) holds empty images")
         }
         let elements: Int
         do {
             elements = try limits.checkedElementCount(shape, what: "image array")
-        } catch let error as CNNError {
-            throw CNNError.corruptFile(path: path, reason: error.description)
+        } catch let error as InputError {
+            throw InputError.corruptFile(path: path, reason: error.description)
         }
         let need = elements * (isFloat ? 4 : 1)
         guard data.count - offset >= need else {
-            throw CNNError.corruptFile(path: path, reason: "truncated .npy: shape \(shape) needs \(need) bytes of data, found \(data.count - offset)")
+            throw InputError.corruptFile(path: path, reason: "truncated .npy: shape \(shape) needs \(need) bytes of data, found \(data.count - offset)")
         }
         if let labelsPath {
             let array = try Npy.decode(AtomicFile.read(labelsPath), path: labelsPath, limits: limits)
             let values = try array.integers(path: labelsPath)
             guard values.count == count else {
-                throw CNNError.invalidInput("\(labelsPath): has \(values.count) labels but \(path) has \(count) images")
+                throw DatasetError.invalidDataset("\(labelsPath): has \(values.count) labels but \(path) has \(count) images")
             }
             // Labels name classes 0..<C; the class list below has max+1 entries, so bound it first.
             // (−1 marks an unlabelled image.)
             if let bad = values.firstIndex(where: { $0 < -1 || $0 >= limits.maxClasses }) {
-                throw CNNError.corruptFile(path: labelsPath, reason: "label \(values[bad]) of image \(bad) is outside -1..<\(limits.maxClasses) (raise the limit with GIGTRACE_MAX_CLASSES)")
+                throw InputError.corruptFile(path: labelsPath, reason: "label \(values[bad]) of image \(bad) is outside -1..<\(limits.maxClasses) (raise the limit with GIGTRACE_MAX_CLASSES)")
             }
             labels = values
         } else {
@@ -106,7 +106,7 @@ public struct NpyImageDataset: ImageDataset {
     /// dtype, shape and payload offset of a `.npy` file, read with `Npy`'s header helpers.
     static func header(_ data: Data, path: String) throws -> (descr: String, shape: [Int], offset: Int) {
         let prefix = [UInt8](data.prefix(12))
-        func corrupt(_ reason: String) -> CNNError { .corruptFile(path: path, reason: "not a valid .npy file: \(reason)") }
+        func corrupt(_ reason: String) -> InputError { .corruptFile(path: path, reason: "not a valid .npy file: \(reason)") }
         guard prefix.count >= 10, Array(prefix[0..<6]) == Npy.magic else { throw corrupt("missing the \\x93NUMPY magic") }
         let major = prefix[6]
         let length: Int, start: Int
@@ -123,7 +123,7 @@ public struct NpyImageDataset: ImageDataset {
               let shapeText = Npy.headerValue("shape", in: text)
         else { throw corrupt("header lacks 'descr' or 'shape'") }
         if Npy.headerValue("fortran_order", in: text) == "True" {
-            throw CNNError.invalidInput("\(path): Fortran-order arrays are not supported; save with np.ascontiguousarray")
+            throw DatasetError.invalidDataset("\(path): Fortran-order arrays are not supported; save with np.ascontiguousarray")
         }
         return (descr, try Npy.parseShape(shapeText, path: path), start + length)
     }

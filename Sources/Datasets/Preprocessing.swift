@@ -41,25 +41,25 @@ public struct Preprocessing: Sendable, Equatable {
 
     /// Checks the settings themselves (positive sizes, channel count, mean/std lengths, std ≠ 0).
     public func validate() throws {
-        if let r = resize, r <= 0 { throw CNNError.invalidInput("--resize must be positive, got \(r)") }
+        if let r = resize, r <= 0 { throw InputError.invalidParameter(.resize, "resize must be positive, got \(r)") }
         if let c = crop, c.height <= 0 || c.width <= 0 {
-            throw CNNError.invalidInput("--crop must be positive, got \(c.height)x\(c.width)")
+            throw InputError.invalidParameter(.crop, "crop must be positive, got \(c.height)x\(c.width)")
         }
         // The resized image holds at least resize² pixels, the crop h·w: both must fit the image limit.
         let limit = SizeLimits.current.maxImagePixels
         if let r = resize, (SizeLimits.checkedProduct([r, r]) ?? Int.max) > limit {
-            throw CNNError.invalidInput("--resize \(r) makes images of at least \(r)×\(r) pixels, above the limit of \(limit) (raise it with GIGTRACE_MAX_IMAGE_PIXELS)")
+            throw InputError.invalidParameter(.resize, "resize \(r) makes images of at least \(r)×\(r) pixels, above the limit of \(limit) (raise it with GIGTRACE_MAX_IMAGE_PIXELS)")
         }
         if let c = crop, (SizeLimits.checkedProduct([c.height, c.width]) ?? Int.max) > limit {
-            throw CNNError.invalidInput("--crop \(c.height)x\(c.width) is above the limit of \(limit) pixels (raise it with GIGTRACE_MAX_IMAGE_PIXELS)")
+            throw InputError.invalidParameter(.crop, "crop \(c.height)x\(c.width) is above the limit of \(limit) pixels (raise it with GIGTRACE_MAX_IMAGE_PIXELS)")
         }
-        if let c = channels, c != 1 && c != 3 { throw CNNError.invalidInput("--channels must be 1 or 3, got \(c)") }
-        for (name, v) in [("--mean", mean), ("--std", std)] where v.count > 1 {
+        if let c = channels, c != 1 && c != 3 { throw InputError.invalidParameter(.channels, "channels must be 1 or 3, got \(c)") }
+        for (parameter, v) in [(Parameter.mean, mean), (.std, std)] where v.count > 1 {
             if let c = channels, v.count != c {
-                throw CNNError.invalidInput("\(name) has \(v.count) values but the model takes \(c) channels")
+                throw InputError.invalidParameter(parameter, "\(parameter.rawValue) has \(v.count) values but the model takes \(c) channels")
             }
         }
-        if std.contains(0) { throw CNNError.invalidInput("--std must not contain 0") }
+        if std.contains(0) { throw InputError.invalidParameter(.std, "std must not contain 0") }
     }
 
     /// Channel count of the output for a source with `sourceChannels`.
@@ -93,17 +93,17 @@ public struct Preprocessing: Sendable, Equatable {
     /// in errors (mean/std lengths that do not fit the channels).
     public func apply(_ image: DecodedImage, into out: UnsafeMutableBufferPointer<Float>, path: String) throws {
         guard image.width > 0, image.height > 0 else {
-            throw CNNError.corruptFile(path: path, reason: "image has no pixels (\(image.width)×\(image.height))")
+            throw InputError.corruptFile(path: path, reason: "image has no pixels (\(image.width)×\(image.height))")
         }
         let c = outputChannels(source: image.channels)
         let (rh, rw) = resizedSize(height: image.height, width: image.width)
         try SizeLimits.current.checkImage(width: rw, height: rh, what: "\(path) resized to \(rw)×\(rh)")
         let oh = crop?.height ?? rh, ow = crop?.width ?? rw
         guard out.count == c * oh * ow else {
-            throw CNNError.shapeMismatch("\(path): preprocessed image is \(c)x\(oh)x\(ow), batch slot holds \(out.count) values")
+            throw DatasetError.shapeMismatch("\(path): preprocessed image is \(c)x\(oh)x\(ow), batch slot holds \(out.count) values")
         }
-        let means = try perChannel(mean, default: 0, channels: c, name: "--mean")
-        let stds = try perChannel(std, default: 1, channels: c, name: "--std")
+        let means = try perChannel(mean, default: 0, channels: c, parameter: .mean)
+        let stds = try perChannel(std, default: 1, channels: c, parameter: .std)
         // Window of the resized image that the crop keeps, and where it lands in the output.
         let top = Preprocessing.cropOffset(rh, oh), left = Preprocessing.cropOffset(rw, ow)
         let rows = max(0, top)..<min(rh, top + oh), cols = max(0, left)..<min(rw, left + ow)
@@ -164,11 +164,11 @@ public struct Preprocessing: Sendable, Equatable {
         return Int((Double(size - cropSize) / 2).rounded(.toNearestOrEven))
     }
 
-    private func perChannel(_ values: [Float], default value: Float, channels: Int, name: String) throws -> [Float] {
+    private func perChannel(_ values: [Float], default value: Float, channels: Int, parameter: Parameter) throws -> [Float] {
         if values.isEmpty { return [Float](repeating: value, count: channels) }
         if values.count == 1 { return [Float](repeating: values[0], count: channels) }
         guard values.count == channels else {
-            throw CNNError.invalidInput("\(name) has \(values.count) values but the images have \(channels) channels")
+            throw InputError.invalidParameter(parameter, "\(parameter.rawValue) has \(values.count) values but the images have \(channels) channels")
         }
         return values
     }

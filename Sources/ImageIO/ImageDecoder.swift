@@ -6,7 +6,7 @@ import Foundation
 /// Decodes JPEG (libjpeg-turbo) and PNG (libspng) files into `DecodedImage`s, recognising the
 /// format by its magic bytes. Pixels come out as Pillow's `Image.open` would give them: JPEG as
 /// grey or RGB with libjpeg's defaults; PNG as grey (8-bit grey), RGB (truecolour) or RGBA (other
-/// colour types, palette expanded), 16-bit reduced to 8. Every failure is a `CNNError.corruptFile`
+/// colour types, palette expanded), 16-bit reduced to 8. Every failure is a `InputError.corruptFile`
 /// naming the path — a corrupt file never ends the process. The size a header declares is checked
 /// against `SizeLimits.maxImagePixels` before any pixel memory is allocated.
 public enum ImageDecoder {
@@ -18,7 +18,7 @@ public enum ImageDecoder {
 
     /// Decodes an in-memory file; `path` is only used in error messages.
     public static func decode(_ data: Data, path: String, limits: SizeLimits = .current) throws -> DecodedImage {
-        guard !data.isEmpty else { throw CNNError.corruptFile(path: path, reason: "empty file (0 bytes), not an image") }
+        guard !data.isEmpty else { throw InputError.corruptFile(path: path, reason: "empty file (0 bytes), not an image") }
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> DecodedImage in
             let bytes = raw.bindMemory(to: UInt8.self)
             if bytes.count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8, bytes[2] == 0xFF {
@@ -27,25 +27,25 @@ public enum ImageDecoder {
             if bytes.count >= 8, Array(bytes[0..<8]) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] {
                 return try decodePNG(bytes, path: path, limits: limits)
             }
-            throw CNNError.corruptFile(path: path, reason: "neither a JPEG nor a PNG file (unrecognised magic bytes)")
+            throw InputError.corruptFile(path: path, reason: "neither a JPEG nor a PNG file (unrecognised magic bytes)")
         }
     }
 
-    /// `CNNError.corruptFile` for `path` when the header's size is above the pixel limit.
+    /// `InputError.corruptFile` for `path` when the header's size is above the pixel limit.
     static func checkSize(width: Int, height: Int, format: String, path: String, limits: SizeLimits) throws {
         do {
             try limits.checkImage(width: width, height: height, what: "\(format) header")
-        } catch let error as CNNError {
-            throw CNNError.corruptFile(path: path, reason: error.description)
+        } catch let error as InputError {
+            throw InputError.corruptFile(path: path, reason: error.description)
         }
     }
 
     static func decodeJPEG(_ bytes: UnsafeBufferPointer<UInt8>, path: String, limits: SizeLimits) throws -> DecodedImage {
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
-        func fail() -> CNNError {
+        func fail() -> InputError {
             let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            return CNNError.corruptFile(path: path, reason: "cannot decode JPEG: \(reason)")
+            return InputError.corruptFile(path: path, reason: "cannot decode JPEG: \(reason)")
         }
         guard let jpeg = gig_jpeg_open(bytes.baseAddress, bytes.count, &width, &height, &channels, &message, message.count) else {
             throw fail()
@@ -68,11 +68,11 @@ public enum ImageDecoder {
     }
 
     static func decodePNG(_ bytes: UnsafeBufferPointer<UInt8>, path: String, limits: SizeLimits) throws -> DecodedImage {
-        func fail(_ what: String, _ code: Int32) -> CNNError {
+        func fail(_ what: String, _ code: Int32) -> InputError {
             let reason = spng_strerror(code).map { String(cString: $0) } ?? "error \(code)"
-            return CNNError.corruptFile(path: path, reason: "cannot decode PNG (\(what)): \(reason)")
+            return InputError.corruptFile(path: path, reason: "cannot decode PNG (\(what)): \(reason)")
         }
-        guard let ctx = spng_ctx_new(0) else { throw CNNError.invalidInput("\(path): cannot allocate a PNG decoder") }
+        guard let ctx = spng_ctx_new(0) else { throw InputError.invalidInput("\(path): cannot allocate a PNG decoder") }
         defer { spng_ctx_free(ctx) }
         var code = spng_set_png_buffer(ctx, bytes.baseAddress, bytes.count)
         guard code == 0 else { throw fail("buffer", code) }
@@ -89,7 +89,7 @@ public enum ImageDecoder {
         guard code == 0 else { throw fail("size", code) }
         let width = Int(ihdr.width), height = Int(ihdr.height)
         guard size == width * height * channels else {
-            throw CNNError.corruptFile(path: path, reason: "PNG decoded size \(size) does not match \(width)×\(height)×\(channels)")
+            throw InputError.corruptFile(path: path, reason: "PNG decoded size \(size) does not match \(width)×\(height)×\(channels)")
         }
         var status: Int32 = 0
         let pixels = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialised in

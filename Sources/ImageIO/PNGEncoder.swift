@@ -7,14 +7,14 @@ public enum PNGEncoder {
     /// `pixels` row-major, interleaved, `width·height·channels` bytes; `channels` 1 (grey) or 3 (RGB).
     public static func encode(width: Int, height: Int, channels: Int, pixels: [UInt8]) throws -> Data {
         guard width > 0, height > 0, channels == 1 || channels == 3, pixels.count == width * height * channels else {
-            throw CNNError.invalidInput("PNG encoder: \(width)×\(height)×\(channels) image with \(pixels.count) bytes (needs width, height > 0, 1 or 3 channels)")
+            throw InputError.invalidInput("PNG encoder: \(width)×\(height)×\(channels) image with \(pixels.count) bytes (needs width, height > 0, 1 or 3 channels)")
         }
-        func fail(_ what: String, _ code: Int32) -> CNNError {
+        func fail(_ what: String, _ code: Int32) -> InputError {
             let reason = spng_strerror(code).map { String(cString: $0) } ?? "error \(code)"
-            return CNNError.invalidInput("cannot encode PNG (\(what)): \(reason)")
+            return InputError.invalidInput("cannot encode PNG (\(what)): \(reason)")
         }
         guard let ctx = spng_ctx_new(Int32(SPNG_CTX_ENCODER.rawValue)) else {
-            throw CNNError.invalidInput("cannot allocate a PNG encoder")
+            throw InputError.invalidInput("cannot allocate a PNG encoder")
         }
         defer { spng_ctx_free(ctx) }
         var code = spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1)

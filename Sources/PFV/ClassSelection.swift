@@ -25,7 +25,7 @@ struct ClassSelection {
         var cotangent = Tensor(shape: logits.shape)
         for (i, c) in classes.enumerated() {
             guard (0..<k).contains(c) else {
-                throw CNNError.invalidInput("label \(c) of image \(batch.imageIndices[i]) is outside the \(k) classes of '\(output)'")
+                throw PFVError.invalidRequest("label \(c) of image \(batch.imageIndices[i]) is outside the \(k) classes of '\(output)'")
             }
             cotangent.data[i * k + c] = 1
         }

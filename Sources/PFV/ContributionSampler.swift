@@ -33,7 +33,7 @@ public struct ContributionSampler: Sendable {
     /// Throws on a non-positive per-image count.
     public init(layer: LayerGeometry, perImage: SamplesPerImage = .count(4), seed: UInt64) throws {
         if case .count(let n) = perImage, n < 1 {
-            throw CNNError.invalidInput("samples per image must be at least 1, got \(n)")
+            throw PFVError.invalidRequest("samples per image must be at least 1, got \(n)")
         }
         self.perImage = perImage
         samples = PFVSet(layer: layer.name, channels: layer.channels)
@@ -43,7 +43,7 @@ public struct ContributionSampler: Sendable {
     /// Draws from every image of `readout` (which must be of this sampler's layer).
     public mutating func add(_ readout: LayerReadout) throws {
         guard readout.geometry.name == samples.layer, readout.geometry.channels == samples.channels else {
-            throw CNNError.invalidInput("sampler of layer '\(samples.layer)' given a readout of '\(readout.geometry.name)'")
+            throw PFVError.invalidRequest("sampler of layer '\(samples.layer)' given a readout of '\(readout.geometry.name)'")
         }
         let g = readout.geometry, hw = g.positions
         for n in 0..<readout.count {

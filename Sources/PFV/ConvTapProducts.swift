@@ -33,7 +33,7 @@ struct ConvTapProducts: Sendable {
     init(conv: Conv2D, stacked: [Float], x: Tensor) throws {
         let m = conv.outChannels, c = conv.inChannelsPerGroup, taps = conv.window.kernelH * conv.window.kernelW
         guard x.rank == 4, x.shape[0] == 1, x.shape[1] == c, stacked.count == taps * m * c else {
-            throw CNNError.shapeMismatch("SRD conv: input \(x.shape) for weight \(conv.weight.shape)")
+            throw PFVError.shapeMismatch("SRD conv: input \(x.shape) for weight \(conv.weight.shape)")
         }
         let (h, w) = (x.shape[2], x.shape[3])
         let rw = conv.window.resolve(h: h, w: w)
@@ -89,7 +89,7 @@ struct ConvTapProducts: Sendable {
     func numerators(z: Tensor) throws -> ConvTapNumerators {
         let m = conv.outChannels, nOut = outH * outW
         guard z.count == m * nOut else {
-            throw CNNError.shapeMismatch("SRD conv: reference \(z.shape) for \(m) channels of \(outH)×\(outW)")
+            throw PFVError.shapeMismatch("SRD conv: reference \(z.shape) for \(m) channels of \(outH)×\(outW)")
         }
         var dots = [Float](repeating: 0, count: taps * nOut)
         var norms = [Float](repeating: 0, count: taps * nOut)

@@ -19,7 +19,7 @@ public enum ERFHeatmap {
 
     /// Writes `map` (`[H, W]`) as an RGB PNG (temporary file, then rename).
     public static func writePNG(_ map: Tensor, to path: String) throws {
-        guard map.rank == 2 else { throw CNNError.shapeMismatch("a receptive-field map is [H, W], got \(map.shape)") }
+        guard map.rank == 2 else { throw PFVError.shapeMismatch("a receptive-field map is [H, W], got \(map.shape)") }
         try PNGEncoder.write(width: map.shape[1], height: map.shape[0], channels: 3, pixels: pixels(map.data), to: path)
     }
 }

@@ -15,7 +15,7 @@ public struct ERFReport: Sendable {
 
     /// Computes the map of `request.position` of image `request.imageIndex` of `images`
     /// (`[N, C, H, W]`), its patch box, and writes the patch PNG when `request.patchPath` is set.
-    /// Throws `CNNError` naming the valid range for a bad layer, image index or position.
+    /// Throws a `PFVError` naming the valid range for a bad layer, image index or position.
     public static func run(model: Model, images: Tensor, request: ERFRequest) throws -> ERFReport {
         let tracer = try ReceptiveFieldTracer(model: model, layer: request.layer)
         let result = try tracer.maps(images: images, index: request.imageIndex, positions: [request.position], method: request.method)

@@ -31,14 +31,14 @@ public struct ExemplarPatch: Sendable {
                 tint map: [Float]? = nil, opacity: Float = 0.5) throws {
         let (c, h, w) = try Self.channelsHeightWidth(image)
         guard normalization.mean.count == 1 || normalization.mean.count == c else {
-            throw CNNError.invalidInput("normalisation has \(normalization.mean.count) channels, the image \(c)")
+            throw PFVError.invalidRequest("normalisation has \(normalization.mean.count) channels, the image \(c)")
         }
         guard box.top >= 0, box.left >= 0, box.height > 0, box.width > 0,
               box.top + box.height <= h, box.left + box.width <= w else {
-            throw CNNError.invalidInput("patch box \(box) is not inside the \(h)×\(w) image")
+            throw PFVError.invalidRequest("patch box \(box) is not inside the \(h)×\(w) image")
         }
         if let map, map.count != h * w {
-            throw CNNError.shapeMismatch("tint map of \(map.count) values for a \(h)×\(w) image")
+            throw PFVError.shapeMismatch("tint map of \(map.count) values for a \(h)×\(w) image")
         }
         let outC = map != nil ? 3 : c
         let peak = map?.map { abs($0) }.max() ?? 0
@@ -69,7 +69,7 @@ public struct ExemplarPatch: Sendable {
     static func channelsHeightWidth(_ image: Tensor) throws -> (Int, Int, Int) {
         let shape = image.rank == 4 && image.shape[0] == 1 ? Array(image.shape.dropFirst()) : image.shape
         guard shape.count == 3, shape[0] == 1 || shape[0] == 3 else {
-            throw CNNError.shapeMismatch("exemplar patches need a grey or RGB image [C, H, W] with C = 1 or 3, got \(image.shape)")
+            throw PFVError.shapeMismatch("exemplar patches need a grey or RGB image [C, H, W] with C = 1 or 3, got \(image.shape)")
         }
         return (shape[0], shape[1], shape[2])
     }

@@ -9,7 +9,7 @@ public struct ImageNormalization: Sendable, Equatable {
     /// Throws unless `mean` and `std` have equal length and every std is positive.
     public init(mean: [Float], std: [Float]) throws {
         guard mean.count == std.count, !mean.isEmpty, std.allSatisfy({ $0 > 0 }) else {
-            throw CNNError.invalidInput("normalisation needs one mean and one positive std per channel, got \(mean.count) means and std \(std)")
+            throw PFVError.invalidRequest("normalisation needs one mean and one positive std per channel, got \(mean.count) means and std \(std)")
         }
         self.mean = mean
         self.std = std

@@ -16,12 +16,12 @@ public struct LayerGeometry: Sendable, Equatable {
     public init(model: Model, layer: String) throws {
         try model.checkTensor(layer)
         guard let shape = model.tensorShapes[layer] else {
-            throw CNNError.invalidInput("the shape of '\(layer)' is unknown: the ONNX file declares no fixed input shape")
+            throw PFVError.invalidRequest("the shape of '\(layer)' is unknown: the ONNX file declares no fixed input shape")
         }
         guard shape.count == 3, shape.allSatisfy({ $0 > 0 }) else {
             let usable = LayerGeometry.pfvLayers(of: model)
             let shown = usable.prefix(40).joined(separator: ", ")
-            throw CNNError.invalidInput("layer '\(layer)' has per-image shape \(shape), not C×H×W; PFV layers: \(shown)\(usable.count > 40 ? ", …" : "")")
+            throw PFVError.invalidRequest("layer '\(layer)' has per-image shape \(shape), not C×H×W; PFV layers: \(shown)\(usable.count > 40 ? ", …" : "")")
         }
         name = layer
         channels = shape[0]
@@ -37,7 +37,7 @@ public struct LayerGeometry: Sendable, Equatable {
     /// Throws `invalidInput` naming the grid unless `p` lies on it.
     public func check(_ p: PFVPosition) throws {
         guard (0..<height).contains(p.h), (0..<width).contains(p.w) else {
-            throw CNNError.invalidInput("position \(p) is outside layer '\(name)': h must be in 0..<\(height), w in 0..<\(width)")
+            throw PFVError.invalidRequest("position \(p) is outside layer '\(name)': h must be in 0..<\(height), w in 0..<\(width)")
         }
     }
 }

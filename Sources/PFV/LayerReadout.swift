@@ -23,7 +23,7 @@ public struct LayerReadout: Sendable {
         guard activations.shape == [n, g.channels, g.height, g.width],
               contributions.shape == [n, g.height, g.width],
               classes.count == n, labels.count == n, predictions.count == n, imageIndices.count == n else {
-            throw CNNError.shapeMismatch("readout of '\(g.name)': activations \(activations.shape), contributions \(contributions.shape), \(classes.count)/\(labels.count)/\(predictions.count)/\(imageIndices.count) classes/labels/predictions/indices")
+            throw PFVError.shapeMismatch("readout of '\(g.name)': activations \(activations.shape), contributions \(contributions.shape), \(classes.count)/\(labels.count)/\(predictions.count)/\(imageIndices.count) classes/labels/predictions/indices")
         }
         self.geometry = geometry
         self.activations = activations

@@ -22,9 +22,9 @@ public struct MultiLayerSampler: Sendable {
     /// (listing the PFV layers), an empty or repeated layer list, or a bad per-image count.
     public init(model: Model, layers: [String], perImage: SamplesPerImage = .count(4), seed: UInt64,
                 classSource: ClassSource = .prediction, output: String? = nil) throws {
-        guard !layers.isEmpty else { throw CNNError.invalidInput("no layer to sample PFVs from") }
+        guard !layers.isEmpty else { throw PFVError.invalidRequest("no layer to sample PFVs from") }
         if let repeated = layers.first(where: { name in layers.filter { $0 == name }.count > 1 }) {
-            throw CNNError.invalidInput("layer '\(repeated)' is listed twice")
+            throw PFVError.invalidRequest("layer '\(repeated)' is listed twice")
         }
         self.model = model
         self.layers = try layers.map { try LayerGeometry(model: model, layer: $0) }
@@ -59,7 +59,7 @@ public struct MultiLayerSampler: Sendable {
         let grads = try network.backward(tape, cotangent: selection.cotangent, collecting: names)
         for (l, g) in layers.enumerated() {
             guard let x = tape.kept[g.name], let grad = grads[g.name] else {
-                throw CNNError.unknownTensor(g.name, available: model.tensorNames)
+                throw ModelError.unknownTensor(g.name, available: model.tensorNames)
             }
             let readout = try LayerReadout(
                 geometry: g, activations: x,

@@ -10,14 +10,14 @@ public struct PFVBatch: Sendable {
     public var labels: [Int]
     public var imageIndices: [Int]
 
-    /// Throws `CNNError.shapeMismatch` unless `images` is rank 4 with one label and one index per image.
+    /// Throws `PFVError.shapeMismatch` unless `images` is rank 4 with one label and one index per image.
     public init(images: Tensor, labels: [Int], imageIndices: [Int]) throws {
         guard images.rank == 4 else {
-            throw CNNError.shapeMismatch("PFV batch needs images [N, C, H, W], got \(images.shape)")
+            throw PFVError.shapeMismatch("PFV batch needs images [N, C, H, W], got \(images.shape)")
         }
         let n = images.shape[0]
         guard labels.count == n, imageIndices.count == n else {
-            throw CNNError.shapeMismatch("PFV batch of \(n) images has \(labels.count) labels and \(imageIndices.count) image indices")
+            throw PFVError.shapeMismatch("PFV batch of \(n) images has \(labels.count) labels and \(imageIndices.count) image indices")
         }
         self.images = images
         self.labels = labels

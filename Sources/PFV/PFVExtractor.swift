@@ -25,7 +25,7 @@ public struct PFVExtractor: Sendable {
         do {
             toOutput = try model.subnetwork(from: layer, to: out)
         } catch {
-            throw CNNError.invalidInput("contributions need a layer that every path to '\(out)' passes through (a block or stage output); '\(layer)' is not: \(error)")
+            throw PFVError.invalidRequest("contributions need a layer that every path to '\(out)' passes through (a block or stage output); '\(layer)' is not: \(error)")
         }
     }
 
@@ -34,7 +34,7 @@ public struct PFVExtractor: Sendable {
     public func readout(_ batch: PFVBatch) throws -> LayerReadout {
         let values = try model.forward(batch.images, keep: [geometry.name])
         guard let x = values[geometry.name], let logits = values[output] else {
-            throw CNNError.unknownTensor(geometry.name, available: model.tensorNames)
+            throw ModelError.unknownTensor(geometry.name, available: model.tensorNames)
         }
         let selection = try ClassSelection(logits: logits, batch: batch, source: classSource, output: output)
         let tape = try toOutput.forward(x)

@@ -28,7 +28,7 @@ public struct PFVSet: Sendable {
     /// Appends one PFV; throws when `vector` does not have `channels` values.
     public mutating func append<V: Collection>(_ vector: V, record: PFVRecord) throws where V.Element == Float {
         guard vector.count == channels else {
-            throw CNNError.shapeMismatch("PFV of \(vector.count) channels added to a set of \(channels)-channel PFVs of '\(layer)'")
+            throw PFVError.shapeMismatch("PFV of \(vector.count) channels added to a set of \(channels)-channel PFVs of '\(layer)'")
         }
         vectors.append(contentsOf: vector)
         records.append(record)

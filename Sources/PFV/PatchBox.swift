@@ -56,10 +56,10 @@ public struct PatchBox: Sendable, Equatable, Hashable, Codable, CustomStringConv
     /// mass (all zero) gives the whole image. Throws on a size mismatch or `mass` outside (0, 1].
     public static func covering(_ map: [Float], height: Int, width: Int, mass: Double = 0.9) throws -> PatchBox {
         guard height > 0, width > 0, map.count == height * width else {
-            throw CNNError.shapeMismatch("receptive-field map of \(map.count) values for a \(height)×\(width) image")
+            throw PFVError.shapeMismatch("receptive-field map of \(map.count) values for a \(height)×\(width) image")
         }
         guard mass > 0 && mass <= 1 else {
-            throw CNNError.invalidInput("patch mass must be in (0, 1], got \(mass)")
+            throw PFVError.invalidRequest("patch mass must be in (0, 1], got \(mass)")
         }
         let magnitude = map.map { Double(abs($0)) }
         let total = magnitude.reduce(0, +)

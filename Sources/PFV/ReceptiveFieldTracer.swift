@@ -21,7 +21,7 @@ public struct ReceptiveFieldTracer: Sendable {
         self.model = model
         self.layer = try LayerGeometry(model: model, layer: layer)
         guard layer != model.inputName else {
-            throw CNNError.invalidInput("layer '\(layer)' is the image input itself; pick a tensor computed from it: \(LayerGeometry.pfvLayers(of: model).filter { $0 != layer }.prefix(40).joined(separator: ", "))")
+            throw PFVError.invalidRequest("layer '\(layer)' is the image input itself; pick a tensor computed from it: \(LayerGeometry.pfvLayers(of: model).filter { $0 != layer }.prefix(40).joined(separator: ", "))")
         }
         toLayer = try model.subnetwork(from: model.inputName, to: layer)
         plan = SRDPlan(model: model, subnetwork: toLayer)
@@ -33,10 +33,10 @@ public struct ReceptiveFieldTracer: Sendable {
     /// Picks image `index` of `images` (`[N, C, H, W]`) as a batch of one; throws naming the range.
     public func image(_ images: Tensor, index: Int) throws -> Tensor {
         guard images.rank == 4, let n = images.shape.first else {
-            throw CNNError.shapeMismatch("images must be [N, C, H, W], got \(images.shape)")
+            throw PFVError.shapeMismatch("images must be [N, C, H, W], got \(images.shape)")
         }
         guard (0..<n).contains(index) else {
-            throw CNNError.invalidInput("image index \(index) is outside the batch: valid 0..<\(n)")
+            throw PFVError.invalidRequest("image index \(index) is outside the batch: valid 0..<\(n)")
         }
         return images.slice(batch: index..<(index + 1))
     }
@@ -65,7 +65,7 @@ public struct ReceptiveFieldTracer: Sendable {
     /// `droppedRelevance`). A PFV whose post-ReLU vector is zero still has an iERF, from its z_j.
     public func srd(image: Tensor, positions: [PFVPosition]) throws -> SRDResult {
         guard plan.unsupported.isEmpty else {
-            throw CNNError.invalidInput("SRD does not cover node(s) \(plan.unsupported.joined(separator: ", ")) between '\(model.inputName)' and '\(layer.name)'")
+            throw PFVError.invalidRequest("SRD does not cover node(s) \(plan.unsupported.joined(separator: ", ")) between '\(model.inputName)' and '\(layer.name)'")
         }
         try check(image, positions)
         let (values, numerators) = try srdForward(image)
@@ -85,11 +85,11 @@ public struct ReceptiveFieldTracer: Sendable {
     /// of METHOD §7 starts here with the target logit's shares at the last C×H×W layer.
     public func srd(image: Tensor, start: [Float]) throws -> SRDResult {
         guard plan.unsupported.isEmpty else {
-            throw CNNError.invalidInput("SRD does not cover node(s) \(plan.unsupported.joined(separator: ", ")) between '\(model.inputName)' and '\(layer.name)'")
+            throw PFVError.invalidRequest("SRD does not cover node(s) \(plan.unsupported.joined(separator: ", ")) between '\(model.inputName)' and '\(layer.name)'")
         }
         try checkImage(image)
         guard start.count == layer.positions else {
-            throw CNNError.shapeMismatch("SRD start relevance has \(start.count) values, layer '\(layer.name)' has \(layer.positions) positions")
+            throw PFVError.shapeMismatch("SRD start relevance has \(start.count) values, layer '\(layer.name)' has \(layer.positions) positions")
         }
         let (values, numerators) = try srdForward(image)
         var run = SRDPropagation(plan: plan, values: values, input: model.inputName, pfvs: 1, numerators: numerators)
@@ -157,13 +157,13 @@ public struct ReceptiveFieldTracer: Sendable {
 
     private func check(_ image: Tensor, _ positions: [PFVPosition]) throws {
         try checkImage(image)
-        guard !positions.isEmpty else { throw CNNError.invalidInput("no PFV positions given for layer '\(layer.name)'") }
+        guard !positions.isEmpty else { throw PFVError.invalidRequest("no PFV positions given for layer '\(layer.name)'") }
         for p in positions { try layer.check(p) }
     }
 
     private func checkImage(_ image: Tensor) throws {
         guard image.rank == 4, image.shape[0] == 1 else {
-            throw CNNError.shapeMismatch("receptive fields take one image [1, C, H, W], got \(image.shape)")
+            throw PFVError.shapeMismatch("receptive fields take one image [1, C, H, W], got \(image.shape)")
         }
     }
 }

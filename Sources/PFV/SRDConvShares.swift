@@ -20,16 +20,16 @@ enum SRDConvShares {
         let win = conv.window
         let m = conv.outChannels, g = conv.groups, cg = conv.inChannelsPerGroup
         guard zChannels == m, cin == cg * g, m % g == 0 else {
-            throw CNNError.shapeMismatch("SRD conv: weight \(conv.weight.shape), groups \(g), input channels \(cin), reference channels \(zChannels)")
+            throw PFVError.shapeMismatch("SRD conv: weight \(conv.weight.shape), groups \(g), input channels \(cin), reference channels \(zChannels)")
         }
         let rw = win.resolve(h: hi, w: wi)
         guard rw.outH == ho, rw.outW == wo else {
-            throw CNNError.shapeMismatch("SRD conv: window gives \(rw.outH)×\(rw.outW), reference is \(ho)×\(wo)")
+            throw PFVError.shapeMismatch("SRD conv: window gives \(rw.outH)×\(rw.outW), reference is \(ho)×\(wo)")
         }
         let mg = m / g, taps = win.kernelH * win.kernelW, a = active.count, nIn = hi * wi, nOut = ho * wo
         if a == 0 { return ([], []) }
         if let numerators, numerators.taps != taps || numerators.positions != nOut {
-            throw CNNError.shapeMismatch("SRD conv: numerators for \(numerators.taps) taps × \(numerators.positions) positions, conv has \(taps) × \(nOut)")
+            throw PFVError.shapeMismatch("SRD conv: numerators for \(numerators.taps) taps × \(numerators.positions) positions, conv has \(taps) × \(nOut)")
         }
         // Reference columns and bias term ⟨b, z_j⟩.
         var zc = [Float](repeating: 0, count: m * a)

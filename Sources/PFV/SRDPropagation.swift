@@ -32,7 +32,7 @@ struct SRDPropagation {
     /// Channel, height, width of a per-image tensor.
     private func chw(_ name: String) throws -> (Int, Int, Int, [Float]) {
         guard let t = values[name], t.rank == 4, t.shape[0] == 1 else {
-            throw CNNError.shapeMismatch("SRD needs '\(name)' as [1, C, H, W], got \(values[name]?.shape ?? [])")
+            throw PFVError.shapeMismatch("SRD needs '\(name)' as [1, C, H, W], got \(values[name]?.shape ?? [])")
         }
         return (t.shape[1], t.shape[2], t.shape[3], t.data)
     }
@@ -218,7 +218,7 @@ struct SRDPropagation {
             if case .maxPool = step.rule { isMax = true } else { isMax = false }
             let rw = win.resolve(h: hi, w: wi)
             guard rw.outH == ho, rw.outW == wo else {
-                throw CNNError.shapeMismatch("pool '\(step.node)': window gives \(rw.outH)×\(rw.outW), output is \(ho)×\(wo)")
+                throw PFVError.shapeMismatch("pool '\(step.node)': window gives \(rw.outH)×\(rw.outW), output is \(ho)×\(wo)")
             }
             let taps = win.kernelH * win.kernelW
             for j in outRows {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import GIGTrace
 import TestSupport
@@ -26,7 +27,7 @@ import Testing
     }
 
     func message(_ body: () throws -> Void) -> String {
-        do { try body() } catch { return "\(error)" }
+        do { try body() } catch { return commandLineMessage(error) }
         return "no error"
     }
 

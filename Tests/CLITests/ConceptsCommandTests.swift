@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import GIGTrace
 import Testing
@@ -52,8 +53,8 @@ import Testing
             do {
                 let command = try ConceptsCommand.parse(arguments(extra + ["--out", "\(dir)/bad.json"]))
                 _ = try command.learn()
-            } catch let error as CNNError {
-                return "\(error)"
+            } catch let error as any UserError {
+                return commandLineMessage(error)
             } catch {
                 return ConceptsCommand.message(for: error)   // refused by the parser or validate()
             }

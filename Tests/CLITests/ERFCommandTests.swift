@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import CImageCodecs
 import CZlib
 import Foundation
@@ -29,7 +30,7 @@ import Testing
 
     /// The error message `compute()` throws for a bad flag.
     func message(_ c: ERFCommand) -> String {
-        do { try c.compute() } catch { return "\(error)" }
+        do { try c.compute() } catch { return commandLineMessage(error) }
         return "no error"
     }
 

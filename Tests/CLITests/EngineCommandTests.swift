@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import GIGTrace
 import TestSupport
@@ -86,7 +87,7 @@ import Testing
             try body()
             return "(no error)"
         } catch {
-            return "\(error)"
+            return commandLineMessage(error)
         }
     }
 

@@ -93,15 +93,59 @@ import Testing
         let k = try gigtrace(["trace", "--k", "-3", "--out", "\(dir)/k.sqlite"])
         #expect(k.status != 0 && k.stderr.contains("the number of concepts K must be at least 1, got -3"), "\(k.stderr)")
         let steps = try gigtrace(["trace", "--steps", "-1", "--out", "\(dir)/s.sqlite"])
-        #expect(steps.status != 0 && steps.stderr.contains("--steps must be at least"), "\(steps.stderr)")
+        #expect(steps.status != 0 && steps.stderr.contains("--steps: steps must be at least"), "\(steps.stderr)")
         let lambda = try gigtrace(["trace", "--lambda", "nan", "--out", "\(dir)/l.sqlite"])
-        #expect(lambda.status == 1 && lambda.stderr == "error: --lambda must be a finite number ≥ 0, got nan\n", "\(lambda.stderr)")
+        #expect(lambda.status == 1 && lambda.stderr == "error: --lambda: lambda must be a finite number ≥ 0, got nan\n", "\(lambda.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/l.sqlite.partial"))
         let limit = try gigtrace(["dataset", "export", "--data", TestPaths.fashionMNISTTestImages, "--resize", "200000", "--out", "\(dir)/x.npy"])
-        #expect(limit.stderr.contains("--resize 200000 makes images of at least 200000×200000 pixels"), "\(limit.stderr)")
+        #expect(limit.stderr.contains("--resize: resize 200000 makes images of at least 200000×200000 pixels"), "\(limit.stderr)")
         for args in [["--k", "-3"], ["--steps", "-1"]] {
             #expect(!(try gigtrace(["trace"] + args + ["--out", "\(dir)/y.sqlite"])).stderr.contains("Missing value"))
         }
+    }
+
+    /// Each module's typed error (Core's InputError, CNN's ModelError, Datasets' DatasetError,
+    /// PFV's PFVError, Concepts' ConceptError, GIGTrace's TraceError, and a library parameter the
+    /// CLI names by its option) reaches the user as exactly one line on stderr with exit status 1.
+    @Test func everyModulesErrorsAreOneLineWithExitOne() throws {
+        let model = TestPaths.demoModel, data = TestPaths.fashionMNISTTestImages
+        let stage1 = "/stage1/relu/Relu_output_0", stage2 = "/stage2/relu/Relu_output_0", stage3 = "/stage3/relu/Relu_output_0"
+        try FileManager.default.createDirectory(atPath: "\(dir)/empty", withIntermediateDirectories: true)
+        try Data().write(to: URL(fileURLWithPath: "\(dir)/exists.sqlite"))
+        let cases: [(arguments: [String], line: String)] = [
+            (["inspect", "--model", "\(dir)/none.onnx"], "file not found: \(dir)/none.onnx"),
+            (["trace", "--model", model, "--data", data, "--layers", "/stage9/relu", "--out", "\(dir)/a.sqlite", "--quiet"],
+             "no tensor named '/stage9/relu'; available: input, "),
+            (["dataset", "info", "--data", "\(dir)/empty", "--format", "folder"],
+             "\(dir)/empty: no class sub-folders found (ImageFolder layout is PATH/<class>/<image>)"),
+            (["erf", "--model", model, "--data", data, "--image", "0", "--layer", stage1, "--position", "99,0", "--out", "\(dir)/e.npy"],
+             "position (99, 0) is outside layer '\(stage1)': h must be in 0..<28, w in 0..<28"),
+            (["concepts", "--model", model, "--data", data, "--limit", "8", "--layer", stage3, "--method", "pca", "--k", "500",
+              "--out", "\(dir)/b.json", "--quiet"], "PCA: K = 500 must be between 1 and min(PFVs, channels)"),
+            (["trace", "--model", model, "--data", data, "--layers", "\(stage3),\(stage2)", "--out", "\(dir)/c.sqlite", "--quiet"],
+             "traced layers must run forward, each computed from the one before alone: '\(stage2)' cannot be computed from '\(stage3)'"),
+            (["dataset", "export", "--data", data, "--limit", "2", "--batch-size", "0", "--out", "\(dir)/n.npy"],
+             "--batch-size: batch size must be positive, got 0"),
+            (["trace", "--model", model, "--data", data, "--out", "\(dir)/exists.sqlite", "--quiet"],
+             "\(dir)/exists.sqlite already exists (pass --force to overwrite it)"),
+        ]
+        for (arguments, line) in cases {
+            let r = try gigtrace(arguments)
+            #expect(r.status == 1, "\(arguments): exit \(r.status)")
+            #expect(r.stderr.hasPrefix("error: \(line)") && r.stderr.hasSuffix("\n"), "\(arguments): \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(arguments): \(r.stderr)")
+        }
+    }
+
+    /// `commandLineMessage` names the option of every library parameter and joins a multi-line
+    /// message into one line.
+    @Test func commandLineMessagesNameTheOption() {
+        #expect(commandLineMessage(InputError.invalidParameter(.conceptsPerLayer, "K per layer has 3 values for 2 traced layers"))
+                == "--k-per-layer: K per layer has 3 values for 2 traced layers")
+        #expect(Set(Parameter.allCases.map(\.option)).count == Parameter.allCases.count)
+        #expect(Parameter.allCases.allSatisfy { $0.option.hasPrefix("--") })
+        #expect(commandLineMessage(TraceError.invalidTrace("two\nlines")) == "two lines")
+        #expect(commandLineMessage(InputError.outputExists("g.dot")) == "g.dot already exists (pass --force to overwrite it)")
     }
 
     @Test func queryImageIndexMustBeNonNegative() throws {
@@ -193,7 +237,7 @@ import Testing
         #expect(OutputPaths.sameFile("\(dir)/l.bin", file) && OutputPaths.sameFile("\(dir)/./a.bin", file))
         #expect(!OutputPaths.sameFile("\(dir)/b.bin", file))
         #expect(OutputPaths.sameFile("\(dir)/new.bin", "\(dir)/../\(URL(fileURLWithPath: dir).lastPathComponent)/new.bin"))
-        #expect(throws: CNNError.self) { try OutputPaths.check("\(dir)/l.bin", option: "--out", inputs: [("--data", file)]) }
+        #expect(throws: InputError.self) { try OutputPaths.check("\(dir)/l.bin", option: "--out", inputs: [("--data", file)]) }
         try OutputPaths.check("\(dir)/b.bin", option: "--out", inputs: [("--data", file), ("--labels", nil)])
     }
 }

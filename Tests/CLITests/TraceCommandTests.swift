@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import GIGTrace
 import Testing
@@ -45,8 +46,8 @@ import Testing
 
     @Test func badFlagsAreOneClearError() throws {
         func message(_ extra: [String]) throws -> String {
-            do { _ = try TraceRun(try TraceCommand.parse(arguments("\(dir)/bad.sqlite", extra)).traceConfiguration()) } catch let error as CNNError {
-                return "\(error)"
+            do { _ = try TraceRun(try TraceCommand.parse(arguments("\(dir)/bad.sqlite", extra)).traceConfiguration()) } catch let error as any UserError {
+                return commandLineMessage(error)
             } catch {
                 return TraceCommand.message(for: error)   // refused by the parser
             }

@@ -93,7 +93,7 @@ import Testing
         let sub = try model.subnetwork(from: "x", to: "logits")
         var rng = SeededRandom(23)
         let tape = try sub.forward(rng.tensor([2, 3, 6, 6]))
-        #expect(throws: CNNError.self) { try sub.backwardSum(tape, block: rng.tensor([2, 4]), weights: [1]) }
-        #expect(throws: CNNError.self) { try sub.backwardSum(tape, block: rng.tensor([2, 5]), weights: [1, 1]) }
+        #expect(throws: ModelError.self) { try sub.backwardSum(tape, block: rng.tensor([2, 4]), weights: [1]) }
+        #expect(throws: ModelError.self) { try sub.backwardSum(tape, block: rng.tensor([2, 5]), weights: [1, 1]) }
     }
 }

@@ -5,7 +5,7 @@ import Testing
 @testable import Core
 @testable import Datasets
 
-/// Bad datasets give one clear `CNNError` naming the file, never a crash or exit.
+/// Bad datasets give one clear `InputError` or `DatasetError` naming the file, never a crash or exit.
 @Suite struct DataErrorTests {
     let dir: String
     init() throws { dir = try makeTemporaryFolder("data-error-tests") }

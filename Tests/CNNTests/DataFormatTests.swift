@@ -10,10 +10,10 @@ import Testing
 /// Writes `bytes` to `path`, gzip-compressed through zlib when `gzip`.
 func writeDataFile(_ bytes: [UInt8], to path: String, gzip: Bool = false) throws {
     if gzip {
-        guard let file = gzopen(path, "wb") else { throw CNNError.invalidInput("cannot create \(path)") }
+        guard let file = gzopen(path, "wb") else { throw InputError.invalidInput("cannot create \(path)") }
         let written = bytes.withUnsafeBytes { gzwrite(file, $0.baseAddress, UInt32($0.count)) }
         gzclose(file)
-        guard written == Int32(bytes.count) else { throw CNNError.invalidInput("gzwrite failed for \(path)") }
+        guard written == Int32(bytes.count) else { throw InputError.invalidInput("gzwrite failed for \(path)") }
     } else {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }

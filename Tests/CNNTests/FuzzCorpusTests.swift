@@ -7,7 +7,7 @@ import Testing
 @testable import ImageIO
 
 /// Every reader over the malformed-input corpus of `Tests/Fixtures/fuzz` (made by
-/// `tools/make_fuzz_corpus.py`): each file is read or refused with a one-line `CNNError` naming
+/// `tools/make_fuzz_corpus.py`): each file is read or refused with a one-line `UserError` naming
 /// it — never a trap (which would end the test process) — within a bounded time.
 @Suite struct FuzzCorpusTests {
     static let root = TestPaths.fixture("fuzz")
@@ -20,7 +20,7 @@ import Testing
         return names.map { folder + "/" + $0 }
     }
 
-    /// Runs `read` on every file of `format`: success or a `CNNError` whose text is one line naming
+    /// Runs `read` on every file of `format`: success or a `UserError` whose text is one line naming
     /// the file (or one beside it), each within 10 s. Returns the number of files refused.
     @discardableResult
     static func survey(_ format: String, skip: (String) -> Bool = { _ in false }, _ read: (String) throws -> Void) throws -> Int {
@@ -29,14 +29,14 @@ import Testing
             let start = Date()
             do {
                 try read(file)
-            } catch let error as CNNError {
+            } catch let error as any UserError {
                 refused += 1
                 let text = error.description
                 #expect(!text.contains("\n"), "\(file): multi-line error \(text)")
                 #expect(text.contains(root + "/" + format) || text.contains(URL(fileURLWithPath: file).lastPathComponent),
                         "\(file): error does not name the file: \(text)")
             } catch {
-                Issue.record("\(file): not a CNNError: \(error)")
+                Issue.record("\(file): not a UserError: \(error)")
             }
             #expect(Date().timeIntervalSince(start) < 10, "\(file) took \(Date().timeIntervalSince(start)) s")
         }

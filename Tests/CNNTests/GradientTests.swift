@@ -265,7 +265,7 @@ import Testing
         try GradientTests.check(GradientTests.residualNet(), input: x, fold: false, eps: 2e-3)
         try GradientTests.check(GradientTests.residualNet(), input: x, from: "s", to: "y", eps: 2e-3)
         let model = try Model(onnx: GradientTests.residualNet())
-        #expect(throws: CNNError.self) { try model.subnetwork(from: "r1", to: "block") }
+        #expect(throws: ModelError.self) { try model.subnetwork(from: "r1", to: "block") }
     }
 
     @Test func batchedCotangentsEqualSeparateOnes() throws {

@@ -167,8 +167,8 @@ import Testing
     }
 
     @Test func resizeAndCropAreBoundedByThePixelLimit() {
-        #expect(message { try Preprocessing(resize: 200000).validate() }.contains("--resize 200000 makes images of at least 200000×200000 pixels, above the limit of 268435456"))
-        #expect(message { try Preprocessing(crop: (100000, 100000)).validate() }.contains("--crop 100000x100000 is above the limit"))
+        #expect(message { try Preprocessing(resize: 200000).validate() }.contains("resize 200000 makes images of at least 200000×200000 pixels, above the limit of 268435456"))
+        #expect(message { try Preprocessing(crop: (100000, 100000)).validate() }.contains("crop 100000x100000 is above the limit"))
         #expect((try? Preprocessing(resize: 224, crop: (224, 224)).validate()) != nil)
     }
 

@@ -9,7 +9,7 @@ import Testing
         g.node("Relu", ["x"], "r")
         g.node("FancyOp", ["r"], "y")
         let onnx = g.model(input: [3, 4, 4], outputs: ["y"])
-        #expect(throws: CNNError.unsupportedOp(op: "FancyOp", node: "n1_FancyOp")) { try Model(onnx: onnx) }
+        #expect(throws: ModelError.unsupportedOp(op: "FancyOp", node: "n1_FancyOp")) { try Model(onnx: onnx) }
     }
 
     @Test func unknownTensorListsAvailableNames() throws {
@@ -19,22 +19,22 @@ import Testing
         do {
             _ = try model.forward(x, keep: ["nope"])
             Issue.record("expected an error")
-        } catch let e as CNNError {
+        } catch let e as ModelError {
             guard case .unknownTensor(let name, let available) = e else { Issue.record("wrong error \(e)"); return }
             #expect(name == "nope")
             #expect(available.contains("block") && available.contains("x"))
         }
-        #expect(throws: CNNError.self) { try model.subnetwork(from: "x", to: "nope") }
+        #expect(throws: ModelError.self) { try model.subnetwork(from: "x", to: "nope") }
     }
 
     @Test func wrongInputShapeIsRejected() throws {
         let model = try Model(onnx: GradientTests.residualNet())
-        #expect(throws: CNNError.shapeMismatch("input 'x' expects [N, 3, 6, 6], got [2, 3, 5, 6]")) {
+        #expect(throws: ModelError.shapeMismatch("input 'x' expects [N, 3, 6, 6], got [2, 3, 5, 6]")) {
             try model.forward(Tensor(shape: [2, 3, 5, 6]))
         }
-        #expect(throws: CNNError.self) { try model.gradient(Tensor(shape: [1, 3, 6, 6]), classes: [9]) }
-        #expect(throws: CNNError.self) { try model.forward(Tensor(shape: [0, 3, 6, 6])) }
-        #expect(throws: CNNError.self) { try model.subnetwork(from: "x", to: "y").forward(Tensor(shape: [0, 3, 6, 6])) }
+        #expect(throws: ModelError.self) { try model.gradient(Tensor(shape: [1, 3, 6, 6]), classes: [9]) }
+        #expect(throws: ModelError.self) { try model.forward(Tensor(shape: [0, 3, 6, 6])) }
+        #expect(throws: ModelError.self) { try model.subnetwork(from: "x", to: "y").forward(Tensor(shape: [0, 3, 6, 6])) }
     }
 
     @Test func shapesOpCountsAndTraceLayers() throws {

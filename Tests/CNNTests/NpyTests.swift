@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test func rejectsBadFilesWithTheirPath() throws {
-        #expect(throws: CNNError.fileNotFound("\(dir)/missing.npy")) { try Npy.read(path: "\(dir)/missing.npy") }
+        #expect(throws: InputError.fileNotFound("\(dir)/missing.npy")) { try Npy.read(path: "\(dir)/missing.npy") }
         try Data("hello".utf8).write(to: URL(fileURLWithPath: "\(dir)/bad.npy"))
         #expect { try Npy.read(path: "\(dir)/bad.npy") } throws: { "\($0)".contains("bad.npy") }
         // A truncated payload: the header promises 6 floats, the file holds 5.

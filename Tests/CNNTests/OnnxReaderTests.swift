@@ -148,7 +148,7 @@ import Testing
             do {
                 _ = try OnnxReader.read(path: "\(TestPaths.onnxNodeTests)/\(name)/model.onnx")
                 models += 1
-            } catch let error as CNNError {
+            } catch let error as any UserError {
                 // Only deliberate refusals are allowed: unsupported element types or sparse data.
                 let text = error.description
                 if !(text.contains("unsupported element type") || text.contains("sparse") || text.contains("holds strings")) {
@@ -185,7 +185,7 @@ import Testing
         #expect(model.graph.inputs.first?.shape == [.fixed(1), .fixed(32)])
 
         try FileManager.default.removeItem(atPath: "\(dir)/m.onnx.data")
-        #expect(throws: CNNError.fileNotFound("\(dir)/m.onnx.data")) { try OnnxReader.read(path: "\(dir)/m.onnx") }
+        #expect(throws: InputError.fileNotFound("\(dir)/m.onnx.data")) { try OnnxReader.read(path: "\(dir)/m.onnx") }
     }
 
     @Test func corruptFilesGiveOneClearError() throws {
@@ -201,11 +201,11 @@ import Testing
             let path = "\(dir)/\(name)"
             try bytes.write(to: URL(fileURLWithPath: path))
             #expect(performing: { try OnnxReader.read(path: path) }, throws: { error in
-                guard let e = error as? CNNError, case .corruptFile(let p, _) = e else { return false }
+                guard let e = error as? InputError, case .corruptFile(let p, _) = e else { return false }
                 return p == path && !e.description.contains("\n")
             })
         }
-        #expect(throws: CNNError.fileNotFound("\(dir)/none.onnx")) { try OnnxReader.read(path: "\(dir)/none.onnx") }
+        #expect(throws: InputError.fileNotFound("\(dir)/none.onnx")) { try OnnxReader.read(path: "\(dir)/none.onnx") }
     }
 }
 

@@ -137,7 +137,7 @@ import Testing
             let worst = zip(a.data, b.data).map { abs($0 - $1) }.max() ?? 0
             #expect(worst <= 1e-5 * max(1, a.data.map(abs).max() ?? 0))
         }
-        #expect(throws: CNNError.self) { try sub.jvp(try sub.forward(x), tangents: rng.tensor([5, 3, 6, 6])) }
-        #expect(throws: CNNError.self) { try sub.jvp(try sub.forward(x), tangents: tangents, collecting: ["nope"]) }
+        #expect(throws: ModelError.self) { try sub.jvp(try sub.forward(x), tangents: rng.tensor([5, 3, 6, 6])) }
+        #expect(throws: ModelError.self) { try sub.jvp(try sub.forward(x), tangents: tangents, collecting: ["nope"]) }
     }
 }

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct TensorTests {
     @Test func rejectsMismatchedElementCount() {
-        #expect(throws: CNNError.self) { try Tensor(shape: [2, 3], data: [1, 2, 3]) }
+        #expect(throws: InputError.self) { try Tensor(shape: [2, 3], data: [1, 2, 3]) }
     }
 
     @Test func stridesAreRowMajor() {

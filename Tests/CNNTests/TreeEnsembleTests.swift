@@ -110,6 +110,6 @@ import Core
     /// Rows narrower than the features the trees read are a shape error, not a crash.
     @Test func narrowRowsAreRejected() throws {
         let model = try Model.load(path: "\(Self.dir)/gb_reg.onnx")
-        #expect(throws: CNNError.self) { try model.forward(inputs: [model.inputName: Tensor(shape: [2, 2])]) }
+        #expect(throws: ModelError.self) { try model.forward(inputs: [model.inputName: Tensor(shape: [2, 2])]) }
     }
 }

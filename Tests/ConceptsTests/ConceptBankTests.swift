@@ -48,12 +48,12 @@ import Testing
         do {
             _ = try ConceptBank.read(from: path)
             Issue.record("corrupt file was accepted")
-        } catch let error as CNNError {
+        } catch let error as InputError {
             guard case .corruptFile(let p, _) = error else { Issue.record("wrong error \(error)"); return }
             #expect(p == path)
             #expect(error.description.hasPrefix(path))
         }
-        #expect(throws: CNNError.fileNotFound(path + ".missing")) { try ConceptBank.read(from: path + ".missing") }
+        #expect(throws: InputError.fileNotFound(path + ".missing")) { try ConceptBank.read(from: path + ".missing") }
     }
 
     @Test func inconsistentBanksAreRejected() throws {
@@ -64,26 +64,26 @@ import Testing
         var scaled = bank
         for i in 0..<scaled.channels { scaled.concepts.data[i] *= 2 }
         try JSONEncoder().encode(scaled).write(to: URL(fileURLWithPath: path))
-        #expect(throws: CNNError.corruptFile(path: path, reason: "concept 0 has norm 2.0000, expected 1 (or 0)")) {
+        #expect(throws: InputError.corruptFile(path: path, reason: "concept 0 has norm 2.0000, expected 1 (or 0)")) {
             try ConceptBank.read(from: path)
         }
         // Element count that does not match the shape.
         var short = bank
         short.concepts.data.removeLast()
         try JSONEncoder().encode(short).write(to: URL(fileURLWithPath: path))
-        #expect(throws: CNNError.corruptFile(path: path, reason: "concept matrix 4×12 holds 47 values")) {
+        #expect(throws: InputError.corruptFile(path: path, reason: "concept matrix 4×12 holds 47 values")) {
             try ConceptBank.read(from: path)
         }
         // Written fine (over the bad file), but for another layer / channel count than asked.
         try bank.write(to: path)
         #expect(try ConceptBank.read(from: path) == bank)
-        #expect(throws: CNNError.corruptFile(path: path, reason: "concept bank is for layer 'layer2.0.conv1', not 'layer3'")) {
+        #expect(throws: InputError.corruptFile(path: path, reason: "concept bank is for layer 'layer2.0.conv1', not 'layer3'")) {
             try ConceptBank.read(from: path, layer: "layer3")
         }
-        #expect(throws: CNNError.corruptFile(path: path, reason: "concept bank has 12 channels, layer 'layer2.0.conv1' has 64")) {
+        #expect(throws: InputError.corruptFile(path: path, reason: "concept bank has 12 channels, layer 'layer2.0.conv1' has 64")) {
             try ConceptBank.read(from: path, channels: 64)
         }
-        #expect(throws: CNNError.shapeMismatch("PFVs have 5 channels but the concept bank of layer 'layer2.0.conv1' has 12")) {
+        #expect(throws: ConceptError.shapeMismatch("PFVs have 5 channels but the concept bank of layer 'layer2.0.conv1' has 12")) {
             try bank.encode(Matrix(rows: 2, cols: 5))
         }
     }

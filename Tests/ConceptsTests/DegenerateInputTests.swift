@@ -10,13 +10,13 @@ import Testing
 
     @Test func kLargerThanSampleCountIsAnError() {
         let x = Matrix(rows: 3, cols: 5, repeating: 1)
-        #expect(throws: CNNError.invalidInput("k-means: K = 4 exceeds the number of PFVs (3)")) {
+        #expect(throws: ConceptError.invalidRequest("k-means: K = 4 exceeds the number of PFVs (3)")) {
             try ConceptLearner.learn(pfvs: x, k: 4, method: .kmeans)
         }
-        #expect(throws: CNNError.invalidInput("NMF: K = 4 must be between 1 and min(PFVs, channels) = 3")) {
+        #expect(throws: ConceptError.invalidRequest("NMF: K = 4 must be between 1 and min(PFVs, channels) = 3")) {
             try ConceptLearner.learn(pfvs: x, k: 4, method: .nmf)
         }
-        #expect(throws: CNNError.invalidInput("PCA: K = 4 must be between 1 and min(PFVs, channels) = 3")) {
+        #expect(throws: ConceptError.invalidRequest("PCA: K = 4 must be between 1 and min(PFVs, channels) = 3")) {
             try ConceptLearner.learn(pfvs: x, k: 4, method: .pca)
         }
     }
@@ -24,7 +24,7 @@ import Testing
     @Test(arguments: [ConceptMethod.kmeans, .nmf, .pca])
     func allZeroPFVsAreAnError(method: ConceptMethod) {
         let x = Matrix(rows: 10, cols: 4)
-        #expect(throws: CNNError.invalidInput("all 10 PFVs of layer 'zeros' are zero: no concept direction can be learned")) {
+        #expect(throws: ConceptError.invalidPFVs("all 10 PFVs of layer 'zeros' are zero: no concept direction can be learned")) {
             try ConceptLearner.learn(pfvs: x, k: 2, method: method, layer: "zeros")
         }
     }
@@ -51,7 +51,7 @@ import Testing
         var expected = try Matrix(rows: 3, cols: 4, data: distinct.flatMap { $0 })
         ConceptLearner.normalizeRows(&expected)
         #expect(PlantedData.matchedCosines(planted: expected, learned: bank.concepts).allSatisfy { $0 > 0.9999 })
-        #expect(throws: CNNError.invalidInput("k-means: the 60 PFVs form only 3 distinct clusters; cannot make K = 4 concepts (lower K)")) {
+        #expect(throws: ConceptError.invalidRequest("k-means: the 60 PFVs form only 3 distinct clusters; cannot make K = 4 concepts (lower K)")) {
             try ConceptLearner.learn(pfvs: x, k: 4, method: .kmeans)
         }
         // NMF and PCA (K above the rank of the centred data) stay finite.
@@ -73,18 +73,18 @@ import Testing
         let pca = try ConceptLearner.learn(pfvs: x, k: 1, method: .pca)
         #expect(pca.concepts.data == [1])
         #expect(abs(pca.quality.r2 - 1) < 1e-5)
-        #expect(throws: CNNError.self) { try ConceptLearner.learn(pfvs: x, k: 2, method: .pca) }
-        #expect(throws: CNNError.self) { try ConceptLearner.learn(pfvs: x, k: 2, method: .nmf) }
+        #expect(throws: ConceptError.self) { try ConceptLearner.learn(pfvs: x, k: 2, method: .pca) }
+        #expect(throws: ConceptError.self) { try ConceptLearner.learn(pfvs: x, k: 2, method: .nmf) }
     }
 
     @Test func nonFiniteAndEmptyPFVsAreErrors() {
         var x = Matrix(rows: 3, cols: 2, repeating: 1)
         x[1, 1] = .nan
-        #expect(throws: CNNError.invalidInput("PFV 1 channel 1 is nan (not finite)")) {
+        #expect(throws: ConceptError.invalidPFVs("PFV 1 channel 1 is nan (not finite)")) {
             try ConceptLearner.learn(pfvs: x, k: 1, method: .kmeans)
         }
-        #expect(throws: CNNError.self) { try ConceptLearner.learn(pfvs: Matrix(rows: 0, cols: 4), k: 1, method: .pca) }
-        #expect(throws: CNNError.invalidInput("identity basis has one concept per channel: K must be 2, got 3")) {
+        #expect(throws: ConceptError.self) { try ConceptLearner.learn(pfvs: Matrix(rows: 0, cols: 4), k: 1, method: .pca) }
+        #expect(throws: ConceptError.invalidRequest("identity basis has one concept per channel: K must be 2, got 3")) {
             try ConceptLearner.learn(pfvs: Matrix(rows: 3, cols: 2, repeating: 1), k: 3, method: .identity)
         }
     }
@@ -93,7 +93,7 @@ import Testing
         let bank = try ConceptLearner.learn(pfvs: Matrix(rows: 4, cols: 2, data: [1, 0, 0, 1, 1, 1, 2, 0]), k: 2, method: .kmeans)
         #expect(try bank.encode(Matrix(rows: 0, cols: 2)) == Matrix(rows: 0, cols: 2))
         #expect(try bank.reconstruct(Matrix(rows: 0, cols: 2)) == Matrix(rows: 0, cols: 2))
-        #expect(throws: CNNError.self) {
+        #expect(throws: ConceptError.self) {
             try ConceptLearner.bank(concepts: Matrix(rows: 0, cols: 2), method: .kmeans, pfvs: Matrix(rows: 3, cols: 2))
         }
     }

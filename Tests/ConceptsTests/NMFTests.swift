@@ -45,7 +45,7 @@ import Testing
     @Test func rejectsNegativePFVs() {
         var x = Matrix(rows: 4, cols: 3, repeating: 1)
         x[2, 1] = -0.5
-        #expect(throws: CNNError.invalidInput("NMF needs non-negative PFVs; PFV 2 channel 1 is -0.5 (use pca, or sample after a ReLU)")) {
+        #expect(throws: ConceptError.invalidPFVs("NMF needs non-negative PFVs; PFV 2 channel 1 is -0.5 (use pca, or sample after a ReLU)")) {
             try NMF.fit(x, k: 2, options: ConceptOptions())
         }
     }

@@ -74,10 +74,10 @@ struct ConceptGraphTests {
         var graph = ConceptGraph(layout: Synthetic.layout)
         var bad = Synthetic.trace(3)
         bad.layerEdges[1] = EdgeMatrix(rows: 2, columns: 2, values: [1, 2, 3, 4])
-        #expect(throws: CNNError.self) { try graph.add(bad) }
+        #expect(throws: TraceError.self) { try graph.add(bad) }
         var badLabel = Synthetic.trace(4)
         badLabel.label = 9
-        #expect(throws: CNNError.self) { try graph.add(badLabel) }
+        #expect(throws: TraceError.self) { try graph.add(badLabel) }
         #expect(graph.imageCount == 0)
     }
 }

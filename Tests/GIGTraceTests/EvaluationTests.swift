@@ -35,8 +35,8 @@ import TestSupport
     @Test func toyModelDeletionRanksTheDrivingConceptFirst() throws {
         let model = try Self.toyModel()
         let a: [Float] = [1, 2, 1.5, 1]   // layer a for one image (C = 4, P = 1)
-        let basis = ConceptBasis.identity(channels: 4)
-        let gig = try GIGComputation(subnetwork: model.subnetwork(from: "a", to: "logits"), source: basis,
+        let bank = ConceptBank.identity(channels: 4, layer: "a")
+        let gig = try GIGComputation(subnetwork: model.subnetwork(from: "a", to: "logits"), source: bank,
                                      target: .classes(count: 2), quadrature: Quadrature(method: .gaussLegendre, steps: 8))
         let r = try gig.compute(sourceCodes: a, realTarget: Tensor(uncheckedShape: [2], data: [3.9, 3.5]), targetCodes: nil)
         let edges = (0..<4).map { Double(r.relevance[$0 * 2]) }   // A(q → class 0)
@@ -97,10 +97,9 @@ import TestSupport
             let c = realLogits.indices.max { realLogits[$0] < realLogits[$1] } ?? 0
             let target = Double(realLogits[c]) - Double(zero[c])
             for errorNode in [true, false] {
-                let basis = try BatchTracer.basis(bank).with(errorNode: errorNode)
                 var results = [GIGComputation.Result]()
                 for mode in errorNode ? [GIGComputation.Mode.reverse, .forward] : [.reverse] {
-                    let gig = try GIGComputation(subnetwork: sub, source: basis, target: .classes(count: 10), quadrature: quadrature, mode: mode)
+                    let gig = try GIGComputation(subnetwork: sub, source: bank, errorNode: errorNode, target: .classes(count: 10), quadrature: quadrature, mode: mode)
                     results.append(try gig.compute(sourceCodes: u, realTarget: Tensor(uncheckedShape: [10], data: realLogits),
                                                    targetCodes: nil, sourceActivation: real))
                 }
@@ -161,14 +160,14 @@ import TestSupport
         let trace = try Self.smallTrace(in: dir)
         var options = TraceEvaluation.Options()
         options.images = 0
-        #expect(throws: CNNError.invalidInput("--images must be at least 1, got 0")) { try TraceEvaluation(trace: trace, options: options) }
+        #expect(throws: InputError.invalidParameter(.images, "images must be at least 1, got 0")) { try TraceEvaluation(trace: trace, options: options) }
         options.images = 4
         options.dataPath = "\(dir)/moved.gz"
-        let moved = #expect(throws: CNNError.self) { try TraceEvaluation(trace: trace, options: options) }
+        let moved = #expect(throws: InputError.self) { try TraceEvaluation(trace: trace, options: options) }
         #expect("\(moved.map { "\($0)" } ?? "")".contains("no longer exists"))
         options.dataPath = nil
         let reader = try TraceReader.open(trace)
-        let unknown = #expect(throws: CNNError.self) { try reader.layout.classIndex("Dragon") }
+        let unknown = #expect(throws: TraceError.self) { try reader.layout.classIndex("Dragon") }
         #expect("\(unknown.map { "\($0)" } ?? "")".contains("unknown class 'Dragon'"))
     }
 
@@ -186,7 +185,7 @@ import TestSupport
         #expect(try TraceSummary(reader: TraceReader.open(trace)).faithfulness == nil)
         var options = TraceEvaluation.Options()
         options.images = 2
-        let refused = #expect(throws: CNNError.self) { try TraceEvaluation(trace: trace, options: options).run() }
+        let refused = #expect(throws: TraceError.self) { try TraceEvaluation(trace: trace, options: options).run() }
         #expect("\(refused.map { "\($0)" } ?? "")".contains("schema v2"))
         let writable = try TraceDatabase.open(trace, readOnly: false)
         try writable.close()

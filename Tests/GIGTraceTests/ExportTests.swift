@@ -134,7 +134,7 @@ struct ExportTests {
         let folder = try temporaryFolder()
         let out = folder + "/g.dot"
         try GraphExporter.export(reader, format: .dot, options: GraphExportOptions(), output: out)
-        #expect(throws: CNNError.self) {
+        #expect(throws: InputError.self) {
             try GraphExporter.export(reader, format: .dot, options: GraphExportOptions(), output: out)
         }
         try GraphExporter.export(reader, format: .dot, options: GraphExportOptions(topK: 1), output: out, force: true)

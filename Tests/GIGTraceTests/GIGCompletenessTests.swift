@@ -41,14 +41,13 @@ import Testing
             try banks[$0].encode(activations: #require(values[Self.layers[$0]]), geometry: geometries[$0]).data
         }
         let quadrature = try Quadrature(method: .gaussLegendre, steps: TraceConfiguration.defaultSteps)
-        let bases = try banks.map(BatchTracer.basis)
         // The GIG computations of a trace: layer i → i+1, and every layer → the classes.
         let computations: [(Int, Int?)] = [(0, 1), (1, 2), (0, nil), (1, nil), (2, nil)]
         var missing = [Double](repeating: 0, count: 30), scale = [Double](repeating: 0, count: 30)
         for (i, next) in computations {
             let gig = try GIGComputation(
-                subnetwork: model.subnetwork(from: Self.layers[i], to: next.map { Self.layers[$0] } ?? logitsName), source: bases[i],
-                target: next.map { .concepts(bases[$0]) } ?? .classes(count: 10), quadrature: quadrature)
+                subnetwork: model.subnetwork(from: Self.layers[i], to: next.map { Self.layers[$0] } ?? logitsName), source: banks[i],
+                target: next.map { .concepts(banks[$0]) } ?? .classes(count: 10), quadrature: quadrature)
             let target = try #require(values[next.map { Self.layers[$0] } ?? logitsName])
             for n in 0..<30 {
                 let real = try target.slice(batch: n..<(n + 1)).reshaped(Array(target.shape.dropFirst()))

@@ -23,11 +23,15 @@ import Testing
         try Npy.read(path: fixtures.appendingPathComponent(name).path).floatTensor(path: name)
     }
 
-    /// The basis of `layer` ("stage2", "stage3") in `variant` ("nmf", "pca") from the fixture.
-    static func basis(_ variant: String, _ layer: String) throws -> ConceptBasis {
+    /// The concept bank of `layer` ("stage2", "stage3") in `variant` ("nmf", "pca") from the
+    /// fixture's unit-norm concept vectors (and PCA mean); the quality report is not part of it.
+    static func basis(_ variant: String, _ layer: String) throws -> ConceptBank {
         let v = try npy("\(variant)_\(layer)_basis.npy")
         let mean = variant == "pca" ? try npy("\(variant)_\(layer)_mean.npy").data : nil
-        return try ConceptBasis(count: v.shape[0], channels: v.shape[1], vectors: v.data, mean: mean, signedCodes: variant == "pca")
+        return try ConceptBank.restored(
+            layer: layer, method: variant == "pca" ? .pca : .nmf, concepts: Matrix(rows: v.shape[0], cols: v.shape[1], data: v.data),
+            mean: mean, lambda: 0, codingMaxSweeps: 1, codingTolerance: 0, sample: ConceptSample(seed: 0, count: 0),
+            r2: 0, meanNonzeros: 0, activeShare: [Double](repeating: 0, count: v.shape[0]))
     }
 
     /// Codes of image n: P×K row-major.
@@ -67,7 +71,7 @@ import Testing
                                          target: .classes(count: 10), quadrature: quadrature)
         let refB = try Self.npy("\(variant)_stage2_to_stage3_\(method.rawValue)_\(steps).npy")   // [N, S_a, K_b]
         let refC = try Self.npy("\(variant)_stage3_to_logits_\(method.rawValue)_\(steps).npy")   // [N, S_b, 10]
-        #expect(refB.shape[1] == basisA.sourceCount && refC.shape[1] == basisB.sourceCount)
+        #expect(refB.shape[1] == toStage3.sourceCount && refC.shape[1] == toClasses.sourceCount)
         // Reverse mode (a cotangent per target) and forward mode (a tangent per source) alike.
         for mode in [GIGComputation.Mode.reverse, .forward] {
             toStage3.mode = mode
@@ -122,7 +126,7 @@ import Testing
         // Computations from different layers cannot share a sweep.
         let fromStage3 = try GIGComputation(subnetwork: model.subnetwork(from: Self.stage3, to: logitsName), source: basisB,
                                           target: .classes(count: 10), quadrature: quadrature)
-        #expect(throws: CNNError.self) {
+        #expect(throws: TraceError.self) {
             try GIGComputation.computeJointly(toNext: toStage3, toClasses: fromStage3, sourceCodes: Self.codes(variant, "stage2", image: 0),
                                             realNext: b.slice(batch: 0..<1).reshaped(Array(b.shape.dropFirst())), nextCodes: nil,
                                             realLogits: logits.slice(batch: 0..<1).reshaped([10]))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import CNN
+import Concepts
 import Core
 @testable import GIGTrace
 
@@ -11,16 +12,16 @@ import Core
         .appendingPathComponent("Fixtures/trees").path
     static let stage3 = "/stage3/relu/Relu_output_0"
 
-    /// With the identity basis at stage 3 (every channel a concept, codes = activations), the
+    /// With the identity bank at stage 3 (every channel a concept, codes = activations), the
     /// class edges of an image sum to Δ probability (completeness from the model's own forward
     /// passes, under 1 %), while plain GIG on the same model gives all-zero edges (100 % error).
     @Test func classEdgesThroughTheHeadAreComplete() throws {
         let model = try Model.load(path: "\(Self.dir)/cnn_tree_head.onnx")
         #expect(model.hasTreeEnsembles)
-        let basis = ConceptBasis.identity(channels: 64)
+        let bank = ConceptBank.identity(channels: 64, layer: Self.stage3)
         let quadrature = try Quadrature(method: .gaussLegendre, steps: 8)
         let gig = try GIGComputations(model: model, layers: ["/stage2/relu/Relu_output_0", Self.stage3],
-                                      bases: [ConceptBasis.identity(channels: 32), basis], output: "probabilities",
+                                      banks: [ConceptBank.identity(channels: 32, layer: "/stage2/relu/Relu_output_0"), bank], output: "probabilities",
                                       classes: 10, quadrature: quadrature, mode: .auto)
         #expect(gig.generalized.allSatisfy { $0 != nil })
         #expect(gig.joint == [false])
@@ -38,7 +39,7 @@ import Core
             let r = try gig.classes[1].computeGeneralized(generalized, sourceCodes: codes, realTarget: real)
             #expect(r.completenessError < 0.01, "image \(n): \(r.completenessError)")
             #expect(r.relevance.contains { abs($0) > 1e-4 })
-            // Identity basis, exact codes: no reconstruction gap, so Δ is the real probability change.
+            // Identity bank, exact codes: no reconstruction gap, so Δ is the real probability change.
             #expect(r.reconstructionGap < 1e-5)
             let plain = try gig.classes[1].compute(sourceCodes: codes, realTarget: real, targetCodes: nil)
             #expect(plain.relevance.allSatisfy { $0 == 0 })
@@ -50,7 +51,7 @@ import Core
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let model = try Model.load(path: root.appendingPathComponent("models/fashion-resnet/model.onnx").path)
         #expect(!model.hasTreeEnsembles)
-        let gig = try GIGComputations(model: model, layers: [Self.stage3], bases: [ConceptBasis.identity(channels: 64)],
+        let gig = try GIGComputations(model: model, layers: [Self.stage3], banks: [ConceptBank.identity(channels: 64, layer: Self.stage3)],
                                       output: "logits", classes: 10, quadrature: try Quadrature(method: .gaussLegendre, steps: 4),
                                       mode: .auto)
         #expect(gig.generalized.allSatisfy { $0 == nil })

@@ -110,7 +110,7 @@ import Core
         #expect(r.attributions.filter { abs($0) > 1e-3 }.count >= 2)
         var strict = gig
         strict.maxTiedCrossings = 1
-        #expect(throws: CNNError.self) { try strict.attribute(x, baseline: Tensor(shape: [1, 4]), target: 0) }
+        #expect(throws: TraceError.self) { try strict.attribute(x, baseline: Tensor(shape: [1, 4]), target: 0) }
     }
 
     /// Plain IG on a tree model misses every jump (the trees' gradient is 0), so its completeness

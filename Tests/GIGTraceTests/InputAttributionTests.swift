@@ -111,7 +111,7 @@ import Testing
     }
 
     @Test func ascentRejectsBadSettings() {
-        #expect(throws: CNNError.self) { try GGIGAscent(steps: 0, rate: 0.1) }
-        #expect(throws: CNNError.self) { try GGIGAscent(steps: 3, rate: -1) }
+        #expect(throws: InputError.self) { try GGIGAscent(steps: 0, rate: 0.1) }
+        #expect(throws: InputError.self) { try GGIGAscent(steps: 3, rate: -1) }
     }
 }

@@ -79,7 +79,7 @@ import Testing
             }
         }
         var bad = SamplingRNG(seed: 1)
-        #expect(throws: CNNError.self) { try m.perturbing(sigma: 0, rng: &bad) }
-        #expect(throws: CNNError.self) { try check.perturbedModels(count: 0, sigma: 1e-3, images: x, targets: targets, maxTries: 5, rng: &bad) }
+        #expect(throws: InputError.self) { try m.perturbing(sigma: 0, rng: &bad) }
+        #expect(throws: InputError.self) { try check.perturbedModels(count: 0, sigma: 1e-3, images: x, targets: targets, maxTries: 5, rng: &bad) }
     }
 }

@@ -46,9 +46,9 @@ import Testing
 
     @Test func refusesBadLayers() throws {
         let model = try Model.load(path: Self.model)
-        #expect(throws: CNNError.self) { try MultiLayerSampler(model: model, layers: ["logits"], seed: 0) }
-        #expect(throws: CNNError.self) { try MultiLayerSampler(model: model, layers: [], seed: 0) }
-        #expect(throws: CNNError.self) {
+        #expect(throws: PFVError.self) { try MultiLayerSampler(model: model, layers: ["logits"], seed: 0) }
+        #expect(throws: PFVError.self) { try MultiLayerSampler(model: model, layers: [], seed: 0) }
+        #expect(throws: PFVError.self) {
             try MultiLayerSampler(model: model, layers: ["/stage2/relu/Relu_output_0", "/stage2/relu/Relu_output_0"], seed: 0)
         }
     }

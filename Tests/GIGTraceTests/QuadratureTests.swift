@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func rejectsTooFewSteps() {
-        #expect(throws: CNNError.self) { try Quadrature(method: .riemannTrapezoid, steps: 1) }
-        #expect(throws: CNNError.self) { try Quadrature(method: .gaussLegendre, steps: 0) }
+        #expect(throws: InputError.self) { try Quadrature(method: .riemannTrapezoid, steps: 1) }
+        #expect(throws: InputError.self) { try Quadrature(method: .gaussLegendre, steps: 0) }
     }
 }

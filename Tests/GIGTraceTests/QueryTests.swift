@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CNN
 @testable import Core
 @testable import GIGTrace
 
@@ -30,11 +31,11 @@ struct QueryTests {
         #expect(try layout.node("0:mean") == (0, 3))
         #expect(try layout.classIndex("dog") == 1)
         #expect(try layout.classIndex("2") == 2)
-        let e = #expect(throws: CNNError.self) { try layout.classIndex("fish") }
+        let e = #expect(throws: TraceError.self) { try layout.classIndex("fish") }
         #expect(e?.description == "unknown class 'fish'; valid classes: 0=cat, 1=dog, 2=bird")
-        #expect(throws: CNNError.self) { try layout.node("stage2:4") }
-        #expect(throws: CNNError.self) { try layout.node("stage9:0") }
-        #expect(throws: CNNError.self) { try layout.node("stage2") }
+        #expect(throws: TraceError.self) { try layout.node("stage2:4") }
+        #expect(throws: ModelError.self) { try layout.node("stage9:0") }
+        #expect(throws: TraceError.self) { try layout.node("stage2") }
     }
 
     @Test("image report and summary read the per-image rows")

@@ -20,7 +20,7 @@ struct TraceDatabaseTests {
         #expect(reader.graph == direct)
         let image = try reader.image(5)
         #expect(image == ImageRecord(Synthetic.trace(5), limit: 32))
-        #expect(throws: CNNError.self) { try reader.image(99) }
+        #expect(throws: TraceError.self) { try reader.image(99) }
     }
 
     @Test("resume after a kill between checkpoints gives the uninterrupted trace")
@@ -60,13 +60,13 @@ struct TraceDatabaseTests {
         let writer = try TraceWriter.create(at: path, header: Synthetic.header())
         try writer.add(Synthetic.trace(0))
         try writer.checkpoint()
-        #expect(throws: CNNError.self) { try writer.add(Synthetic.trace(0)) }
-        let e = #expect(throws: CNNError.self) { try TraceWriter.resume(at: path, expecting: { _ in Synthetic.header(seed: 99) }) }
+        #expect(throws: TraceError.self) { try writer.add(Synthetic.trace(0)) }
+        let e = #expect(throws: InputError.self) { try TraceWriter.resume(at: path, expecting: { _ in Synthetic.header(seed: 99) }) }
         #expect(e?.description.contains("settings differ: seed") == true)
-        #expect(throws: CNNError.self) { try TraceWriter.resume(at: folder + "/none.sqlite") }
+        #expect(throws: InputError.self) { try TraceWriter.resume(at: folder + "/none.sqlite") }
         let resumed = try TraceWriter.resume(at: path)
         #expect(resumed.completedImages == [0])
-        #expect(throws: CNNError.self) { try resumed.add(Synthetic.trace(0)) }
+        #expect(throws: TraceError.self) { try resumed.add(Synthetic.trace(0)) }
     }
 
     @Test("an existing output is refused without force and replaced with it")
@@ -74,8 +74,8 @@ struct TraceDatabaseTests {
         let folder = try temporaryFolder()
         let path = folder + "/t.sqlite"
         try writeTrace(path, images: [0, 1])
-        let error = #expect(throws: CNNError.self) { try TraceWriter.create(at: path, header: Synthetic.header()) }
-        #expect(error?.description.contains("--force") == true)
+        let error = #expect(throws: InputError.self) { try TraceWriter.create(at: path, header: Synthetic.header()) }
+        #expect(error == .outputExists(path))
         #expect(try TraceReader.open(path).graph.imageCount == 2)
     }
 
@@ -98,7 +98,7 @@ struct TraceDatabaseTests {
         let queue = try DatabaseQueue(path: path)
         try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = 7") }
         try queue.close()
-        let error = #expect(throws: CNNError.self) { try TraceReader.open(path) }
+        let error = #expect(throws: TraceError.self) { try TraceReader.open(path) }
         #expect(error?.description == "\(path): made by a newer gigtrace (schema v7), this one reads up to v\(TraceDatabase.schemaVersion)")
     }
 
@@ -110,7 +110,7 @@ struct TraceDatabaseTests {
         let queue = try DatabaseQueue(path: path)
         try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = 0") }
         try queue.close()
-        let error = #expect(throws: CNNError.self) { try TraceReader.open(path) }
+        let error = #expect(throws: TraceError.self) { try TraceReader.open(path) }
         #expect(error?.description.contains("schema v0") == true)
     }
 
@@ -119,7 +119,7 @@ struct TraceDatabaseTests {
         let folder = try temporaryFolder()
         let text = folder + "/notes.sqlite"
         try Data("hello, this is not a database".utf8).write(to: URL(fileURLWithPath: text))
-        let e1 = #expect(throws: CNNError.self) { try TraceReader.open(text) }
+        let e1 = #expect(throws: InputError.self) { try TraceReader.open(text) }
         #expect(e1?.description.hasPrefix(text) == true)
         #expect(e1?.description.contains("not an SQLite database") == true)
 
@@ -127,7 +127,7 @@ struct TraceDatabaseTests {
         let queue = try DatabaseQueue(path: foreign)
         try queue.write { db in try db.execute(sql: "CREATE TABLE t(x); INSERT INTO t VALUES (1)") }
         try queue.close()
-        let e2 = #expect(throws: CNNError.self) { try TraceReader.open(foreign) }
+        let e2 = #expect(throws: InputError.self) { try TraceReader.open(foreign) }
         #expect(e2?.description.contains("not a gigtrace trace") == true)
 
         let good = folder + "/good.sqlite"
@@ -135,10 +135,10 @@ struct TraceDatabaseTests {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: good))
         let truncated = folder + "/truncated.sqlite"
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
-        let e3 = #expect(throws: CNNError.self) { try TraceReader.open(truncated) }
+        let e3 = #expect(throws: InputError.self) { try TraceReader.open(truncated) }
         #expect(e3?.description.hasPrefix(truncated) == true)
 
-        let e4 = #expect(throws: CNNError.self) { try TraceReader.open(folder + "/missing.sqlite") }
+        let e4 = #expect(throws: InputError.self) { try TraceReader.open(folder + "/missing.sqlite") }
         #expect(e4 == .fileNotFound(folder + "/missing.sqlite"))
     }
 }

@@ -41,7 +41,7 @@ struct TraceMergerTests {
             do {
                 try TraceMerger.merge(output: folder + "/out.sqlite", shards: [a, b])
                 return "merged"
-            } catch let error as CNNError {
+            } catch let error as TraceError {
                 #expect(error.description.contains(b))
                 return error.description
             }
@@ -56,7 +56,7 @@ struct TraceMergerTests {
         let writer = try TraceWriter.create(at: unfinished, header: Synthetic.header(shard: 1, of: 2))
         try writer.add(Synthetic.trace(9))
         try writer.checkpoint()
-        #expect(throws: CNNError.self) {
+        #expect(throws: TraceError.self) {
             try TraceMerger.merge(output: folder + "/out.sqlite", shards: [a, unfinished + ".partial"])
         }
     }
@@ -67,7 +67,7 @@ struct TraceMergerTests {
         let a = folder + "/a.sqlite", out = folder + "/out.sqlite"
         try writeTrace(a, images: [0, 1])
         try Data("x".utf8).write(to: URL(fileURLWithPath: out))
-        let error = #expect(throws: CNNError.self) { try TraceMerger.merge(output: out, shards: [a]) }
+        let error = #expect(throws: InputError.self) { try TraceMerger.merge(output: out, shards: [a]) }
         #expect(error?.description.contains("already exists") == true)
         try TraceMerger.merge(output: out, shards: [a], force: true)
         #expect(try TraceReader.open(out).graph.imageCount == 2)

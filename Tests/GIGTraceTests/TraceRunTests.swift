@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Core
 @testable import Datasets
 @testable import GIGTrace
 
@@ -104,7 +105,10 @@ import Testing
         // A rerun with other settings is refused, naming the difference; the partial file stays.
         var other = c
         other.steps = 6
-        #expect { try TraceRun(other).run() } throws: { "\($0)".contains("steps") && "\($0)".contains("--force") }
+        #expect { try TraceRun(other).run() } throws: { error in
+            guard case InputError.invalidParameter(.force, let message) = error else { return false }
+            return message.contains("steps")
+        }
         let second = try TraceRun(c).run()
         #expect(second.finished && second.resumedImages == 8 && second.tracedImages == 8)
         #expect(second.completeness.count == 16)
@@ -143,8 +147,8 @@ import Testing
         #expect(message { $0.layers = ["logits"] }.contains("not C×H×W"))
         #expect(message { $0.conceptsPerLayer = [4, 4, 4] }.contains("3 values for 2 traced layers"))
         #expect(message { $0.conceptsPerLayer = [0] }.contains("at least 1"))
-        #expect(message { ($0.shardIndex, $0.shardCount) = (4, 4) }.contains("--shard"))
-        #expect(message { $0.steps = 0 }.contains("--steps"))
+        #expect(message { ($0.shardIndex, $0.shardCount) = (4, 4) }.contains("shard must be I/N"))
+        #expect(message { $0.steps = 0 }.contains("steps must be at least"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/bad.sqlite"))
     }
 }

@@ -3,7 +3,7 @@ import Testing
 @testable import Core
 @testable import PFV
 
-/// Bad input gets a clear CNNError listing what is valid, never a crash.
+/// Bad input gets a clear PFVError or ModelError listing what is valid, never a crash.
 @Suite("Bad input")
 struct BadInputTests {
     let model: Model

@@ -9,18 +9,18 @@ import Testing
 /// Decodes PNG bytes with libspng (a standard decoder independent of the encoder's code path)
 /// into (width, height, channels, 8-bit pixels).
 func decodePNG(_ data: Data) throws -> (Int, Int, Int, [UInt8]) {
-    guard let ctx = spng_ctx_new(0) else { throw CNNError.invalidInput("no decoder") }
+    guard let ctx = spng_ctx_new(0) else { throw InputError.invalidInput("no decoder") }
     defer { spng_ctx_free(ctx) }
     return try data.withUnsafeBytes { raw in
-        guard spng_set_png_buffer(ctx, raw.baseAddress, raw.count) == 0 else { throw CNNError.invalidInput("buffer") }
+        guard spng_set_png_buffer(ctx, raw.baseAddress, raw.count) == 0 else { throw InputError.invalidInput("buffer") }
         var ihdr = spng_ihdr()
-        guard spng_get_ihdr(ctx, &ihdr) == 0 else { throw CNNError.invalidInput("header") }
+        guard spng_get_ihdr(ctx, &ihdr) == 0 else { throw InputError.invalidInput("header") }
         let grey = ihdr.color_type == UInt8(SPNG_COLOR_TYPE_GRAYSCALE.rawValue)
         let fmt = Int32(grey ? SPNG_FMT_G8.rawValue : SPNG_FMT_RGB8.rawValue)
         var size = 0
-        guard spng_decoded_image_size(ctx, fmt, &size) == 0 else { throw CNNError.invalidInput("size") }
+        guard spng_decoded_image_size(ctx, fmt, &size) == 0 else { throw InputError.invalidInput("size") }
         var out = [UInt8](repeating: 0, count: size)
-        guard spng_decode_image(ctx, &out, size, fmt, 0) == 0 else { throw CNNError.invalidInput("decode") }
+        guard spng_decode_image(ctx, &out, size, fmt, 0) == 0 else { throw InputError.invalidInput("decode") }
         return (Int(ihdr.width), Int(ihdr.height), grey ? 1 : 3, out)
     }
 }
@@ -37,7 +37,7 @@ struct PatchTests {
         #expect(try PatchBox.covering(map, height: 6, width: 8, mass: 0.5) == PatchBox(top: 1, left: 2, height: 1, width: 1))
         #expect(try PatchBox.covering(map, height: 6, width: 8, mass: 1) == PatchBox(top: 1, left: 1, height: 5, width: 7))
         #expect(try PatchBox.covering([Float](repeating: 0, count: 48), height: 6, width: 8) == PatchBox(top: 0, left: 0, height: 6, width: 8))
-        #expect(throws: CNNError.self) { try PatchBox.covering(map, height: 6, width: 8, mass: 1.5) }
+        #expect(throws: PFVError.self) { try PatchBox.covering(map, height: 6, width: 8, mass: 1.5) }
     }
 
     /// Grey and RGB images survive PNG encode → libspng decode unchanged.
@@ -48,7 +48,7 @@ struct PatchTests {
             let (w, h, c, px) = try decodePNG(data)
             #expect(w == 7 && h == 5 && c == channels && px == pixels)
         }
-        #expect(throws: CNNError.self) { try PNGEncoder.encode(width: 2, height: 2, channels: 2, pixels: [0, 0, 0, 0, 0, 0, 0, 0]) }
+        #expect(throws: InputError.self) { try PNGEncoder.encode(width: 2, height: 2, channels: 2, pixels: [0, 0, 0, 0, 0, 0, 0, 0]) }
     }
 
     /// End to end on the small ResNet: the patch PNG is written, decodes with the box's size,
@@ -94,7 +94,7 @@ struct PatchTests {
         let patch = try ExemplarPatch(image: image, box: PatchBox(top: 1, left: 2, height: 2, width: 2), normalization: norm)
         #expect(patch.width == 2 && patch.height == 2 && patch.channels == 1)
         #expect(patch.pixels == [120, 140, 200, 220])
-        #expect(throws: CNNError.self) { try ExemplarPatch(image: image, box: PatchBox(top: 2, left: 0, height: 2, width: 1)) }
-        #expect(throws: CNNError.self) { try ExemplarPatch(image: image, box: PatchBox(top: 0, left: -1, height: 1, width: 1)) }
+        #expect(throws: PFVError.self) { try ExemplarPatch(image: image, box: PatchBox(top: 2, left: 0, height: 2, width: 1)) }
+        #expect(throws: PFVError.self) { try ExemplarPatch(image: image, box: PatchBox(top: 0, left: -1, height: 1, width: 1)) }
     }
 }

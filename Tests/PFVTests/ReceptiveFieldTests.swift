@@ -145,6 +145,6 @@ struct ReceptiveFieldTests {
         #expect(r.warnings.count == 1 && r.warnings[0].contains("Mul_"))
         let g = try tracer.gradient(image: image, positions: [PFVPosition(h: 2, w: 2)])
         #expect(r.maps == g)
-        #expect(throws: CNNError.self) { try tracer.srd(image: image, positions: [PFVPosition(h: 2, w: 2)]) }
+        #expect(throws: PFVError.self) { try tracer.srd(image: image, positions: [PFVPosition(h: 2, w: 2)]) }
     }
 }

@@ -79,7 +79,7 @@ struct SamplingTests {
         var all = try ContributionSampler(layer: first.geometry, perImage: .all, seed: 5)
         try all.add(first)
         #expect(all.samples.count == 8 && all.skippedImages == 0)
-        #expect(throws: CNNError.self) { try ContributionSampler(layer: first.geometry, perImage: .count(0), seed: 1) }
+        #expect(throws: PFVError.self) { try ContributionSampler(layer: first.geometry, perImage: .count(0), seed: 1) }
     }
 
     /// Contributions r_p = Σ_ch X·∂y_c/∂X against PyTorch's block gradients (small ResNet fixture,

@@ -38,7 +38,7 @@ struct Attributes {
         }
     }
 
-    private func bad(_ key: String, _ what: String) -> CNNError {
-        .invalidInput("node '\(node.displayName)' (\(node.opType)): attribute '\(key)' is not \(what)")
+    private func bad(_ key: String, _ what: String) -> ModelError {
+        .invalidModel("node '\(node.displayName)' (\(node.opType)): attribute '\(key)' is not \(what)")
     }
 }

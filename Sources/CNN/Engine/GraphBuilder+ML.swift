@@ -4,7 +4,7 @@ extension GraphBuilder {
     mutating func addML(_ node: OnnxNode) throws {
         let name = node.displayName
         guard let x = node.inputs.first, !x.isEmpty else {
-            throw CNNError.invalidInput("node '\(name)' (\(node.opType)) has no input")
+            throw ModelError.invalidModel("node '\(name)' (\(node.opType)) has no input")
         }
         func output(_ i: Int) -> String? {
             i < node.outputs.count && !node.outputs[i].isEmpty ? node.outputs[i] : nil
@@ -18,7 +18,7 @@ extension GraphBuilder {
             }
             if let label = output(0), readers[label, default: 0] > 0 {
                 guard !trees.hasStringLabels else {
-                    throw CNNError.unsupportedOp(op: "TreeEnsembleClassifier label output with string labels (classlabels_strings)", node: name)
+                    throw ModelError.unsupportedOp(op: "TreeEnsembleClassifier label output with string labels (classlabels_strings)", node: name)
                 }
                 try append(Node(name: name + " (label)", op: .treeLabel(trees), inputs: [x], output: label), from: node)
             }
@@ -31,7 +31,7 @@ extension GraphBuilder {
             guard let out = output(0) else { return }
             try append(Node(name: name, op: .identity, inputs: [x], output: out), from: node)
         default:
-            throw CNNError.unsupportedOp(op: "ai.onnx.ml.\(node.opType)", node: name)
+            throw ModelError.unsupportedOp(op: "ai.onnx.ml.\(node.opType)", node: name)
         }
     }
 }

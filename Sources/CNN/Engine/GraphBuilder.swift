@@ -53,7 +53,7 @@ struct GraphBuilder {
     mutating func build() throws {
         for node in graph.nodes { try add(node) }
         for o in graph.outputs where producer[o.name] == nil && !inputs.contains(o.name) && constants[o.name] == nil {
-            throw CNNError.unknownTensor(o.name, available: inputs + nodes.map(\.output))
+            throw ModelError.unknownTensor(o.name, available: inputs + nodes.map(\.output))
         }
     }
 
@@ -70,7 +70,7 @@ struct GraphBuilder {
     func intConstant(_ name: String, _ node: OnnxNode) throws -> [Int]? {
         guard !name.isEmpty else { return nil }
         guard let v = constants[name] else {
-            throw CNNError.unsupportedOp(op: "\(node.opType) with a computed (non-constant) \(name)", node: node.displayName)
+            throw ModelError.unsupportedOp(op: "\(node.opType) with a computed (non-constant) \(name)", node: node.displayName)
         }
         switch v {
         case .int(let t): return t.data
@@ -89,7 +89,7 @@ struct GraphBuilder {
             default: continue
             }
         }
-        throw CNNError.unsupportedOp(op: "Constant without a numeric value", node: node.displayName)
+        throw ModelError.unsupportedOp(op: "Constant without a numeric value", node: node.displayName)
     }
 
     // MARK: nodes
@@ -97,7 +97,7 @@ struct GraphBuilder {
     private mutating func add(_ node: OnnxNode) throws {
         if node.domain == "ai.onnx.ml" { return try addML(node) }
         guard node.domain.isEmpty || node.domain == "ai.onnx" else {
-            throw CNNError.unsupportedOp(op: "\(node.domain).\(node.opType)", node: node.displayName)
+            throw ModelError.unsupportedOp(op: "\(node.domain).\(node.opType)", node: node.displayName)
         }
         guard let out = node.outputs.first, !out.isEmpty else { return }
         if let parts = expandMultiOutput(node) {
@@ -105,7 +105,7 @@ struct GraphBuilder {
             return
         }
         for extra in node.outputs.dropFirst() where !extra.isEmpty && readers[extra, default: 0] > 0 {
-            throw CNNError.unsupportedOp(op: "\(node.opType) with output '\(extra)'", node: node.displayName)
+            throw ModelError.unsupportedOp(op: "\(node.opType) with output '\(extra)'", node: node.displayName)
         }
         if node.opType == "Constant" { constants[out] = try constantAttribute(node); return }
         let present = node.inputs.filter { !$0.isEmpty }
@@ -149,7 +149,7 @@ struct GraphBuilder {
         // Nodes come in topological order: an input no earlier node produced is missing or part of a cycle.
         for name in n.inputs where !name.isEmpty && producer[name] == nil && !inputs.contains(name) && constants[name] == nil {
             let later = graph.nodes.contains { $0.outputs.contains(name) }
-            throw CNNError.invalidInput("node '\(node.displayName)' reads tensor '\(name)', which "
+            throw ModelError.invalidModel("node '\(node.displayName)' reads tensor '\(name)', which "
                 + (later ? "is produced only by a later node (the graph has a cycle or is not in topological order)"
                          : "no node, initializer or graph input provides"))
         }
@@ -176,7 +176,7 @@ struct GraphBuilder {
             shape = v.shape
             if !shape.isEmpty { shape[0] = ShapeOps.batchMarker }
         } else {
-            throw CNNError.unsupportedOp(op: "Shape of a tensor whose shape is unknown at load (declare the input shape)", node: node.displayName)
+            throw ModelError.unsupportedOp(op: "Shape of a tensor whose shape is unknown at load (declare the input shape)", node: node.displayName)
         }
         let attrs = Attributes(node: node)
         let r = shape.count
@@ -188,16 +188,16 @@ struct GraphBuilder {
 
     private func window(_ a: Attributes, kernel: [Int], node: OnnxNode, pooling: Bool) throws -> Window2D {
         guard kernel.count == 2 else {
-            throw CNNError.unsupportedOp(op: "\(node.opType) with \(kernel.count)-D kernel (only 2-D)", node: node.displayName)
+            throw ModelError.unsupportedOp(op: "\(node.opType) with \(kernel.count)-D kernel (only 2-D)", node: node.displayName)
         }
         let strides = try a.ints("strides") ?? [1, 1]
         let dil = try a.ints("dilations") ?? [1, 1]
         let pads = try a.ints("pads") ?? [0, 0, 0, 0]
         guard strides.count == 2, dil.count == 2, pads.count == 4, strides.allSatisfy({ $0 > 0 }), dil.allSatisfy({ $0 > 0 }) else {
-            throw CNNError.invalidInput("node '\(node.displayName)' (\(node.opType)): bad strides/dilations/pads")
+            throw ModelError.invalidModel("node '\(node.displayName)' (\(node.opType)): bad strides/dilations/pads")
         }
         guard let auto = AutoPad(rawValue: try a.string("auto_pad", "NOTSET")) else {
-            throw CNNError.invalidInput("node '\(node.displayName)': unknown auto_pad")
+            throw ModelError.invalidModel("node '\(node.displayName)': unknown auto_pad")
         }
         let ceil = try a.int("ceil_mode", 0) != 0
         return Window2D(kernelH: kernel[0], kernelW: kernel[1], strideH: strides[0], strideW: strides[1],
@@ -216,14 +216,14 @@ struct GraphBuilder {
         }
         func need(_ i: Int, _ what: String) throws -> Tensor {
             guard i < node.inputs.count, let t = try floatConstant(node.inputs[i], node) else {
-                throw CNNError.unsupportedOp(op: "\(node.opType) with a computed (non-constant) \(what)", node: name)
+                throw ModelError.unsupportedOp(op: "\(node.opType) with a computed (non-constant) \(what)", node: name)
             }
             return t
         }
         switch node.opType {
         case "Conv":
             let w = try need(1, "weight")
-            guard w.rank == 4 else { throw CNNError.unsupportedOp(op: "Conv with \(w.rank - 2)-D kernel (only 2-D)", node: name) }
+            guard w.rank == 4 else { throw ModelError.unsupportedOp(op: "Conv with \(w.rank - 2)-D kernel (only 2-D)", node: name) }
             let bias = node.inputs.count > 2 ? try floatConstant(node.inputs[2], node)?.data : nil
             let kernel = try a.ints("kernel_shape") ?? Array(w.shape[2...])
             let conv = Conv2D(weight: w, bias: bias, window: try window(a, kernel: kernel, node: node, pooling: false),
@@ -231,13 +231,13 @@ struct GraphBuilder {
             return make(.conv(conv))
         case "BatchNormalization":
             if try a.int("training_mode", 0) != 0 {
-                throw CNNError.unsupportedOp(op: "BatchNormalization in training mode", node: name)
+                throw ModelError.unsupportedOp(op: "BatchNormalization in training mode", node: name)
             }
             let eps = try a.float("epsilon", 1e-5)
             let (g, b, m, v) = (try need(1, "scale"), try need(2, "bias"), try need(3, "mean"), try need(4, "var"))
             let c = g.count
             guard b.count == c, m.count == c, v.count == c else {
-                throw CNNError.shapeMismatch("BatchNormalization '\(name)' parameters of different lengths")
+                throw ModelError.shapeMismatch("BatchNormalization '\(name)' parameters of different lengths")
             }
             var scale = [Float](repeating: 0, count: c), shift = scale
             for i in 0..<c {
@@ -260,14 +260,14 @@ struct GraphBuilder {
             return make(.clip(min: lo, max: hi))
         case "Add", "Sub", "Mul", "Div":
             guard let k = BinaryKind(rawValue: node.opType), node.inputs.count == 2 else {
-                throw CNNError.invalidInput("node '\(name)' (\(node.opType)) needs two inputs")
+                throw ModelError.invalidModel("node '\(name)' (\(node.opType)) needs two inputs")
             }
             return make(.binary(k), node.inputs)
         case "MaxPool", "AveragePool":
             guard let kernel = try a.ints("kernel_shape") else {
-                throw CNNError.invalidInput("node '\(name)' (\(node.opType)) has no kernel_shape")
+                throw ModelError.invalidModel("node '\(name)' (\(node.opType)) has no kernel_shape")
             }
-            if try a.int("storage_order", 0) != 0 { throw CNNError.unsupportedOp(op: "MaxPool with storage_order 1", node: name) }
+            if try a.int("storage_order", 0) != 0 { throw ModelError.unsupportedOp(op: "MaxPool with storage_order 1", node: name) }
             let p = Pool2D(window: try window(a, kernel: kernel, node: node, pooling: true))
             return make(node.opType == "MaxPool" ? .maxPool(p) : .averagePool(p, countIncludePad: try a.int("count_include_pad", 0) != 0))
         case "GlobalAveragePool": return make(.globalAveragePool)
@@ -283,7 +283,7 @@ struct GraphBuilder {
                 if try a.int("noop_with_empty_axes", 0) != 0 { return make(.identity) }
                 let constRank = try floatConstant(x, node)?.rank
                 guard let r = probe?[x]?.rank ?? constRank else {
-                    throw CNNError.unsupportedOp(op: "ReduceMean over all axes of unknown rank", node: name)
+                    throw ModelError.unsupportedOp(op: "ReduceMean over all axes of unknown rank", node: name)
                 }
                 axes = Array(0..<r)
             }
@@ -291,7 +291,7 @@ struct GraphBuilder {
         case "Flatten": return make(.reshape(.flatten(axis: try a.int("axis", 1))))
         case "Reshape":
             guard node.inputs.count > 1, let target = try intConstant(node.inputs[1], node) else {
-                throw CNNError.invalidInput("Reshape '\(name)' has no shape input")
+                throw ModelError.invalidModel("Reshape '\(name)' has no shape input")
             }
             // Exporters without dynamic axes bake the batch size into the target: when the
             // target's first extent equals the probe batch of the input, it stands for the batch.
@@ -306,18 +306,18 @@ struct GraphBuilder {
             return make(.reshape(node.opType == "Squeeze" ? .squeeze(axes: axes) : .unsqueeze(axes: axes)))
         case "Concat": return make(.concat(axis: try a.int("axis", 0)), node.inputs)
         case "Gemm":
-            guard node.inputs.count >= 2 else { throw CNNError.invalidInput("Gemm '\(name)' needs two inputs") }
+            guard node.inputs.count >= 2 else { throw ModelError.invalidModel("Gemm '\(name)' needs two inputs") }
             return make(.gemm(alpha: try a.float("alpha", 1), beta: try a.float("beta", 1),
                               transA: try a.int("transA", 0) != 0, transB: try a.int("transB", 0) != 0), node.inputs)
         case "MatMul":
-            guard node.inputs.count == 2 else { throw CNNError.invalidInput("MatMul '\(name)' needs two inputs") }
+            guard node.inputs.count == 2 else { throw ModelError.invalidModel("MatMul '\(name)' needs two inputs") }
             return make(.matMul, node.inputs)
         case "Identity", "Dropout":
             if node.opType == "Dropout", try a.int("is_test", 1) == 0 && opset < 7 {
-                throw CNNError.unsupportedOp(op: "Dropout in training mode", node: name)
+                throw ModelError.unsupportedOp(op: "Dropout in training mode", node: name)
             }
             if node.opType == "Dropout", node.inputs.count > 2, let t = try floatConstant(node.inputs[2], node), t.data.first != 0 {
-                throw CNNError.unsupportedOp(op: "Dropout in training mode", node: name)
+                throw ModelError.unsupportedOp(op: "Dropout in training mode", node: name)
             }
             return make(.identity)
         case "Softmax":
@@ -331,11 +331,11 @@ struct GraphBuilder {
             case 1, 11: return make(.identity)
             case 2, 3, 4, 5, 6, 7, 12, 13: return make(.castToInteger(boolean: false))
             case 9: return make(.castToInteger(boolean: true))
-            case let t: throw CNNError.unsupportedOp(op: "Cast to TensorProto type \(t)", node: name)
+            case let t: throw ModelError.unsupportedOp(op: "Cast to TensorProto type \(t)", node: name)
             }
         default:
             if let n = try makeModernNode(node) { return n }
-            throw CNNError.unsupportedOp(op: node.opType, node: name)
+            throw ModelError.unsupportedOp(op: node.opType, node: name)
         }
     }
 }

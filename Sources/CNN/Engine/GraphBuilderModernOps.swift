@@ -38,7 +38,7 @@ extension GraphBuilder {
         func constantInput(_ i: Int, _ what: String) throws -> Tensor? {
             guard i < node.inputs.count, !node.inputs[i].isEmpty else { return nil }
             guard let t = try floatConstant(node.inputs[i], node) else {
-                throw CNNError.unsupportedOp(op: "\(node.opType) with a computed (non-constant) \(what)", node: name)
+                throw ModelError.unsupportedOp(op: "\(node.opType) with a computed (non-constant) \(what)", node: name)
             }
             return t
         }
@@ -46,7 +46,7 @@ extension GraphBuilder {
         func inputExtent(_ axis: Int) throws -> Int {
             let constShape = try floatConstant(x, node)?.shape
             guard let s = probe?[x]?.shape ?? constShape else {
-                throw CNNError.unsupportedOp(op: "\(node.opType) of a tensor whose shape is unknown at load (declare the input shape)", node: name)
+                throw ModelError.unsupportedOp(op: "\(node.opType) of a tensor whose shape is unknown at load (declare the input shape)", node: name)
             }
             return s[try ShapeOps.normalize(axis, rank: s.count, node.opType)]
         }
@@ -57,11 +57,11 @@ extension GraphBuilder {
             switch try a.string("approximate", "none") {
             case "none": return make(.pointwise(.gelu))
             case "tanh": return make(.pointwise(.geluTanh))
-            case let other: throw CNNError.invalidInput("node '\(name)' (Gelu): unknown approximate '\(other)'")
+            case let other: throw ModelError.invalidModel("node '\(name)' (Gelu): unknown approximate '\(other)'")
             }
         case "Pow":
             guard let e = try constantInput(1, "exponent") else {
-                throw CNNError.invalidInput("node '\(name)' (Pow) needs two inputs")
+                throw ModelError.invalidModel("node '\(name)' (Pow) needs two inputs")
             }
             return make(.power(exponent: e))
         case "Transpose":
@@ -70,12 +70,12 @@ extension GraphBuilder {
             let starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?
             if opset < 10 {
                 guard let s = try a.ints("starts"), let e = try a.ints("ends") else {
-                    throw CNNError.invalidInput("node '\(name)' (Slice) has no starts/ends")
+                    throw ModelError.invalidModel("node '\(name)' (Slice) has no starts/ends")
                 }
                 (starts, ends, axes, steps) = (s, e, try a.ints("axes"), nil)
             } else {
                 guard let s = try optionalInts(1), let e = try optionalInts(2) else {
-                    throw CNNError.invalidInput("node '\(name)' (Slice) has no starts/ends")
+                    throw ModelError.invalidModel("node '\(name)' (Slice) has no starts/ends")
                 }
                 (starts, ends, axes, steps) = (s, e, try optionalInts(3), try optionalInts(4))
             }
@@ -84,14 +84,14 @@ extension GraphBuilder {
             return make(.rearrange(Rearrangement(kind: kind)))
         case "Pad":
             guard let mode = PadMode(rawValue: try a.string("mode", "constant")) else {
-                throw CNNError.unsupportedOp(op: "Pad mode '\(try a.string("mode", ""))'", node: name)
+                throw ModelError.unsupportedOp(op: "Pad mode '\(try a.string("mode", ""))'", node: name)
             }
             let pads: [Int], value: Float, axes: [Int]?
             if opset < 11 {
-                guard let p = try a.ints("pads") else { throw CNNError.invalidInput("node '\(name)' (Pad) has no pads") }
+                guard let p = try a.ints("pads") else { throw ModelError.invalidModel("node '\(name)' (Pad) has no pads") }
                 (pads, value, axes) = (p, try a.float("value", 0), nil)
             } else {
-                guard let p = try optionalInts(1) else { throw CNNError.invalidInput("node '\(name)' (Pad) has no pads") }
+                guard let p = try optionalInts(1) else { throw ModelError.invalidModel("node '\(name)' (Pad) has no pads") }
                 (pads, value, axes) = (p, try constantInput(2, "constant_value")?.data.first ?? 0, try optionalInts(3))
             }
             return make(.rearrange(Rearrangement(kind: .pad(pads: pads, axes: axes, mode: mode, value: value))))
@@ -101,7 +101,7 @@ extension GraphBuilder {
             if sizes == nil {
                 let n = try inputExtent(axis)
                 let count = try a.int("num_outputs", try a.int(GraphBuilder.outputCountKey, node.outputs.count))
-                guard count > 0 else { throw CNNError.invalidInput("node '\(name)' (Split) has no outputs") }
+                guard count > 0 else { throw ModelError.invalidModel("node '\(name)' (Split) has no outputs") }
                 let piece = (n + count - 1) / count
                 sizes = (0..<count).map { min(piece, max(0, n - $0 * piece)) }
             }

@@ -11,13 +11,13 @@ enum IntFolding {
         let attrs = Attributes(node: node)
         func int(_ i: Int) throws -> IntTensor {
             guard i < inputs.count, let v = inputs[i], case .int(let t) = v else {
-                throw CNNError.invalidInput("node '\(node.displayName)' (\(node.opType)): input \(i) is not an integer constant")
+                throw ModelError.invalidModel("node '\(node.displayName)' (\(node.opType)): input \(i) is not an integer constant")
             }
             return t
         }
         func checked(_ v: Int) throws -> Int {
             if v <= ShapeOps.batchMarker / 2 {
-                throw CNNError.unsupportedOp(op: "\(node.opType) on the batch size", node: node.displayName)
+                throw ModelError.unsupportedOp(op: "\(node.opType) on the batch size", node: node.displayName)
             }
             return v
         }
@@ -39,7 +39,7 @@ enum IntFolding {
             for o in 0..<outer {
                 for j in idx.data {
                     let k = j < 0 ? j + len : j
-                    guard k >= 0 && k < len else { throw CNNError.invalidInput("Gather '\(node.displayName)': index \(j) out of range") }
+                    guard k >= 0 && k < len else { throw ModelError.invalidModel("Gather '\(node.displayName)': index \(j) out of range") }
                     data.append(contentsOf: a.data[((o * len + k) * inner)..<((o * len + k + 1) * inner)])
                 }
             }
@@ -57,18 +57,18 @@ enum IntFolding {
         case "Concat":
             let parts = try (0..<inputs.count).map(int)
             guard parts.allSatisfy({ $0.shape.count == 1 }) else {
-                throw CNNError.unsupportedOp(op: "Concat of non-1-D integer tensors", node: node.displayName)
+                throw ModelError.unsupportedOp(op: "Concat of non-1-D integer tensors", node: node.displayName)
             }
             let data = parts.flatMap { $0.data }
             return .int(try IntTensor(shape: [data.count], data: data))
         case "Slice":
-            guard a.shape.count == 1 else { throw CNNError.unsupportedOp(op: "Slice of non-1-D integer tensor", node: node.displayName) }
+            guard a.shape.count == 1 else { throw ModelError.unsupportedOp(op: "Slice of non-1-D integer tensor", node: node.displayName) }
             let starts = opset >= 10 ? try int(1).data : (try attrs.ints("starts") ?? [0])
             let ends = opset >= 10 ? try int(2).data : (try attrs.ints("ends") ?? [Int.max])
             let steps = inputs.count > 4 ? try int(4).data : [1]
             let n = a.data.count
             guard steps == [1], let s0 = starts.first, let e0 = ends.first else {
-                throw CNNError.unsupportedOp(op: "Slice with steps", node: node.displayName)
+                throw ModelError.unsupportedOp(op: "Slice with steps", node: node.displayName)
             }
             let s = min(max(s0 < 0 ? s0 + n : s0, 0), n), e = min(max(e0 < 0 ? e0 + n : e0, 0), n)
             let data = s < e ? Array(a.data[s..<e]) : []
@@ -77,7 +77,7 @@ enum IntFolding {
             let b = try int(1)
             let shape = try Broadcast.shape(a.shape, b.shape)
             var data = [Int](repeating: 0, count: Tensor.elementCount(shape))
-            var err: CNNError? = nil
+            var err: ModelError? = nil
             Broadcast.forEachRow(shape, a.shape, b.shape) { oo, oa, ob, len, da, db in
                 for i in 0..<len {
                     let x = a.data[oa + i * da], y = b.data[ob + i * db]
@@ -90,7 +90,7 @@ enum IntFolding {
                     case "Sub": data[oo + i] = x - y
                     case "Mul": data[oo + i] = x * y
                     default:
-                        if y == 0 { err = .invalidInput("Div '\(node.displayName)': integer division by zero"); return }
+                        if y == 0 { err = .invalidModel("Div '\(node.displayName)': integer division by zero"); return }
                         data[oo + i] = Int((Double(x) / Double(y)).rounded(.down))
                     }
                 }
@@ -98,7 +98,7 @@ enum IntFolding {
             if let err { throw err }
             return .int(try IntTensor(shape: shape, data: data))
         default:
-            throw CNNError.unsupportedOp(op: node.opType, node: node.displayName)
+            throw ModelError.unsupportedOp(op: node.opType, node: node.displayName)
         }
     }
 }

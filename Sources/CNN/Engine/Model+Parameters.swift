@@ -56,7 +56,7 @@ extension Model {
     /// A copy with N(0, σ²) noise added to every conv/linear weight and bias (the GGIG paper's
     /// model perturbation, METHOD §7). Throws unless σ > 0.
     public func perturbing(sigma: Float, rng: inout SamplingRNG) throws -> Model {
-        guard sigma > 0, sigma.isFinite else { throw CNNError.invalidInput("--sigma must be positive, got \(sigma)") }
+        guard sigma > 0, sigma.isFinite else { throw InputError.invalidParameter(.sigma, "noise σ must be positive, got \(sigma)") }
         var copy = self
         for layer in parameterLayers {
             try copy.replaceParameters(layer.node) { weight, bias in
@@ -92,7 +92,7 @@ extension Model {
                 constants[biasName] = Tensor(uncheckedShape: bias.shape, data: b ?? [Float](repeating: 0, count: bias.count))
             }
         default:
-            throw CNNError.invalidInput("internal: node \(node.name) has no weights to replace")
+            throw ModelError.invalidArgument("internal: node \(node.name) has no weights to replace")
         }
     }
 }

@@ -44,10 +44,19 @@ public struct Model: Sendable {
         let onnx = try OnnxReader.read(path: path)
         do {
             return try Model(onnx: onnx, threads: threads, foldBatchNorm: foldBatchNorm)
-        } catch CNNError.invalidInput(let message) where !message.contains(path) {
-            throw CNNError.invalidInput("\(path): \(message)")
-        } catch CNNError.shapeMismatch(let message) {
-            throw CNNError.invalidInput("\(path): shape mismatch: \(message)")
+        } catch InputError.invalidInput(let message) where !message.contains(path) {
+            throw InputError.invalidInput("\(path): \(message)")
+        } catch let error as ModelError {
+            switch error {
+            case .invalidModel(let message) where !message.contains(path), .invalidArgument(let message) where !message.contains(path):
+                throw ModelError.invalidModel("\(path): \(message)")
+            case .unsupported(let message) where !message.contains(path):
+                throw ModelError.unsupported("\(path): \(message)")
+            case .shapeMismatch(let message):
+                throw ModelError.invalidModel("\(path): shape mismatch: \(message)")
+            default:
+                throw error
+            }
         }
     }
 
@@ -130,7 +139,7 @@ public struct Model: Sendable {
     /// Throws `unknownTensor` (listing the available names) unless `name` is a computed tensor.
     public func checkTensor(_ name: String) throws {
         guard producer[name] != nil || inputNames.contains(name) else {
-            throw CNNError.unknownTensor(name, available: tensorNames)
+            throw ModelError.unknownTensor(name, available: tensorNames)
         }
     }
 
@@ -160,7 +169,7 @@ public struct Model: Sendable {
         var env = [String: Tensor]()
         for name in inputNames {
             guard let v = inputs[name] else {
-                throw CNNError.invalidInput("missing value for graph input '\(name)'")
+                throw ModelError.invalidArgument("missing value for graph input '\(name)'")
             }
             try checkInputShape(name, v)
             env[name] = v
@@ -190,7 +199,7 @@ public struct Model: Sendable {
     public func checkInputShape(_ name: String, _ v: Tensor) throws {
         guard let per = tensorShapes[name], v.rank > 0 else { return }
         guard v.rank == per.count + 1, Array(v.shape.dropFirst()) == per else {
-            throw CNNError.shapeMismatch("input '\(name)' expects [N, \(per.map(String.init).joined(separator: ", "))], got \(v.shape)")
+            throw ModelError.shapeMismatch("input '\(name)' expects [N, \(per.map(String.init).joined(separator: ", "))], got \(v.shape)")
         }
     }
 
@@ -206,7 +215,7 @@ public struct Model: Sendable {
         let source = wrt ?? inputName
         let n = input.shape.first ?? 0
         guard classes.count == n else {
-            throw CNNError.shapeMismatch("\(classes.count) target classes for a batch of \(n) images")
+            throw ModelError.shapeMismatch("\(classes.count) target classes for a batch of \(n) images")
         }
         if let parts = subBatches(n) {
             let grads = try onSubBatches(parts) { model, r in
@@ -217,7 +226,7 @@ public struct Model: Sendable {
         var start = input
         if source != inputName {
             try checkTensor(source)
-            guard let v = try forward(input, keep: [source])[source] else { throw CNNError.unknownTensor(source, available: tensorNames) }
+            guard let v = try forward(input, keep: [source])[source] else { throw ModelError.unknownTensor(source, available: tensorNames) }
             start = v
         }
         let sub = try subnetwork(from: source, to: target)
@@ -226,7 +235,7 @@ public struct Model: Sendable {
         var seed = Tensor(shape: tape.output.shape)
         for (i, c) in classes.enumerated() {
             guard c >= 0 && c < classCount else {
-                throw CNNError.invalidInput("target class \(c) out of range 0..<\(classCount) for output '\(target)'")
+                throw ModelError.invalidArgument("target class \(c) out of range 0..<\(classCount) for output '\(target)'")
             }
             seed.data[i * classCount + c] = 1
         }

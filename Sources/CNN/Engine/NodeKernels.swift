@@ -8,7 +8,7 @@ extension Node {
     public func evaluate(_ inputs: [Tensor?], threads: Int, fuseRelu: Bool = false) throws -> (Tensor, [Int32]?) {
         func input(_ i: Int) throws -> Tensor {
             guard i < inputs.count, let t = inputs[i] else {
-                throw CNNError.invalidInput("node '\(name)' (\(op.kind)) is missing input \(i)")
+                throw ModelError.invalidModel("node '\(name)' (\(op.kind)) is missing input \(i)")
             }
             return t
         }
@@ -17,7 +17,7 @@ extension Node {
         default:
             // Kernels address buffers directly; empty tensors only pass through shape-only ops.
             if inputs.contains(where: { ($0?.count ?? 1) == 0 }) {
-                throw CNNError.invalidInput("node '\(name)' (\(op.kind)) got an empty tensor")
+                throw ModelError.invalidModel("node '\(name)' (\(op.kind)) got an empty tensor")
             }
         }
         switch op {
@@ -36,7 +36,7 @@ extension Node {
             return (try Pooling.averageForward(p, includePad: inc, try input(0)), nil)
         case .globalAveragePool:
             let x = try input(0)
-            guard x.rank >= 3 else { throw CNNError.shapeMismatch("GlobalAveragePool needs [N, C, ...], got \(x.shape)") }
+            guard x.rank >= 3 else { throw ModelError.shapeMismatch("GlobalAveragePool needs [N, C, ...], got \(x.shape)") }
             return (Reduction.meanForward(x, axes: Array(2..<x.rank), keepDims: true), nil)
         case .reduceMean(let axes, let keep):
             let x = try input(0)
@@ -78,7 +78,7 @@ extension Node {
                         tile t: Int, needs: [Bool], threads: Int) throws -> [Tensor?] {
         let x = inputs.first ?? nil
         func first() throws -> Tensor {
-            guard let x else { throw CNNError.invalidInput("node '\(name)' has no input") }
+            guard let x else { throw ModelError.invalidModel("node '\(name)' has no input") }
             return x
         }
         func tiledShape(_ s: [Int]) -> [Int] {
@@ -124,7 +124,7 @@ extension Node {
             }
             return [ga, gb]
         case .maxPool:
-            guard let argmax else { throw CNNError.invalidInput("MaxPool '\(name)': backward without forward argmax") }
+            guard let argmax else { throw ModelError.invalidModel("MaxPool '\(name)': backward without forward argmax") }
             return [Pooling.maxBackward(inputShape: try first().shape, argmax: argmax, grad: grad, tile: t)]
         case .averagePool(let p, let inc):
             return [Pooling.averageBackward(p, includePad: inc, inputShape: try first().shape, grad: grad)]
@@ -140,7 +140,7 @@ extension Node {
             return [try Tensor(shape: s, data: grad.data)]
         case .concat(let axis):
             let shapes = try inputs.map { v -> [Int] in
-                guard let v else { throw CNNError.invalidInput("Concat '\(name)' has an omitted input") }
+                guard let v else { throw ModelError.invalidModel("Concat '\(name)' has an omitted input") }
                 return v.shape
             }
             return try ShapeOps.concatBackward(grad, shapes: shapes, axis: axis, tile: t).map { Optional($0) }

@@ -10,7 +10,7 @@ extension Node {
         case .power(let e): return try Pointwise.powForward(x, exponent: e)
         case .rearrange(let r): return try r.forward(x)
         case .layerNormalization(let ln): return try ln.forward(x)
-        default: throw CNNError.unsupportedOp(op: op.kind, node: name)
+        default: throw ModelError.unsupportedOp(op: op.kind, node: name)
         }
     }
 
@@ -30,7 +30,7 @@ extension Node {
         case .layerNormalization(let ln):
             return try ln.linearised(x, grad, tile: t, transpose: true)
         default:
-            throw CNNError.unsupportedOp(op: "\(op.kind) backward", node: name)
+            throw ModelError.unsupportedOp(op: "\(op.kind) backward", node: name)
         }
     }
 
@@ -47,7 +47,7 @@ extension Node {
         case .layerNormalization(let ln):
             return try ln.linearised(x, dx, tile: t, transpose: false)
         default:
-            throw CNNError.unsupportedOp(op: "\(op.kind) in forward mode", node: name)
+            throw ModelError.unsupportedOp(op: "\(op.kind) in forward mode", node: name)
         }
     }
 }

@@ -14,7 +14,7 @@ extension Node {
         var outShape = output.shape
         if !outShape.isEmpty { outShape[0] *= t }
         func input(_ i: Int) throws -> Tensor {
-            guard i < inputs.count, let x = inputs[i] else { throw CNNError.invalidInput("node '\(name)' is missing input \(i)") }
+            guard i < inputs.count, let x = inputs[i] else { throw ModelError.invalidModel("node '\(name)' is missing input \(i)") }
             return x
         }
         /// Tangent of input `i`, zeros of its tiled shape when it has none.
@@ -24,8 +24,8 @@ extension Node {
             if !s.isEmpty { s[0] *= t }
             return Tensor(shape: s)
         }
-        func unsupported(_ what: String) -> CNNError {
-            CNNError.unsupportedOp(op: "\(op.kind) \(what) in forward mode", node: name)
+        func unsupported(_ what: String) -> ModelError {
+            ModelError.unsupportedOp(op: "\(op.kind) \(what) in forward mode", node: name)
         }
         switch op {
         case .conv(let c):
@@ -82,7 +82,7 @@ extension Node {
                 return try full(sum ?? Tensor(shape: outShape))
             }
         case .maxPool:
-            guard let argmax else { throw CNNError.invalidInput("MaxPool '\(name)': forward mode without forward argmax") }
+            guard let argmax else { throw ModelError.invalidModel("MaxPool '\(name)': forward mode without forward argmax") }
             return Pooling.maxTangent(argmax: argmax, tangent: firstTangent, outputShape: outShape, tile: t)
         case .averagePool(let p, let inc):
             return try Pooling.averageForward(p, includePad: inc, firstTangent)

@@ -31,7 +31,7 @@ public struct Subnetwork: Sendable {
         while let t = stack.popLast() {
             if t == from || !seen.insert(t).inserted || model.constants[t] != nil { continue }
             guard let p = model.producer[t] else {
-                throw CNNError.invalidInput("'\(to)' depends on '\(t)', not only on '\(from)' and constants")
+                throw ModelError.invalidArgument("'\(to)' depends on '\(t)', not only on '\(from)' and constants")
             }
             needed.insert(p)
             stack.append(contentsOf: model.nodes[p].inputs.filter { !$0.isEmpty })
@@ -46,7 +46,7 @@ public struct Subnetwork: Sendable {
             dep.append(d)
         }
         guard depends.contains(to) else {
-            throw CNNError.invalidInput("'\(to)' does not depend on '\(from)'")
+            throw ModelError.invalidArgument("'\(to)' does not depend on '\(from)'")
         }
         dependent = dep
         var tail: Set<String> = [from]
@@ -107,7 +107,7 @@ public struct Subnetwork: Sendable {
     func onParts<T: Sendable>(_ parts: [Part], _ body: @Sendable (Subnetwork, Part) throws -> T) throws -> [T] {
         try model.onSubBatches(parts.map(\.range)) { m, r in
             guard let part = parts.first(where: { $0.range == r }) else {
-                throw CNNError.invalidInput("internal: no tape for samples \(r)")
+                throw ModelError.invalidArgument("internal: no tape for samples \(r)")
             }
             return try body(on(m), part)
         }
@@ -130,9 +130,9 @@ public struct Subnetwork: Sendable {
     /// Runs the subnetwork on `x` (`[N, ...shape(from)]`), recording what backward needs.
     public func forward(_ x: Tensor, keep: Set<String> = []) throws -> Tape {
         if let per = model.tensorShapes[from], Array(x.shape.dropFirst()) != per || x.rank != per.count + 1 {
-            throw CNNError.shapeMismatch("'\(from)' expects [N, \(per.map(String.init).joined(separator: ", "))], got \(x.shape)")
+            throw ModelError.shapeMismatch("'\(from)' expects [N, \(per.map(String.init).joined(separator: ", "))], got \(x.shape)")
         }
-        guard x.count > 0 else { throw CNNError.invalidInput("input for '\(from)' is empty (shape \(x.shape))") }
+        guard x.count > 0 else { throw ModelError.invalidArgument("input for '\(from)' is empty (shape \(x.shape))") }
         if let ranges = model.subBatches(x.shape[0]) {
             let tapes = try model.onSubBatches(ranges) { m, r in try on(m).forward(x.slice(batch: r), keep: keep) }
             var kept = [String: Tensor]()
@@ -163,10 +163,10 @@ public struct Subnetwork: Sendable {
         }
         var kept = [String: Tensor]()
         for k in keep {
-            guard let v = values[k] else { throw CNNError.unknownTensor(k, available: [from] + nodeIndices.map { model.nodes[$0].output }) }
+            guard let v = values[k] else { throw ModelError.unknownTensor(k, available: [from] + nodeIndices.map { model.nodes[$0].output }) }
             kept[k] = v
         }
-        guard let out = values[to] else { throw CNNError.unknownTensor(to, available: Array(values.keys)) }
+        guard let out = values[to] else { throw ModelError.unknownTensor(to, available: Array(values.keys)) }
         return Tape(batch: x.shape.first ?? 0, output: out, kept: kept, values: values, argmax: argmax)
     }
 
@@ -184,12 +184,12 @@ public struct Subnetwork: Sendable {
     public func backward(_ tape: Tape, cotangent: Tensor, collecting names: Set<String>) throws -> [String: Tensor] {
         // A split tape holds its values in the parts, which check the names themselves.
         for name in names where tape.parts.isEmpty && tape.values[name] == nil {
-            throw CNNError.unknownTensor(name, available: [from] + nodeIndices.map { model.nodes[$0].output })
+            throw ModelError.unknownTensor(name, available: [from] + nodeIndices.map { model.nodes[$0].output })
         }
         let n = tape.batch, outShape = tape.output.shape
         guard n > 0, cotangent.rank == outShape.count, cotangent.shape[0] % n == 0,
               Array(cotangent.shape.dropFirst()) == Array(outShape.dropFirst()) else {
-            throw CNNError.shapeMismatch("cotangent \(cotangent.shape) for '\(to)' of shape \(outShape) (needs [N·T, ...] with N = \(n))")
+            throw ModelError.shapeMismatch("cotangent \(cotangent.shape) for '\(to)' of shape \(outShape) (needs [N·T, ...] with N = \(n))")
         }
         let t = cotangent.shape[0] / n
         if !tape.parts.isEmpty {
@@ -212,7 +212,7 @@ public struct Subnetwork: Sendable {
         let n = tape.batch, outShape = tape.output.shape
         guard n > 0, weights.count == n, block.rank == outShape.count, block.shape[0] > 0,
               Array(block.shape.dropFirst()) == Array(outShape.dropFirst()) else {
-            throw CNNError.shapeMismatch("cotangent block \(block.shape) with \(weights.count) weights for '\(to)' of shape \(outShape) (needs [T, ...] and N = \(n) weights)")
+            throw ModelError.shapeMismatch("cotangent block \(block.shape) with \(weights.count) weights for '\(to)' of shape \(outShape) (needs [T, ...] and N = \(n) weights)")
         }
         if !tape.parts.isEmpty {
             let sums = try onParts(tape.parts) { sub, part in
@@ -235,7 +235,7 @@ public struct Subnetwork: Sendable {
         shape[0] = n * t
         let pulled = try pullBack(tape, cotangent: Tensor(uncheckedShape: shape, data: tiled), tile: t,
                                   collecting: [from], summing: model.batchSeparable)
-        guard let g = pulled[from] else { throw CNNError.invalidInput("internal: no cotangent at '\(from)'") }
+        guard let g = pulled[from] else { throw ModelError.invalidArgument("internal: no cotangent at '\(from)'") }
         return g.shape.first == n * t ? Subnetwork.sumSamples(g, samples: n) : g
     }
 

@@ -12,13 +12,13 @@ extension Subnetwork {
     /// of `backward(_:cotangent:collecting:)`, cheaper when directions are fewer than targets.
     public func jvp(_ tape: Tape, tangents: Tensor, collecting names: Set<String> = []) throws -> [String: Tensor] {
         for name in names where tape.parts.isEmpty && tape.values[name] == nil {
-            throw CNNError.unknownTensor(name, available: [from] + nodeIndices.map { model.nodes[$0].output })
+            throw ModelError.unknownTensor(name, available: [from] + nodeIndices.map { model.nodes[$0].output })
         }
         let n = tape.batch
         let inShape = model.tensorShapes[from] ?? []
         guard n > 0, tangents.rank == inShape.count + 1, tangents.shape[0] % n == 0,
               Array(tangents.shape.dropFirst()) == inShape else {
-            throw CNNError.shapeMismatch("tangents \(tangents.shape) for '\(from)' of shape \(inShape) (needs [N·D, ...] with N = \(n))")
+            throw ModelError.shapeMismatch("tangents \(tangents.shape) for '\(from)' of shape \(inShape) (needs [N·D, ...] with N = \(n))")
         }
         let d = tangents.shape[0] / n
         let wanted = names.union([to])

@@ -341,7 +341,7 @@ public struct TreeEnsemble: Sendable {
     /// Checks that `x` is `[N, F]` with F ≥ `inputWidth`.
     func checkInput(_ x: Tensor, node: String) throws {
         guard x.rank == 2, x.shape[1] >= inputWidth else {
-            throw CNNError.shapeMismatch("tree ensemble '\(node)' needs [N, ≥ \(inputWidth)] features, got \(x.shape)")
+            throw ModelError.shapeMismatch("tree ensemble '\(node)' needs [N, ≥ \(inputWidth)] features, got \(x.shape)")
         }
     }
 
@@ -363,7 +363,7 @@ public struct TreeEnsemble: Sendable {
     /// float32 that `evaluate` does). `row.count` must be at least `inputWidth`.
     public func scores(row x: [Float]) throws -> [Double] {
         guard x.count >= inputWidth, !x.isEmpty else {
-            throw CNNError.shapeMismatch("tree ensemble row has \(x.count) features, needs \(inputWidth)")
+            throw ModelError.shapeMismatch("tree ensemble row has \(x.count) features, needs \(inputWidth)")
         }
         return x.withUnsafeBufferPointer { row($0.baseAddress!).outputs }
     }
@@ -382,8 +382,8 @@ public struct TreeEnsemble: Sendable {
 
 /// The list attributes ONNX-ML nodes add to `Attributes`, with errors naming node and attribute.
 extension Attributes {
-    func unsupported(_ key: String, _ what: String) -> CNNError {
-        .invalidInput("node '\(node.displayName)' (\(node.opType)): attribute '\(key)' \(what)")
+    func unsupported(_ key: String, _ what: String) -> ModelError {
+        .unsupported("node '\(node.displayName)' (\(node.opType)): attribute '\(key)' \(what)")
     }
 
     /// A required list of ints.

@@ -10,7 +10,7 @@ enum Broadcast {
         return try (0..<r).map { i in
             if pa[i] == pb[i] || pb[i] == 1 { return pa[i] }
             if pa[i] == 1 { return pb[i] }
-            throw CNNError.shapeMismatch("cannot broadcast \(a) with \(b)")
+            throw ModelError.shapeMismatch("cannot broadcast \(a) with \(b)")
         }
     }
 

@@ -20,11 +20,11 @@ enum Convolution {
 
     static func geometry(_ conv: Conv2D, inputShape s: [Int]) throws -> Geometry {
         guard s.count == 4 else {
-            throw CNNError.shapeMismatch("Conv supports 2-D NCHW input only, got shape \(s)")
+            throw ModelError.shapeMismatch("Conv supports 2-D NCHW input only, got shape \(s)")
         }
         let g = conv.groups, m = conv.outChannels, cg = conv.inChannelsPerGroup
         guard g >= 1, s[1] == cg * g, m % g == 0 else {
-            throw CNNError.shapeMismatch("Conv weight \(conv.weight.shape) with group \(g) does not fit input \(s)")
+            throw ModelError.shapeMismatch("Conv weight \(conv.weight.shape) with group \(g) does not fit input \(s)")
         }
         let win = conv.window
         let r = win.resolve(h: s[2], w: s[3])
@@ -113,11 +113,11 @@ enum Convolution {
     /// output element written once); the others scatter-add with col2im.
     static func backward(_ conv: Conv2D, inputShape: [Int], grad: Tensor, threads: Int) throws -> Tensor {
         var s = inputShape
-        guard s.count == 4 else { throw CNNError.shapeMismatch("Conv supports 2-D NCHW input only, got shape \(s)") }
+        guard s.count == 4 else { throw ModelError.shapeMismatch("Conv supports 2-D NCHW input only, got shape \(s)") }
         let g = try geometry(conv, inputShape: s)
         let samples = grad.count / max(1, g.m * g.p)
         guard grad.count == samples * g.m * g.p else {
-            throw CNNError.shapeMismatch("Conv cotangent \(grad.shape) does not fit output [*, \(g.m), \(g.oh), \(g.ow)]")
+            throw ModelError.shapeMismatch("Conv cotangent \(grad.shape) does not fit output [*, \(g.m), \(g.oh), \(g.ow)]")
         }
         s[0] = samples
         if Depthwise.accepts(g) { return Depthwise.backward(conv, grad: grad, samples: samples, g, threads: threads) }
@@ -125,7 +125,7 @@ enum Convolution {
             let dy = Tensor(uncheckedShape: [samples, g.m, g.oh, g.ow], data: grad.data)
             let dx = try forward(vjp.conv, dy, threads: threads)
             guard dx.shape == s else {
-                throw CNNError.shapeMismatch("internal: Conv input-VJP gives \(dx.shape), expected \(s)")
+                throw ModelError.shapeMismatch("internal: Conv input-VJP gives \(dx.shape), expected \(s)")
             }
             return dx
         }

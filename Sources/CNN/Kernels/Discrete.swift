@@ -7,7 +7,7 @@ enum Discrete {
     static func argMax(_ x: Tensor, axis: Int, keepDims: Bool, selectLast: Bool) throws -> Tensor {
         let a = try ShapeOps.normalize(axis, rank: x.rank, "ArgMax")
         let outer = x.shape[..<a].reduce(1, *), len = x.shape[a], inner = x.shape[(a + 1)...].reduce(1, *)
-        guard len > 0 else { throw CNNError.invalidInput("ArgMax over an empty axis \(a) of shape \(x.shape)") }
+        guard len > 0 else { throw ModelError.invalidModel("ArgMax over an empty axis \(a) of shape \(x.shape)") }
         var out = [Float](repeating: 0, count: outer * inner)
         for o in 0..<outer {
             for i in 0..<inner {

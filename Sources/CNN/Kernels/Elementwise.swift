@@ -87,7 +87,7 @@ enum Elementwise {
     /// Per-channel affine on axis 1 (`[N, C, ...]`): `x * scale[c] + shift[c]`.
     static func channelAffine(_ x: Tensor, _ p: ChannelAffine, withShift: Bool = true) throws -> Tensor {
         guard x.rank >= 2, x.shape[1] == p.scale.count else {
-            throw CNNError.shapeMismatch("BatchNormalization with \(p.scale.count) channels applied to \(x.shape)")
+            throw ModelError.shapeMismatch("BatchNormalization with \(p.scale.count) channels applied to \(x.shape)")
         }
         let c = x.shape[1], inner = x.shape.dropFirst(2).reduce(1, *), outer = x.shape[0]
         let data: [Float] = Buffers.make(x.count) { out in

@@ -29,7 +29,7 @@ public struct LayerNormalization: Sendable {
     private func layout(_ shape: [Int]) throws -> (rows: Int, length: Int, axis: Int) {
         let a = try ShapeOps.normalize(axis, rank: shape.count, "LayerNormalization")
         let d = shape[a...].reduce(1, *)
-        guard d > 0 else { throw CNNError.invalidInput("LayerNormalization over an empty axis of \(shape)") }
+        guard d > 0 else { throw ModelError.invalidModel("LayerNormalization over an empty axis of \(shape)") }
         return (shape[..<a].reduce(1, *), d, a)
     }
 
@@ -39,7 +39,7 @@ public struct LayerNormalization: Sendable {
         let normShape = Array(shape[a...])
         let e = try Pointwise.expand(p, to: try Broadcast.shape(normShape, p.shape))
         guard e.shape == normShape else {
-            throw CNNError.shapeMismatch("LayerNormalization parameter \(p.shape) does not broadcast to \(normShape)")
+            throw ModelError.shapeMismatch("LayerNormalization parameter \(p.shape) does not broadcast to \(normShape)")
         }
         return e.data
     }
@@ -91,7 +91,7 @@ public struct LayerNormalization: Sendable {
     func linearised(_ x: Tensor, _ v: Tensor, tile t: Int, transpose: Bool) throws -> Tensor {
         let (rows, d, a) = try layout(x.shape)
         guard t == 1 || a >= 1 else {
-            throw CNNError.invalidInput("LayerNormalization over axis 0: batched (co)tangents not supported")
+            throw ModelError.unsupported("LayerNormalization over axis 0: batched (co)tangents not supported")
         }
         let (mean, inv) = statistics(x, rows: rows, length: d)
         let rowsPerSample = max(1, rows / max(1, x.shape.first ?? 1))

@@ -17,16 +17,16 @@ enum Linear {
     static func gemmForward(_ a: Tensor, _ b: Tensor, _ c: Tensor?, alpha: Float, beta: Float,
                             transA: Bool, transB: Bool) throws -> Tensor {
         guard a.rank == 2, b.rank == 2 else {
-            throw CNNError.shapeMismatch("Gemm needs 2-D operands, got \(a.shape) and \(b.shape)")
+            throw ModelError.shapeMismatch("Gemm needs 2-D operands, got \(a.shape) and \(b.shape)")
         }
         let (m, k) = transA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
         let (kb, n) = transB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
-        guard k == kb else { throw CNNError.shapeMismatch("Gemm operands \(a.shape) and \(b.shape) (transA \(transA), transB \(transB))") }
+        guard k == kb else { throw ModelError.shapeMismatch("Gemm operands \(a.shape) and \(b.shape) (transA \(transA), transB \(transB))") }
         var out: [Float]
         var betaUsed: Float = 0
         if let c, beta != 0 {
             out = try Broadcast.forward(.add, Tensor(shape: [m, n]), c).data
-            guard out.count == m * n else { throw CNNError.shapeMismatch("Gemm bias \(c.shape) does not broadcast to [\(m), \(n)]") }
+            guard out.count == m * n else { throw ModelError.shapeMismatch("Gemm bias \(c.shape) does not broadcast to [\(m), \(n)]") }
             betaUsed = beta
         } else {
             out = [Float](repeating: 0, count: m * n)
@@ -50,7 +50,7 @@ enum Linear {
         let k = transA ? a.shape[0] : a.shape[1]
         var result: [Tensor?] = [nil, nil, nil]
         if needs[0] {
-            guard !transA || t == 1 else { throw CNNError.invalidInput("Gemm with transA: batched cotangents not supported") }
+            guard !transA || t == 1 else { throw ModelError.unsupported("Gemm with transA: batched cotangents not supported") }
             var da = [Float](repeating: 0, count: rows * k)
             grad.data.withUnsafeBufferPointer { pg in
                 b.data.withUnsafeBufferPointer { pb in
@@ -66,7 +66,7 @@ enum Linear {
             result[0] = Tensor(uncheckedShape: transA ? [k, rows] : [rows, k], data: da)
         }
         if needs.count > 1 && needs[1] {
-            guard t == 1 else { throw CNNError.invalidInput("Gemm: batched cotangents for the B operand not supported") }
+            guard t == 1 else { throw ModelError.unsupported("Gemm: batched cotangents for the B operand not supported") }
             var db = [Float](repeating: 0, count: b.count)
             a.data.withUnsafeBufferPointer { pa in
                 grad.data.withUnsafeBufferPointer { pg in
@@ -83,7 +83,7 @@ enum Linear {
         }
         if needs.count > 2 && needs[2], let c {
             guard t == 1 || c.rank < 2 || c.shape[0] == 1 else {
-                throw CNNError.invalidInput("Gemm: batched cotangents for a per-row C not supported")
+                throw ModelError.unsupported("Gemm: batched cotangents for a per-row C not supported")
             }
             result[2] = Broadcast.reduce(grad, to: c.shape, scale: beta)
         }
@@ -92,12 +92,12 @@ enum Linear {
 
     /// NumPy matmul: `[..., M, K] × [..., K, N]` with broadcast leading axes; 1-D operands promoted.
     static func matMulForward(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        guard a.rank >= 1, b.rank >= 1 else { throw CNNError.shapeMismatch("MatMul of scalars \(a.shape), \(b.shape)") }
+        guard a.rank >= 1, b.rank >= 1 else { throw ModelError.shapeMismatch("MatMul of scalars \(a.shape), \(b.shape)") }
         let sa = a.rank == 1 ? [1] + a.shape : a.shape
         let sb = b.rank == 1 ? b.shape + [1] : b.shape
         let (m, k) = (sa[sa.count - 2], sa[sa.count - 1])
         let (kb, n) = (sb[sb.count - 2], sb[sb.count - 1])
-        guard k == kb else { throw CNNError.shapeMismatch("MatMul operands \(a.shape) and \(b.shape)") }
+        guard k == kb else { throw ModelError.shapeMismatch("MatMul operands \(a.shape) and \(b.shape)") }
         let batchA = Array(sa.dropLast(2)), batchB = Array(sb.dropLast(2))
         let batch = try Broadcast.shape(batchA, batchB)
         let count = Tensor.elementCount(batch)
@@ -127,7 +127,7 @@ enum Linear {
     /// and w.r.t. B for a 2-D A when cotangents are not batched.
     static func matMulBackward(_ a: Tensor, _ b: Tensor, grad: Tensor, tile t: Int, needs: [Bool]) throws -> [Tensor?] {
         guard a.rank >= 2, b.rank == 2 else {
-            throw CNNError.invalidInput("MatMul backward supports [..., M, K] × [K, N] only, got \(a.shape) × \(b.shape)")
+            throw ModelError.invalidModel("MatMul backward supports [..., M, K] × [K, N] only, got \(a.shape) × \(b.shape)")
         }
         let k = b.shape[0], n = b.shape[1]
         let rows = grad.count / max(1, n)
@@ -146,7 +146,7 @@ enum Linear {
             result[0] = Tensor(uncheckedShape: s, data: da)
         }
         if needs[1] {
-            guard t == 1 else { throw CNNError.invalidInput("MatMul: batched cotangents for the right operand not supported") }
+            guard t == 1 else { throw ModelError.unsupported("MatMul: batched cotangents for the right operand not supported") }
             let m = a.count / k
             var db = [Float](repeating: 0, count: k * n)
             a.data.withUnsafeBufferPointer { pa in

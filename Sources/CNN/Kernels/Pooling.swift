@@ -3,7 +3,7 @@ import Core
 /// MaxPool / AveragePool / GlobalAveragePool on NCHW, forward and input-VJP.
 enum Pooling {
     static func check(_ s: [Int], _ what: String) throws {
-        guard s.count == 4 else { throw CNNError.shapeMismatch("\(what) supports 2-D NCHW input only, got shape \(s)") }
+        guard s.count == 4 else { throw ModelError.shapeMismatch("\(what) supports 2-D NCHW input only, got shape \(s)") }
     }
 
     /// Max pooling; also returns, per output element, the flat index of the winner inside its

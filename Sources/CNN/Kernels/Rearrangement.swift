@@ -59,17 +59,17 @@ public struct Rearrangement: Sendable {
         case .transpose(let perm):
             let p = perm.isEmpty ? Array((0..<r).reversed()) : try perm.map(norm)
             guard p.count == r, Set(p).count == r else {
-                throw CNNError.shapeMismatch("Transpose perm \(perm) does not fit a tensor of shape \(shape)")
+                throw ModelError.shapeMismatch("Transpose perm \(perm) does not fit a tensor of shape \(shape)")
             }
             inputAxis = p
             coords = p.map { Array(0..<shape[$0]) }
         case .slice(let starts, let ends, let axes, let steps):
             guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count else {
-                throw CNNError.shapeMismatch("Slice starts/ends/axes/steps of different lengths")
+                throw ModelError.shapeMismatch("Slice starts/ends/axes/steps of different lengths")
             }
             for (i, a0) in axes.enumerated() {
                 let a = try norm(a0), n = shape[a], step = steps[i]
-                guard step != 0 else { throw CNNError.invalidInput("Slice step 0 on axis \(a0)") }
+                guard step != 0 else { throw ModelError.invalidModel("Slice step 0 on axis \(a0)") }
                 func resolve(_ v: Int) -> Int { v < 0 ? v + n : v }
                 var s = resolve(starts[i]), e = resolve(ends[i])
                 if step > 0 {
@@ -83,15 +83,15 @@ public struct Rearrangement: Sendable {
         case .pad(let pads, let axes0, let mode, _):
             let axes = try axes0.map { try $0.map(norm) } ?? Array(0..<r)
             guard pads.count == 2 * axes.count else {
-                throw CNNError.shapeMismatch("Pad with \(pads.count) pads for \(axes.count) axes of \(shape)")
+                throw ModelError.shapeMismatch("Pad with \(pads.count) pads for \(axes.count) axes of \(shape)")
             }
             for (i, a) in axes.enumerated() {
                 let n = shape[a], begin = pads[i], end = pads[i + axes.count]
                 let count = n + begin + end
-                guard count >= 0 else { throw CNNError.shapeMismatch("Pad crops axis \(a) of \(shape) below zero") }
-                guard mode == .constant || n > 0 else { throw CNNError.invalidInput("Pad \(mode.rawValue) of an empty axis") }
+                guard count >= 0 else { throw ModelError.shapeMismatch("Pad crops axis \(a) of \(shape) below zero") }
+                guard mode == .constant || n > 0 else { throw ModelError.unsupported("Pad \(mode.rawValue) of an empty axis") }
                 guard mode != .reflect || (begin < n && end < n) else {
-                    throw CNNError.unsupportedOp(op: "Pad reflect wider than the axis (\(n))", node: onnxName)
+                    throw ModelError.unsupportedOp(op: "Pad reflect wider than the axis (\(n))", node: onnxName)
                 }
                 coords[a] = (0..<max(0, count)).map { o in
                     let i = o - begin
@@ -106,7 +106,7 @@ public struct Rearrangement: Sendable {
         case .splitPart(let axis, let sizes, let part):
             let a = try norm(axis)
             guard sizes.reduce(0, +) == shape[a], part < sizes.count, sizes.allSatisfy({ $0 >= 0 }) else {
-                throw CNNError.shapeMismatch("Split sizes \(sizes) do not add up to axis \(axis) of \(shape)")
+                throw ModelError.shapeMismatch("Split sizes \(sizes) do not add up to axis \(axis) of \(shape)")
             }
             let start = sizes[..<part].reduce(0, +)
             coords[a] = Array(start..<(start + sizes[part]))
@@ -175,7 +175,7 @@ public struct Rearrangement: Sendable {
     private func gather(_ x: Tensor, forwardShape: [Int], fill: Float, tile t: Int) throws -> Tensor {
         let (map, perSample) = try plan(forwardShape)
         guard perSample || t == 1 else {
-            throw CNNError.invalidInput("\(onnxName) across axis 0: batched tangents not supported")
+            throw ModelError.unsupported("\(onnxName) across axis 0: batched tangents not supported")
         }
         let rows = perSample ? (x.shape.first ?? 1) : 1
         let perIn = rows == 0 ? 0 : x.count / rows, perOut = map.source.count
@@ -198,7 +198,7 @@ public struct Rearrangement: Sendable {
     func backward(_ grad: Tensor, inputShape: [Int], tile t: Int) throws -> Tensor {
         let (map, perSample) = try plan(inputShape)
         guard perSample || t == 1 else {
-            throw CNNError.invalidInput("\(onnxName) across axis 0: batched cotangents not supported")
+            throw ModelError.unsupported("\(onnxName) across axis 0: batched cotangents not supported")
         }
         let perOut = map.source.count
         let rows = perOut == 0 ? (perSample ? (inputShape.first ?? 1) * t : 1) : grad.count / perOut

@@ -8,7 +8,7 @@ enum ShapeOps {
     static func normalize(_ axis: Int, rank: Int, _ what: String) throws -> Int {
         let a = axis < 0 ? axis + rank : axis
         guard a >= 0 && a < max(rank, 1) || (rank == 0 && a == 0) else {
-            throw CNNError.shapeMismatch("\(what): axis \(axis) out of range for rank \(rank)")
+            throw ModelError.shapeMismatch("\(what): axis \(axis) out of range for rank \(rank)")
         }
         return a
     }
@@ -19,42 +19,42 @@ enum ShapeOps {
         switch rule {
         case .flatten(let axis):
             let a = axis < 0 ? axis + s.count : axis
-            guard a >= 0 && a <= s.count else { throw CNNError.shapeMismatch("Flatten axis \(axis) for shape \(s)") }
+            guard a >= 0 && a <= s.count else { throw ModelError.shapeMismatch("Flatten axis \(axis) for shape \(s)") }
             return [s[..<a].reduce(1, *), s[a...].reduce(1, *)]
         case .reshape(let target, let allowZero):
             var out = target
             var infer: Int? = nil
             for (i, v) in target.enumerated() {
                 if v == batchMarker {
-                    guard let first = s.first else { throw CNNError.shapeMismatch("Reshape of a scalar by batch") }
+                    guard let first = s.first else { throw ModelError.shapeMismatch("Reshape of a scalar by batch") }
                     out[i] = first
                 } else if v == 0 && !allowZero {
-                    guard i < s.count else { throw CNNError.shapeMismatch("Reshape target \(target) copies axis \(i) of \(s)") }
+                    guard i < s.count else { throw ModelError.shapeMismatch("Reshape target \(target) copies axis \(i) of \(s)") }
                     out[i] = s[i]
                 } else if v == -1 {
-                    guard infer == nil else { throw CNNError.shapeMismatch("Reshape target \(target) has two -1") }
+                    guard infer == nil else { throw ModelError.shapeMismatch("Reshape target \(target) has two -1") }
                     infer = i
                 } else if v < 0 {
-                    throw CNNError.shapeMismatch("Reshape target \(target) has a negative extent")
+                    throw ModelError.shapeMismatch("Reshape target \(target) has a negative extent")
                 }
             }
             if let i = infer {
                 out[i] = 1
                 let known = out.reduce(1, *)
-                guard known > 0, count % known == 0 else { throw CNNError.shapeMismatch("cannot reshape \(s) to \(target)") }
+                guard known > 0, count % known == 0 else { throw ModelError.shapeMismatch("cannot reshape \(s) to \(target)") }
                 out[i] = count / known
             }
-            guard Tensor.elementCount(out) == count else { throw CNNError.shapeMismatch("cannot reshape \(s) to \(target)") }
+            guard Tensor.elementCount(out) == count else { throw ModelError.shapeMismatch("cannot reshape \(s) to \(target)") }
             return out
         case .squeeze(let axes):
             if axes.isEmpty { return s.filter { $0 != 1 } }
             let norm = try Set(axes.map { try normalize($0, rank: s.count, "Squeeze") })
-            for a in norm where s[a] != 1 { throw CNNError.shapeMismatch("Squeeze axis \(a) of \(s) is not 1") }
+            for a in norm where s[a] != 1 { throw ModelError.shapeMismatch("Squeeze axis \(a) of \(s) is not 1") }
             return s.indices.filter { !norm.contains($0) }.map { s[$0] }
         case .unsqueeze(let axes):
             let r = s.count + axes.count
             let norm = try Set(axes.map { try normalize($0, rank: r, "Unsqueeze") })
-            guard norm.count == axes.count else { throw CNNError.shapeMismatch("Unsqueeze axes \(axes) repeat") }
+            guard norm.count == axes.count else { throw ModelError.shapeMismatch("Unsqueeze axes \(axes) repeat") }
             var out = [Int](), it = s.makeIterator()
             for i in 0..<r { out.append(norm.contains(i) ? 1 : (it.next() ?? 1)) }
             return out
@@ -62,13 +62,13 @@ enum ShapeOps {
     }
 
     static func concat(_ parts: [Tensor], axis: Int) throws -> Tensor {
-        guard let first = parts.first else { throw CNNError.invalidInput("Concat of zero tensors") }
+        guard let first = parts.first else { throw ModelError.invalidModel("Concat of zero tensors") }
         let a = try normalize(axis, rank: first.rank, "Concat")
         var out = first.shape
         out[a] = 0
         for p in parts {
             guard p.rank == first.rank, p.shape.indices.allSatisfy({ $0 == a || p.shape[$0] == first.shape[$0] }) else {
-                throw CNNError.shapeMismatch("Concat of \(first.shape) and \(p.shape) along axis \(axis)")
+                throw ModelError.shapeMismatch("Concat of \(first.shape) and \(p.shape) along axis \(axis)")
             }
             out[a] += p.shape[a]
         }

@@ -5,13 +5,13 @@ import Foundation
 ///
 /// Covers the subset GIGTrace needs: ModelProto, GraphProto, NodeProto, AttributeProto,
 /// TensorProto (raw_data or typed fields, external data files), ValueInfoProto. Every failure is
-/// a one-line `CNNError` naming the file.
+/// a one-line `InputError` naming the file.
 public enum OnnxReader {
     /// Reads a model file. External tensor data (`.onnx.data` files) is resolved relative to the
     /// model's folder.
     public static func read(path: String) throws -> OnnxModel {
         let data = try AtomicFile.read(path)
-        guard !data.isEmpty else { throw CNNError.corruptFile(path: path, reason: "empty file, not an ONNX model") }
+        guard !data.isEmpty else { throw InputError.corruptFile(path: path, reason: "empty file, not an ONNX model") }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         return try decodeModel([UInt8](data), path: path, externalDataFolder: folder)
     }
@@ -29,10 +29,10 @@ public enum OnnxReader {
         let context = Context(path: path, externalDataFolder: externalDataFolder)
         let model = try context.guarded { try context.decodeModel(ProtoWireReader(bytes: bytes)) }
         guard (1...20).contains(model.irVersion) else {
-            throw CNNError.corruptFile(path: path, reason: "not an ONNX model (ir_version \(model.irVersion))")
+            throw InputError.corruptFile(path: path, reason: "not an ONNX model (ir_version \(model.irVersion))")
         }
         guard !model.graph.nodes.isEmpty else {
-            throw CNNError.corruptFile(path: path, reason: "ONNX model has no graph nodes")
+            throw InputError.corruptFile(path: path, reason: "ONNX model has no graph nodes")
         }
         return model
     }
@@ -42,12 +42,12 @@ public enum OnnxReader {
         let path: String
         let externalDataFolder: String
 
-        /// Runs `body`, turning wire-format errors into `CNNError.corruptFile` for `path`.
+        /// Runs `body`, turning wire-format errors into `InputError.corruptFile` for `path`.
         func guarded<T>(_ body: () throws -> T) throws -> T {
             do {
                 return try body()
             } catch let e as ProtoWireReader.Malformed {
-                throw CNNError.corruptFile(path: path, reason: "corrupt or truncated ONNX protobuf at byte \(e.offset): \(e.reason)")
+                throw InputError.corruptFile(path: path, reason: "corrupt or truncated ONNX protobuf at byte \(e.offset): \(e.reason)")
             }
         }
 
@@ -68,7 +68,7 @@ public enum OnnxReader {
                 default: try r.skip(type)
                 }
             }
-            guard let graph else { throw CNNError.corruptFile(path: path, reason: "not an ONNX model (no graph)") }
+            guard let graph else { throw InputError.corruptFile(path: path, reason: "not an ONNX model (no graph)") }
             return OnnxModel(irVersion: ir, opsetVersion: opset, producerName: producer,
                              producerVersion: producerVersion, graph: graph)
         }
@@ -100,7 +100,7 @@ public enum OnnxReader {
                 case (12, .lengthDelimited): graph.outputs.append(try decodeValueInfo(r.readMessage()))
                 case (13, .lengthDelimited): graph.valueInfo.append(try decodeValueInfo(r.readMessage()))
                 case (15, .lengthDelimited):
-                    throw CNNError.invalidInput("\(path): sparse initializers are not supported")
+                    throw ModelError.unsupported("\(path): sparse initializers are not supported")
                 default: try r.skip(type)
                 }
             }
@@ -152,7 +152,7 @@ public enum OnnxReader {
             case 2: return (name, .int(i ?? 0))
             case 3: return (name, .string(s ?? ""))
             case 4:
-                guard let t else { throw CNNError.corruptFile(path: path, reason: "attribute '\(name)' of node '\(node.displayName)' has no tensor") }
+                guard let t else { throw InputError.corruptFile(path: path, reason: "attribute '\(name)' of node '\(node.displayName)' has no tensor") }
                 return (name, .tensor(t))
             case 6: return (name, .floats(floats))
             case 7: return (name, .ints(ints))

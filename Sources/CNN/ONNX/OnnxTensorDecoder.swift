@@ -61,16 +61,16 @@ extension OnnxReader.Context {
         }
         let label = name.isEmpty ? "unnamed tensor" : "tensor '\(name)'"
         guard dims.allSatisfy({ $0 >= 0 }) else {
-            throw CNNError.corruptFile(path: path, reason: "\(label) has a negative dimension \(dims)")
+            throw InputError.corruptFile(path: path, reason: "\(label) has a negative dimension \(dims)")
         }
         guard let dataType = DataType(rawValue: typeCode), dataType != .string else {
-            throw CNNError.invalidInput("\(path): \(label) has unsupported element type \(typeCode)")
+            throw ModelError.unsupported("\(path): \(label) has unsupported element type \(typeCode)")
         }
         let count: Int
         do {
             count = try SizeLimits.current.checkedElementCount(dims, what: label)
-        } catch let error as CNNError {
-            throw CNNError.corruptFile(path: path, reason: error.description)
+        } catch let error as InputError {
+            throw InputError.corruptFile(path: path, reason: error.description)
         }
 
         // Raw little-endian bytes, from the file itself or an external data file.
@@ -81,7 +81,7 @@ extension OnnxReader.Context {
             rawBytes = message.bytes[raw]
         }
 
-        func mismatch(_ found: Int) -> CNNError {
+        func mismatch(_ found: Int) -> InputError {
             .corruptFile(path: path, reason: "\(label) of shape \(dims) needs \(count) elements, found \(found)")
         }
 
@@ -111,7 +111,7 @@ extension OnnxReader.Context {
             guard int32s.count == count else { throw mismatch(int32s.count) }
             return (name, .int(try IntTensor(shape: dims, data: int32s)))
         case .string:
-            throw CNNError.invalidInput("\(path): \(label) holds strings")
+            throw ModelError.invalidModel("\(path): \(label) holds strings")
         }
     }
 
@@ -144,7 +144,7 @@ extension OnnxReader.Context {
         case .uint16: return .int(try IntTensor(shape: dims, data: load(UInt16.self).map { Int($0) }))
         case .int8: return .int(try IntTensor(shape: dims, data: bytes.map { Int(Int8(bitPattern: $0)) }))
         case .uint8, .bool: return .int(try IntTensor(shape: dims, data: bytes.map { Int($0) }))
-        case .string: throw CNNError.invalidInput("\(path): string tensors are not supported")
+        case .string: throw ModelError.unsupported("\(path): string tensors are not supported")
         }
     }
 
@@ -153,27 +153,27 @@ extension OnnxReader.Context {
     /// `expected` (the tensor's byte size) before anything is read, and only that range is read.
     func readExternal(_ entry: [String: String], label: String, expected: Int) throws -> ArraySlice<UInt8> {
         guard let location = entry["location"], !location.isEmpty else {
-            throw CNNError.corruptFile(path: path, reason: "\(label) is stored externally but names no file")
+            throw InputError.corruptFile(path: path, reason: "\(label) is stored externally but names no file")
         }
         guard !location.hasPrefix("/"), !location.split(separator: "/").contains("..") else {
-            throw CNNError.invalidInput("\(path): \(label) points outside the model's folder (\(location))")
+            throw ModelError.invalidModel("\(path): \(label) points outside the model's folder (\(location))")
         }
         let file = URL(fileURLWithPath: externalDataFolder).appendingPathComponent(location).path
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDir) else { throw CNNError.fileNotFound(file) }
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDir) else { throw InputError.fileNotFound(file) }
         guard !isDir.boolValue else {
-            throw CNNError.corruptFile(path: path, reason: "external data of \(label) names a folder ('\(location)'), not a file")
+            throw InputError.corruptFile(path: path, reason: "external data of \(label) names a folder ('\(location)'), not a file")
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0
         guard let offset = Int(entry["offset"] ?? "0"), offset >= 0, offset <= size else {
-            throw CNNError.corruptFile(path: file, reason: "external data for \(label) has offset \(entry["offset"] ?? "") outside the file (\(size) bytes)")
+            throw InputError.corruptFile(path: file, reason: "external data for \(label) has offset \(entry["offset"] ?? "") outside the file (\(size) bytes)")
         }
         let lengthText = entry["length"]
         guard let length = lengthText.map({ Int($0) }) ?? (size - offset), length >= 0, length <= size - offset else {
-            throw CNNError.corruptFile(path: file, reason: "external data for \(label) (offset \(offset), length \(lengthText ?? "")) runs past the end of the file (\(size) bytes)")
+            throw InputError.corruptFile(path: file, reason: "external data for \(label) (offset \(offset), length \(lengthText ?? "")) runs past the end of the file (\(size) bytes)")
         }
         guard length == expected else {
-            throw CNNError.corruptFile(path: file, reason: "external data for \(label) is \(length) bytes, the tensor needs \(expected)")
+            throw InputError.corruptFile(path: file, reason: "external data for \(label) is \(length) bytes, the tensor needs \(expected)")
         }
         do {
             let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: file))
@@ -181,13 +181,13 @@ extension OnnxReader.Context {
             try handle.seek(toOffset: UInt64(offset))
             let data = try handle.read(upToCount: length) ?? Data()
             guard data.count == length else {
-                throw CNNError.corruptFile(path: file, reason: "external data for \(label) ends after \(data.count) of \(length) bytes")
+                throw InputError.corruptFile(path: file, reason: "external data for \(label) ends after \(data.count) of \(length) bytes")
             }
             return ArraySlice([UInt8](data))
-        } catch let error as CNNError {
+        } catch let error as InputError {
             throw error
         } catch {
-            throw CNNError.corruptFile(path: file, reason: "cannot be read (\(error.localizedDescription))")
+            throw InputError.corruptFile(path: file, reason: "cannot be read (\(error.localizedDescription))")
         }
     }
 

@@ -5,7 +5,7 @@ import Core
 /// fields are skipped, so newer ONNX files with extra fields still load.
 ///
 /// Errors are `ProtoWireReader.Malformed` with the byte offset; `OnnxReader` turns them into a
-/// `CNNError.corruptFile` that names the file.
+/// `InputError.corruptFile` that names the file.
 struct ProtoWireReader {
     /// The protobuf wire types (groups, 3 and 4, are obsolete and rejected).
     enum WireType: Int {

@@ -190,7 +190,7 @@ extension AtlasSite {
         do {
             try process.run()
         } catch {
-            throw CNNError.invalidInput("cannot run \(dot) to lay out the graph: \(error.localizedDescription)")
+            throw TraceError.invalidSettings("cannot run \(dot) to lay out the graph: \(error.localizedDescription)")
         }
         // Read while writing would be needed for huge graphs; dot reads all input before writing.
         input.fileHandleForWriting.write(Data(text.utf8))
@@ -199,7 +199,7 @@ extension AtlasSite {
         let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw CNNError.invalidInput("\(dot) -Tsvg failed (exit \(process.terminationStatus)): \(errorText.split(separator: "\n").first ?? "")")
+            throw TraceError.invalidSettings("\(dot) -Tsvg failed (exit \(process.terminationStatus)): \(errorText.split(separator: "\n").first ?? "")")
         }
         var svg = String(decoding: svgData, as: UTF8.self)
         if let start = svg.range(of: "<svg") { svg = String(svg[start.lowerBound...]) }

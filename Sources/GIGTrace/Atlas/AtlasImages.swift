@@ -30,7 +30,7 @@ public struct AtlasImages: Sendable {
         if !ierf {
             reason = "not asked for"
         } else if !FileManager.default.fileExists(atPath: path) {
-            reason = "the traced model \(path) is not there (pass --model)"
+            reason = "the traced model \(path) is not there (give its new place)"
         } else if let hash = try? SHA256.hex(ofFile: path), hash != header.model.sha256 {
             reason = "\(path) is not the traced model (SHA-256 differs)"
         } else {
@@ -51,7 +51,7 @@ public struct AtlasImages: Sendable {
     /// Image `index` of the dataset, `[C, H, W]` in [0, 1].
     public func raw(_ index: Int) throws -> Tensor {
         guard loader.indices.indices.contains(index) else {
-            throw CNNError.invalidInput("image \(index) is not in \(spec.data) (\(count) images); was the dataset changed after tracing?")
+            throw TraceError.invalidSettings("image \(index) is not in \(spec.data) (\(count) images); was the dataset changed after tracing?")
         }
         let batch = try loader.batch(index).images
         return Tensor(uncheckedShape: Array(batch.shape.dropFirst()), data: batch.data)

@@ -71,15 +71,15 @@ public struct AtlasWriter {
     public static func validateOutput(_ folder: String, force: Bool) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw CNNError.invalidInput("--out \(folder) is a file, not a folder") }
-            guard force else { throw CNNError.invalidInput("--out \(folder) already exists (pass --force to replace it)") }
+            guard isDirectory.boolValue else { throw InputError.invalidParameter(.outputFolder, "\(folder) is a file, not a folder") }
+            guard force else { throw InputError.outputExists(folder) }
         }
         let parent = URL(fileURLWithPath: folder).deletingLastPathComponent().path
         guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CNNError.invalidInput("--out \(folder): the folder \(parent) does not exist")
+            throw InputError.invalidParameter(.outputFolder, "\(folder): the folder \(parent) does not exist")
         }
         guard FileManager.default.isWritableFile(atPath: parent) else {
-            throw CNNError.invalidInput("--out \(folder): cannot write into \(parent)")
+            throw InputError.invalidParameter(.outputFolder, "\(folder): cannot write into \(parent)")
         }
     }
 
@@ -93,7 +93,7 @@ public struct AtlasWriter {
         do {
             try FileManager.default.createDirectory(atPath: temporary + "/img", withIntermediateDirectories: true)
         } catch {
-            throw CNNError.invalidInput("cannot create \(temporary): \(error.localizedDescription)")
+            throw TraceError.invalidSettings("cannot create \(temporary): \(error.localizedDescription)")
         }
         do {
             var site = AtlasSite(writer: self, root: temporary)
@@ -119,7 +119,7 @@ public struct AtlasWriter {
             try fm.moveItem(atPath: temporary, toPath: folder)
         } catch {
             if let old { try? fm.moveItem(atPath: old, toPath: folder) }
-            throw CNNError.invalidInput("cannot move the atlas into \(folder): \(error.localizedDescription)")
+            throw TraceError.invalidSettings("cannot move the atlas into \(folder): \(error.localizedDescription)")
         }
         if let old { try? fm.removeItem(atPath: old) }
     }

@@ -15,10 +15,10 @@ extension GIGComputation {
         guard prepared.t > 0 else { return prepared.result }
         let shapeA = prepared.shapeA
         let (channels, positions) = (shapeA[0], shapeA[1] * shapeA[2])
-        let k = source.count, t = prepared.t
+        let k = source.k, t = prepared.t
         let results = try gig.attribute(Tensor(uncheckedShape: [1] + shapeA, data: prepared.reconstruction),
                                         baseline: Tensor(shape: [1] + shapeA), targets: prepared.targets)
-        var relevance = [Float](repeating: 0, count: source.sourceCount * t)
+        var relevance = [Float](repeating: 0, count: sourceCount * t)
         for (i, r) in results.enumerated() {
             let g = r.effectiveGradient  // C×P, like the layer
             for q in 0..<k {
@@ -27,7 +27,7 @@ extension GIGComputation {
                     let u = sourceCodes[p * k + q]
                     if u == 0 { continue }
                     var dot = 0.0
-                    for c in 0..<channels { dot += Double(source.vectors[q * channels + c]) * g[c * positions + p] }
+                    for c in 0..<channels { dot += Double(source.concepts.data[q * channels + c]) * g[c * positions + p] }
                     sum += Double(u) * dot
                 }
                 relevance[q * t + i] = Float(sum)

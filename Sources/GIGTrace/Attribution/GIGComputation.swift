@@ -9,14 +9,14 @@ import Core
 ///   GIG(q → r) = Σ_p u_{p,q} · ∫₀¹ ⟨∇_{X_p} g_r(F_ab(α X̃)), v^a_q⟩ dα
 ///
 /// The path starts at zero in layer-a space and ends at X̃, layer a rebuilt from its codes, or, with
-/// the basis's error node, at the real X with ε (direction E = X − X̃) as one more source. All
+/// the error node (`errorNode`), at the real X with ε (direction E = X − X̃) as one more source. All
 /// active targets of the image go through one backward pass per chunk of integration steps, as a
 /// block of cotangents, so the work is large GEMMs.
 public struct GIGComputation: Sendable {
     /// What the relevance flows into.
     public enum Target: Sendable {
         /// Concepts of the next traced layer; g_r(Y) = Σ_p m_{p,r}⟨Y_p, v_r⟩.
-        case concepts(ConceptBasis)
+        case concepts(ConceptBank)
         /// The logits; g_c = logit c. All classes are targets.
         case classes(count: Int)
     }
@@ -30,7 +30,11 @@ public struct GIGComputation: Sendable {
     }
 
     public let subnetwork: Subnetwork
-    public let source: ConceptBasis
+    /// The concept bank of layer a: its K concepts, then the PCA mean (code 1), are the sources.
+    public let source: ConceptBank
+    /// Whether the path ends at the real X with the error node ε (direction E = X − X̃, code 1) as
+    /// the last source (METHOD §4). Off: the path ends at X̃.
+    public let errorNode: Bool
     public let target: Target
     public let quadrature: Quadrature
     public let mask: TargetMask
@@ -49,26 +53,33 @@ public struct GIGComputation: Sendable {
         case forward
     }
 
-    public init(subnetwork: Subnetwork, source: ConceptBasis, target: Target, quadrature: Quadrature,
+    public init(subnetwork: Subnetwork, source: ConceptBank, errorNode: Bool = false, target: Target, quadrature: Quadrature,
                 mask: TargetMask = .masked, mode: Mode = .auto) throws {
         guard let shapeA = subnetwork.model.tensorShapes[subnetwork.from], shapeA.count == 3 else {
-            throw CNNError.invalidInput("GIG source '\(subnetwork.from)' is not a C×H×W tensor")
+            throw TraceError.invalidRequest("GIG source '\(subnetwork.from)' is not a C×H×W tensor")
         }
         guard shapeA[0] == source.channels else {
-            throw CNNError.shapeMismatch("concept basis of '\(subnetwork.from)' has \(source.channels) channels, the layer has \(shapeA[0])")
+            throw TraceError.shapeMismatch("concept bank of '\(subnetwork.from)' has \(source.channels) channels, the layer has \(shapeA[0])")
         }
-        if case .concepts(let basis) = target {
-            guard let shapeB = subnetwork.model.tensorShapes[subnetwork.to], shapeB.count == 3, shapeB[0] == basis.channels else {
-                throw CNNError.shapeMismatch("concept basis of '\(subnetwork.to)' does not match that layer's channels")
+        if case .concepts(let bank) = target {
+            guard let shapeB = subnetwork.model.tensorShapes[subnetwork.to], shapeB.count == 3, shapeB[0] == bank.channels else {
+                throw TraceError.shapeMismatch("concept bank of '\(subnetwork.to)' does not match that layer's channels")
             }
         }
         self.subnetwork = subnetwork
         self.source = source
+        self.errorNode = errorNode
         self.target = target
         self.quadrature = quadrature
         self.mask = mask
         self.mode = mode
     }
+
+    /// Source nodes: the K concepts, then the mean when the bank has one, then the error node.
+    public var sourceCount: Int { source.gigSourceCount(errorNode: errorNode) }
+
+    /// Index of the error node among the sources, nil without one.
+    public var errorIndex: Int? { errorNode ? sourceCount - 1 : nil }
 
     /// One image's relevance matrix and its checks.
     public struct Result: Sendable {
@@ -102,7 +113,7 @@ public struct GIGComputation: Sendable {
         let prepared = try prepare(sourceCodes: sourceCodes, realTarget: realTarget, targetCodes: targetCodes,
                                    sourceActivation: sourceActivation)
         guard prepared.t > 0 else { return prepared.result }
-        if mode == .forward || (mode == .auto && source.sourceCount < prepared.t) {
+        if mode == .forward || (mode == .auto && sourceCount < prepared.t) {
             let sums = try forwardModeSums(prepared, collecting: [])
             return finish(prepared, forwardSums: sums[subnetwork.to] ?? [])
         }
@@ -110,16 +121,16 @@ public struct GIGComputation: Sendable {
     }
 
     /// GIG from one source layer to the next traced layer's concepts (`toNext`) and to the classes
-    /// (`toClasses`, from the same layer with the same basis and quadrature) in one forward-mode
+    /// (`toClasses`, from the same layer with the same bank and quadrature) in one forward-mode
     /// sweep: the two share the path α X̃, so one tangent per (step, source) pushed through to the
     /// logits yields both, read at the next layer on the way.
     public static func computeJointly(toNext: GIGComputation, toClasses: GIGComputation, sourceCodes: [Float],
                                       realNext: Tensor, nextCodes: [Float]?, realLogits: Tensor,
                                       sourceActivation: [Float]? = nil) throws -> (next: Result, classes: Result) {
-        guard toNext.subnetwork.from == toClasses.subnetwork.from, toNext.source == toClasses.source,
+        guard toNext.subnetwork.from == toClasses.subnetwork.from, toNext.source == toClasses.source, toNext.errorNode == toClasses.errorNode,
               toNext.quadrature == toClasses.quadrature, case .classes = toClasses.target,
               toClasses.subnetwork.nodeIndices.contains(where: { toClasses.subnetwork.model.nodes[$0].output == toNext.subnetwork.to }) else {
-            throw CNNError.invalidInput("internal: joint GIG needs both computations from '\(toNext.subnetwork.from)' on one path")
+            throw TraceError.invalidRequest("internal: joint GIG needs both computations from '\(toNext.subnetwork.from)' on one path")
         }
         let next = try toNext.prepare(sourceCodes: sourceCodes, realTarget: realNext, targetCodes: nextCodes,
                                       sourceActivation: sourceActivation)
@@ -151,22 +162,22 @@ public struct GIGComputation: Sendable {
                  sourceActivation: [Float]? = nil) throws -> Prepared {
         let shapeA = subnetwork.model.tensorShapes[subnetwork.from] ?? []
         let (channelsA, positionsA) = (shapeA[0], shapeA[1] * shapeA[2])
-        let k = source.count
+        let k = source.k
         guard sourceCodes.count == positionsA * k else {
-            throw CNNError.shapeMismatch("\(sourceCodes.count) codes for \(positionsA) positions × \(k) concepts of '\(subnetwork.from)'")
+            throw TraceError.shapeMismatch("\(sourceCodes.count) codes for \(positionsA) positions × \(k) concepts of '\(subnetwork.from)'")
         }
         let targetSize = realTarget.count
         let block = try targetBlock(realTarget: realTarget, targetCodes: targetCodes)
         let targets = block.active.indices.filter { block.active[$0] }
         let t = targets.count
-        let sources = source.sourceCount
+        let sources = sourceCount
         let result = Result(relevance: [Float](repeating: 0, count: sources * block.active.count), sourceCount: sources,
                             targetCount: block.active.count, activeTargets: block.active,
                             delta: [Double](repeating: 0, count: block.active.count),
                             realDelta: [Double](repeating: 0, count: block.active.count), completenessError: 0, reconstructionGap: 0)
-        if source.errorNode {
+        if errorNode {
             guard let x = sourceActivation, x.count == channelsA * positionsA else {
-                throw CNNError.shapeMismatch("the error node of '\(subnetwork.from)' needs the real layer (\(channelsA * positionsA) values), got \(sourceActivation?.count ?? 0)")
+                throw TraceError.shapeMismatch("the error node of '\(subnetwork.from)' needs the real layer (\(channelsA * positionsA) values), got \(sourceActivation?.count ?? 0)")
             }
         }
         guard t > 0 else {
@@ -177,7 +188,7 @@ public struct GIGComputation: Sendable {
         // X̃ = Vᵀ Uᵀ (+ mean), laid out C×P like the layer itself.
         var reconstruction = [Float](repeating: 0, count: channelsA * positionsA)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, Int32(channelsA), Int32(positionsA), Int32(k), 1,
-                    source.vectors, Int32(channelsA), sourceCodes, Int32(k), 0, &reconstruction, Int32(positionsA))
+                    source.concepts.data, Int32(channelsA), sourceCodes, Int32(k), 0, &reconstruction, Int32(positionsA))
         if let mean = source.mean {
             for c in 0..<channelsA { for p in 0..<positionsA { reconstruction[c * positionsA + p] += mean[c] } }
         }
@@ -187,7 +198,7 @@ public struct GIGComputation: Sendable {
                                                  data: reconstruction + [Float](repeating: 0, count: reconstruction.count)))
         // With the error node the path ends at the real X and E = X − X̃ is one more source.
         var pathEnd = reconstruction, errorDirection = [Float]()
-        if source.errorNode, let x = sourceActivation {
+        if errorNode, let x = sourceActivation {
             errorDirection = zip(x, reconstruction).map { $0 - $1 }
             pathEnd = x
         }
@@ -203,7 +214,7 @@ public struct GIGComputation: Sendable {
     func reverseModeRelevance(_ prepared: Prepared) throws -> [Float] {
         let (shapeA, targetSize, t) = (prepared.shapeA, prepared.targetSize, prepared.t)
         let (channelsA, positionsA) = (shapeA[0], shapeA[1] * shapeA[2])
-        let (k, sources) = (source.count, source.sourceCount)
+        let (k, sources) = (source.k, sourceCount)
         let (reconstruction, sourceCodes, block) = (prepared.reconstruction, prepared.sourceCodes, prepared.block)
         var relevance = [Float](repeating: 0, count: sources * t)
         // G_r = Σ_k w_k ∇_X g_r(F(α_k X̃)), T×(C·P), accumulated chunk by chunk of steps; the engine
@@ -237,7 +248,7 @@ public struct GIGComputation: Sendable {
         for i in 0..<t {
             gradient.withUnsafeBufferPointer { g in
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(k), Int32(positionsA), Int32(channelsA), 1,
-                            source.vectors, Int32(channelsA), g.baseAddress! + i * sizeA, Int32(positionsA), 0, &projected, Int32(positionsA))
+                            source.concepts.data, Int32(channelsA), g.baseAddress! + i * sizeA, Int32(positionsA), 0, &projected, Int32(positionsA))
             }
             sourceCodes.withUnsafeBufferPointer { u in
                 projected.withUnsafeBufferPointer { m in
@@ -256,7 +267,7 @@ public struct GIGComputation: Sendable {
                 }
                 relevance[k * t + i] = total
             }
-            if let e = source.errorIndex, prepared.errorDirection.count == sizeA {
+            if let e = errorIndex, prepared.errorDirection.count == sizeA {
                 // A(ε→r) = ⟨E, G_r⟩.
                 relevance[e * t + i] = gradient.withUnsafeBufferPointer { g in
                     cblas_sdot(Int32(sizeA), prepared.errorDirection, 1, g.baseAddress! + i * sizeA, 1)
@@ -268,7 +279,7 @@ public struct GIGComputation: Sendable {
 
     /// Forward mode's result: A(q→r) = ⟨S_q, cot_r⟩ for the active targets, one GEMM.
     func finish(_ prepared: Prepared, forwardSums sums: [Float]) -> Result {
-        let (sources, t, size) = (source.sourceCount, prepared.t, prepared.targetSize)
+        let (sources, t, size) = (sourceCount, prepared.t, prepared.targetSize)
         var edges = [Float](repeating: 0, count: sources * t)
         if sums.count == sources * size {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(sources), Int32(t), Int32(size), 1,
@@ -288,7 +299,7 @@ public struct GIGComputation: Sendable {
         }
         var missing = 0.0, scale = 0.0, gap = 0.0, gapScale = 0.0
         for (i, r) in targets.enumerated() {
-            let delta = (source.errorNode ? gAtReal[i] : gAtRecon[i]) - gAtZero[i]
+            let delta = (errorNode ? gAtReal[i] : gAtRecon[i]) - gAtZero[i]
             result.delta[r] = delta
             result.realDelta[r] = gAtReal[i] - gAtZero[i]
             var sum = 0.0
@@ -311,24 +322,24 @@ public struct GIGComputation: Sendable {
     func forwardModeSums(_ prepared: Prepared, collecting names: Set<String>) throws -> [String: [Float]] {
         let shapeA = prepared.shapeA, sourceCodes = prepared.sourceCodes
         let (channels, positions) = (shapeA[0], shapeA[1] * shapeA[2])
-        let sizeA = channels * positions, k = source.count, d = source.sourceCount
+        let sizeA = channels * positions, k = source.k, d = sourceCount
         var directions = [Float](repeating: 0, count: d * sizeA)
         for q in 0..<k {
             for c in 0..<channels {
-                let v = source.vectors[q * channels + c], row = q * sizeA + c * positions
+                let v = source.concepts.data[q * channels + c], row = q * sizeA + c * positions
                 for p in 0..<positions { directions[row + p] = v * sourceCodes[p * k + q] }
             }
         }
         if let mean = source.mean {
             for c in 0..<channels { for p in 0..<positions { directions[k * sizeA + c * positions + p] = mean[c] } }
         }
-        if let e = source.errorIndex, prepared.errorDirection.count == sizeA {
+        if let e = errorIndex, prepared.errorDirection.count == sizeA {
             for j in 0..<sizeA { directions[e * sizeA + j] = prepared.errorDirection[j] }
         }
         let wanted = names.union([subnetwork.to])
         let sizes = try wanted.map { name -> (String, Int) in
             guard let shape = subnetwork.model.tensorShapes[name] else {
-                throw CNNError.unknownTensor(name, available: subnetwork.model.tensorNames)
+                throw ModelError.unknownTensor(name, available: subnetwork.model.tensorNames)
             }
             return (name, shape.reduce(1, *))
         }
@@ -354,7 +365,7 @@ public struct GIGComputation: Sendable {
             let weights = steps.map { Float(quadrature.weights[$0]) }
             for (name, size) in sizes {
                 guard let out = pushed[name], out.count == steps.count * d * size else {
-                    throw CNNError.invalidInput("internal: forward mode gave no tangent at '\(name)'")
+                    throw TraceError.invalidRequest("internal: forward mode gave no tangent at '\(name)'")
                 }
                 sums[name]?.withUnsafeMutableBufferPointer { acc in
                     cblas_sgemv(CblasRowMajor, CblasTrans, Int32(steps.count), Int32(d * size), 1, out.data, Int32(d * size),
@@ -372,24 +383,24 @@ public struct GIGComputation: Sendable {
         switch target {
         case .classes(let count):
             guard size == count else {
-                throw CNNError.shapeMismatch("logits of '\(subnetwork.to)' have \(size) values, expected \(count) classes")
+                throw TraceError.shapeMismatch("logits of '\(subnetwork.to)' have \(size) values, expected \(count) classes")
             }
             var block = [Float](repeating: 0, count: count * count)
             for c in 0..<count { block[c * count + c] = 1 }
             return (block, [Bool](repeating: true, count: count))
-        case .concepts(let basis):
-            let positions = size / basis.channels
-            var maskValues = [Float](repeating: 1, count: positions * basis.count)
-            var active = [Bool](repeating: true, count: basis.count)
+        case .concepts(let bank):
+            let positions = size / bank.channels
+            var maskValues = [Float](repeating: 1, count: positions * bank.k)
+            var active = [Bool](repeating: true, count: bank.k)
             if mask == .masked {
-                guard let codes = targetCodes, codes.count == positions * basis.count else {
-                    throw CNNError.shapeMismatch("target codes for '\(subnetwork.to)' must be \(positions)×\(basis.count)")
+                guard let codes = targetCodes, codes.count == positions * bank.k else {
+                    throw TraceError.shapeMismatch("target codes for '\(subnetwork.to)' must be \(positions)×\(bank.k)")
                 }
-                active = [Bool](repeating: false, count: basis.count)
+                active = [Bool](repeating: false, count: bank.k)
                 for p in 0..<positions {
-                    for r in 0..<basis.count {
-                        let on = basis.isActive(codes[p * basis.count + r])
-                        maskValues[p * basis.count + r] = on ? 1 : 0
+                    for r in 0..<bank.k {
+                        let on = bank.isActive(codes[p * bank.k + r])
+                        maskValues[p * bank.k + r] = on ? 1 : 0
                         if on { active[r] = true }
                     }
                 }
@@ -397,9 +408,9 @@ public struct GIGComputation: Sendable {
             let targets = active.indices.filter { active[$0] }
             var block = [Float](repeating: 0, count: targets.count * size)
             for (i, r) in targets.enumerated() {
-                for c in 0..<basis.channels {
-                    let v = basis.vectors[r * basis.channels + c]
-                    for p in 0..<positions { block[i * size + c * positions + p] = v * maskValues[p * basis.count + r] }
+                for c in 0..<bank.channels {
+                    let v = bank.concepts.data[r * bank.channels + c]
+                    for p in 0..<positions { block[i * size + c * positions + p] = v * maskValues[p * bank.k + r] }
                 }
             }
             return (block, active)
@@ -414,4 +425,10 @@ public struct GIGComputation: Sendable {
             return s
         }
     }
+}
+
+extension ConceptBank {
+    /// Number of GIG source nodes for this bank (METHOD §4): the K concepts, then the mean when
+    /// there is one (PCA), then the error node ε when `errorNode`.
+    public func gigSourceCount(errorNode: Bool) -> Int { k + (mean == nil ? 0 : 1) + (errorNode ? 1 : 0) }
 }

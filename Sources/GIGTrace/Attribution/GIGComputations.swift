@@ -1,4 +1,5 @@
 import CNN
+import Concepts
 import Core
 
 /// The GIG computations of a trace on one model: traced layer l → l+1 concepts for each consecutive
@@ -16,15 +17,18 @@ public struct GIGComputations: Sendable {
     let generalized: [GeneralizedIntegratedGradients?]
 
     /// Throws when the traced layers (tensor names, forward order) do not run forward: each
-    /// computed from the previous one alone, every path to `output` through each.
-    public init(model: Model, layers names: [String], bases: [ConceptBasis], output: String, classes count: Int,
-                quadrature: Quadrature, mode: GIGComputation.Mode) throws {
+    /// computed from the previous one alone, every path to `output` through each. `banks[l]` is
+    /// layer l's concept bank; `errorNode` adds the error node ε to every layer's sources.
+    public init(model: Model, layers names: [String], banks: [ConceptBank], errorNode: Bool = false, output: String,
+                classes count: Int, quadrature: Quadrature, mode: GIGComputation.Mode) throws {
         let (toNext, toClasses) = try Self.subnetworks(model: model, layers: names, output: output)
         layers = try toNext.enumerated().map { l, sub in
-            try GIGComputation(subnetwork: sub, source: bases[l], target: .concepts(bases[l + 1]), quadrature: quadrature, mode: mode)
+            try GIGComputation(subnetwork: sub, source: banks[l], errorNode: errorNode, target: .concepts(banks[l + 1]),
+                               quadrature: quadrature, mode: mode)
         }
         classes = try toClasses.enumerated().map { l, sub in
-            try GIGComputation(subnetwork: sub, source: bases[l], target: .classes(count: count), quadrature: quadrature, mode: mode)
+            try GIGComputation(subnetwork: sub, source: banks[l], errorNode: errorNode, target: .classes(count: count),
+                               quadrature: quadrature, mode: mode)
         }
         generalized = try names.map { name in
             guard model.hasTreeEnsembles else { return nil }
@@ -34,7 +38,7 @@ public struct GIGComputations: Sendable {
         }
         let viaTrees = generalized
         joint = toNext.indices.map { l in
-            viaTrees[l] == nil && (mode == .forward || (mode == .auto && bases[l].sourceCount < bases[l + 1].count + count))
+            viaTrees[l] == nil && (mode == .forward || (mode == .auto && banks[l].gigSourceCount(errorNode: errorNode) < banks[l + 1].k + count))
         }
     }
 
@@ -45,13 +49,13 @@ public struct GIGComputations: Sendable {
         -> (toNext: [Subnetwork], toClasses: [Subnetwork]) {
         let toNext = try zip(names, names.dropFirst()).map { a, b in
             do { return try model.subnetwork(from: a, to: b) } catch {
-                throw CNNError.invalidInput("traced layers must run forward, each computed from the one before alone: "
+                throw TraceError.invalidSettings("traced layers must run forward, each computed from the one before alone: "
                     + "'\(b)' cannot be computed from '\(a)' (\(error))")
             }
         }
         let toClasses = try names.map { name in
             do { return try model.subnetwork(from: name, to: output) } catch {
-                throw CNNError.invalidInput("every path to '\(output)' must pass through traced layer '\(name)' (a block or stage output): \(error)")
+                throw TraceError.invalidSettings("every path to '\(output)' must pass through traced layer '\(name)' (a block or stage output): \(error)")
             }
         }
         return (toNext, toClasses)

@@ -144,10 +144,10 @@ public struct GeneralizedIntegratedGradients: Sendable {
             let node = model.nodes[i]
             switch node.op {
             case .argMax, .castToInteger:
-                throw CNNError.unsupportedOp(op: "\(node.op.kind) between '\(source)' and '\(target)' (Generalized IG cannot locate its jumps)", node: node.name)
+                throw ModelError.unsupportedOp(op: "\(node.op.kind) between '\(source)' and '\(target)' (Generalized IG cannot locate its jumps)", node: node.name)
             case .treeEnsemble(let trees), .treeLabel(let trees):
                 guard !trees.hasEqualityTests else {
-                    throw CNNError.unsupportedOp(op: "\(node.op.kind) with BRANCH_EQ/BRANCH_NEQ splits (Generalized IG needs threshold splits)", node: node.name)
+                    throw ModelError.unsupportedOp(op: "\(node.op.kind) with BRANCH_EQ/BRANCH_NEQ splits (Generalized IG needs threshold splits)", node: node.name)
                 }
                 let input = node.inputs.first ?? ""
                 let direct = GeneralizedIntegratedGradients.reachedByReshapes(input, from: source, model: model)
@@ -185,7 +185,7 @@ public struct GeneralizedIntegratedGradients: Sendable {
             case .treeEnsemble, .treeLabel:
                 let input = node.inputs.first ?? ""
                 if (try? model.subnetwork(from: from, to: input)) == nil && input != from {
-                    throw CNNError.invalidInput("tree head '\(node.name)' reads '\(input)', which is not a function of '\(from)' alone: Generalized IG (docs/METHOD.md §9) needs the head's input to be computed from the traced tensor")
+                    throw TraceError.invalidRequest("tree head '\(node.name)' reads '\(input)', which is not a function of '\(from)' alone: Generalized IG (docs/METHOD.md §9) needs the head's input to be computed from the traced tensor")
                 }
             default:
                 break
@@ -263,7 +263,7 @@ public struct GeneralizedIntegratedGradients: Sendable {
     /// one sample `x` against `baseline`, both `[1, ...shape(from)]` (or without the batch axis).
     public func attribute(_ x: Tensor, baseline: Tensor, target: Int) throws -> Result {
         let results = try attribute(x, baseline: baseline, targets: [target])
-        guard let r = results.first else { throw CNNError.invalidInput("internal: no Generalized IG result") }
+        guard let r = results.first else { throw TraceError.invalidRequest("internal: no Generalized IG result") }
         return r
     }
 
@@ -273,13 +273,13 @@ public struct GeneralizedIntegratedGradients: Sendable {
         let shape = model.tensorShapes[from] ?? Array(x.shape.dropFirst())
         let count = Tensor.elementCount(shape)
         guard x.count == count, baseline.count == count, count > 0 else {
-            throw CNNError.shapeMismatch("Generalized IG needs one sample of '\(from)' [\(shape.map(String.init).joined(separator: ", "))] for input and baseline, got \(x.shape) and \(baseline.shape)")
+            throw TraceError.shapeMismatch("Generalized IG needs one sample of '\(from)' [\(shape.map(String.init).joined(separator: ", "))] for input and baseline, got \(x.shape) and \(baseline.shape)")
         }
         let path = Path(baseline: baseline.data, step: (0..<count).map { Double(x.data[$0]) - Double(baseline.data[$0]) }, shape: shape)
         let ends = try run(full, path, [0, 1])
         let outWidth = Self.width(ends)
         for target in targets where target < 0 || target >= outWidth {
-            throw CNNError.invalidInput("target \(target) out of range 0..<\(outWidth) for output '\(output)'")
+            throw TraceError.invalidRequest("target \(target) out of range 0..<\(outWidth) for output '\(output)'")
         }
         var f0 = targets.map { Double(ends.data[$0]) }, f1 = targets.map { Double(ends.data[outWidth + $0]) }
         if let d = directHead {
@@ -370,14 +370,14 @@ public struct GeneralizedIntegratedGradients: Sendable {
             }
         }
         for g in groups where g.players.count > maxTiedCrossings {
-            throw CNNError.invalidInput("\(g.players.count) coordinates cross a split threshold at the same point a = \(g.a) of the path (at most \(maxTiedCrossings): their Shapley split costs 2^k evaluations); use a baseline with distinct coordinates")
+            throw TraceError.invalidRequest("\(g.players.count) coordinates cross a split threshold at the same point a = \(g.a) of the path (at most \(maxTiedCrossings): their Shapley split costs 2^k evaluations); use a baseline with distinct coordinates")
         }
         return groups
     }
 
     func checkLimit(_ n: Int) throws {
         if n > maxCrossings {
-            throw CNNError.invalidInput("the path from the baseline crosses more than \(maxCrossings) split thresholds (the crossing limit); raise the limit or use a closer baseline")
+            throw TraceError.invalidRequest("the path from the baseline crosses more than \(maxCrossings) split thresholds (the crossing limit); raise the limit or use a closer baseline")
         }
     }
 
@@ -473,7 +473,7 @@ public struct GeneralizedIntegratedGradients: Sendable {
             var tangents = [Float]()
             for _ in start..<end { tangents += direction }
             let t = try feeder.jvp(tape, tangents: Tensor(uncheckedShape: [end - start] + path.shape, data: tangents))
-            guard let d = t[feeder.to] else { throw CNNError.invalidInput("internal: no tangent at '\(feeder.to)'") }
+            guard let d = t[feeder.to] else { throw TraceError.invalidRequest("internal: no tangent at '\(feeder.to)'") }
             width = Self.width(tape.output)
             u += tape.output.data
             slope += d.data
@@ -582,7 +582,7 @@ public struct GeneralizedIntegratedGradients: Sendable {
             let ins = node.inputs.map { $0.isEmpty ? nil : (values[$0] ?? model.constants[$0]) }
             values[node.output] = try node.evaluate(ins, threads: model.threads).0
         }
-        guard let out = values[output] else { throw CNNError.unknownTensor(output, available: Array(values.keys)) }
+        guard let out = values[output] else { throw ModelError.unknownTensor(output, available: Array(values.keys)) }
         return out
     }
 

@@ -28,7 +28,7 @@ public struct Quadrature: Sendable, Equatable {
     public init(method: Method, steps: Int) throws {
         let minimum = method == .gaussLegendre ? 1 : 2
         guard steps >= minimum else {
-            throw CNNError.invalidInput("--steps must be at least \(minimum) for \(method.rawValue), got \(steps)")
+            throw InputError.invalidParameter(.steps, "steps must be at least \(minimum) for \(method.rawValue), got \(steps)")
         }
         self.method = method
         let n = steps
@@ -82,7 +82,7 @@ public struct Quadrature: Sendable, Equatable {
         let info = LAPACKE_dstev(LAPACK_COL_MAJOR, Int8(UInt8(ascii: "V")), Int32(n),
                                  &diagonal, &offDiagonal, &vectors, Int32(n))
         guard info == 0 else {
-            throw CNNError.invalidInput("Gauss–Legendre rule with \(n) points did not converge (LAPACK dstev info \(info))")
+            throw TraceError.invalidSettings("Gauss–Legendre rule with \(n) points did not converge (LAPACK dstev info \(info))")
         }
         // Column j of `vectors` (column-major) is the eigenvector of node j; its first entry is vectors[j*n].
         let weights = (0..<n).map { 2 * vectors[$0 * n] * vectors[$0 * n] }

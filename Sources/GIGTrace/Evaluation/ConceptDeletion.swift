@@ -48,16 +48,16 @@ public struct ConceptDeletion: Sendable {
 
     public init(subnetwork: Subnetwork, contributions: [[Float]], fixed: [Float], targets: [Target]) throws {
         guard let shape = subnetwork.model.tensorShapes[subnetwork.from] else {
-            throw CNNError.invalidInput("internal: deletion sub-network has no shapes")
+            throw TraceError.invalidRequest("internal: deletion sub-network has no shapes")
         }
         let size = shape.reduce(1, *)
         guard fixed.count == size, contributions.allSatisfy({ $0.count == size }) else {
-            throw CNNError.shapeMismatch("deletion of '\(subnetwork.from)': contributions or fixed part do not fit the layer")
+            throw TraceError.shapeMismatch("deletion of '\(subnetwork.from)': contributions or fixed part do not fit the layer")
         }
         for t in targets {
             guard let out = subnetwork.model.tensorShapes[t.tensor], out.reduce(1, *) == t.weights.count,
                   t.gradientNetwork.from == subnetwork.from, t.gradientNetwork.to == t.tensor else {
-                throw CNNError.shapeMismatch("deletion target at '\(t.tensor)': weights or sub-network do not fit")
+                throw TraceError.shapeMismatch("deletion target at '\(t.tensor)': weights or sub-network do not fit")
             }
         }
         self.subnetwork = subnetwork
@@ -88,7 +88,7 @@ public struct ConceptDeletion: Sendable {
     public func curves(orders: [[Int]]) throws -> (curves: [[Curves]], ends: [Ends]) {
         let k = count, words = (k + 63) / 64
         for order in orders where order.sorted() != Array(0..<k) {
-            throw CNNError.invalidInput("internal: a deletion order must be a permutation of the \(k) concepts")
+            throw TraceError.invalidRequest("internal: a deletion order must be a permutation of the \(k) concepts")
         }
         // Each point is the set of concepts present; distinct sets get one row each.
         var rowOf = [[UInt64]: Int](), sets = [[UInt64]]()
@@ -166,7 +166,7 @@ public struct ConceptDeletion: Sendable {
             let tape = try subnetwork.forward(Tensor(uncheckedShape: [chunk.count] + shape, data: input), keep: keep)
             let tensors = try targets.map { t -> [Float] in
                 guard let v = t.tensor == subnetwork.to ? tape.output : tape.kept[t.tensor] else {
-                    throw CNNError.unknownTensor(t.tensor, available: [subnetwork.to] + Array(keep))
+                    throw ModelError.unknownTensor(t.tensor, available: [subnetwork.to] + Array(keep))
                 }
                 return v.data
             }

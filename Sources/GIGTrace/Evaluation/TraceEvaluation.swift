@@ -44,15 +44,16 @@ public struct TraceEvaluation: Sendable {
     let model: Model
     let layers: [LayerGeometry]
     let banks: [ConceptBank]
-    let bases: [ConceptBasis]
+    /// Whether the trace's GIG has the error node (METHOD §4).
+    let errorNode: Bool
     let loader: DatasetLoader
     let output: String
 
     /// Opens the trace, its model and dataset; every problem is one error naming the file or option.
     public init(trace path: String, options: Options) throws {
-        guard options.images >= 1 else { throw CNNError.invalidInput("--images must be at least 1, got \(options.images)") }
+        guard options.images >= 1 else { throw InputError.invalidParameter(.images, "images must be at least 1, got \(options.images)") }
         guard options.randomOrders >= 1 else {
-            throw CNNError.invalidInput("--random-orders must be at least 1, got \(options.randomOrders)")
+            throw InputError.invalidParameter(.randomOrders, "random orders must be at least 1, got \(options.randomOrders)")
         }
         tracePath = path
         self.options = options
@@ -60,16 +61,16 @@ public struct TraceEvaluation: Sendable {
         let header = reader.header
         let modelPath = options.modelPath ?? header.model.path
         guard FileManager.default.fileExists(atPath: modelPath) else {
-            throw CNNError.invalidInput("\(path): its model \(modelPath) no longer exists; pass --model with its new place")
+            throw InputError.invalidParameter(.model, "\(path): its model \(modelPath) no longer exists; give its new place")
         }
         let sha = try SHA256.hex(ofFile: modelPath)
         guard sha == header.model.sha256 else {
-            throw CNNError.invalidInput("\(modelPath) is not the model \(path) was traced with (SHA-256 differs)")
+            throw TraceError.invalidSettings("\(modelPath) is not the model \(path) was traced with (SHA-256 differs)")
         }
         var spec = try DatasetSpec.parse(header.preprocessingJSON, origin: path)
         if let data = options.dataPath { spec.data = data }
         guard FileManager.default.fileExists(atPath: spec.data) else {
-            throw CNNError.invalidInput("\(path): its dataset \(spec.data) no longer exists (moved?); pass --data with its new place")
+            throw InputError.invalidParameter(.data, "\(path): its dataset \(spec.data) no longer exists (moved?); give its new place")
         }
         var model = try Model.load(path: modelPath, threads: options.threads)
         model.threads = options.threads
@@ -77,11 +78,10 @@ public struct TraceEvaluation: Sendable {
         output = model.outputNames.first ?? ""
         layers = try header.banks.map { try LayerGeometry(model: model, layer: $0.layer) }
         banks = header.banks
-        let errorNode = header.settings.errorNode
-        bases = try banks.map { try BatchTracer.basis($0).with(errorNode: errorNode) }
+        errorNode = header.settings.errorNode
         loader = try spec.makeLoader(batchSize: options.batchSize)
         if let c = options.classIndex, !reader.layout.classNames.indices.contains(c) {
-            throw CNNError.invalidInput("class \(c) is not one of the trace's \(reader.layout.classCount) classes")
+            throw TraceError.invalidSettings("class \(c) is not one of the trace's \(reader.layout.classCount) classes")
         }
     }
 
@@ -93,20 +93,20 @@ public struct TraceEvaluation: Sendable {
         let started = Date()
         let stored = try reader.database.readImageLayers()
         guard !stored.isEmpty else {
-            throw CNNError.invalidInput("\(tracePath) was traced before per-image edges were stored (schema v2); trace it again to evaluate it")
+            throw TraceError.invalidSettings("\(tracePath) was traced before per-image edges were stored (schema v2); trace it again to evaluate it")
         }
         var byImage = [Int: [ImageLayerRecord]]()
         for r in stored { byImage[r.image, default: []].append(r) }
         let records = try reader.images().filter { byImage[$0.index]?.count == layers.count }
             .filter { options.classIndex == nil || $0.prediction == options.classIndex }
         guard !records.isEmpty else {
-            throw CNNError.invalidInput("\(tracePath) has no traced images" + (options.classIndex.map { " predicted as \(reader.layout.classNames[$0])" } ?? ""))
+            throw TraceError.invalidSettings("\(tracePath) has no traced images" + (options.classIndex.map { " predicted as \(reader.layout.classNames[$0])" } ?? ""))
         }
         let chosen = Array(records.prefix(options.images))
         let recordOf = Dictionary(uniqueKeysWithValues: chosen.map { ($0.index, $0) })
         let available = Set(loader.indices)
         if let missing = chosen.first(where: { !available.contains($0.index) }) {
-            throw CNNError.invalidInput("image \(missing.index) of \(tracePath) is not in its dataset any more (\(loader.indices.count) images): did the dataset change?")
+            throw TraceError.invalidSettings("image \(missing.index) of \(tracePath) is not in its dataset any more (\(loader.indices.count) images): did the dataset change?")
         }
         let classSubs = try layers.map { try model.subnetwork(from: $0.name, to: output) }
         let pairSubs = try zip(layers, layers.dropFirst()).map { try model.subnetwork(from: $0.name, to: $1.name) }
@@ -115,10 +115,10 @@ public struct TraceEvaluation: Sendable {
         let stream = loader.restricted(to: chosen.map(\.index)).stream(prefetchThreads: 0)
         while let batch = try stream.next() {
             let values = try model.forward(batch.images, keep: Set(layers.map(\.name)))
-            guard let logits = values[output] else { throw CNNError.unknownTensor(output, available: model.tensorNames) }
+            guard let logits = values[output] else { throw ModelError.unknownTensor(output, available: model.tensorNames) }
             let classes = logits.count / max(1, batch.indices.count)
             let activations = try layers.map { g in
-                guard let x = values[g.name] else { throw CNNError.unknownTensor(g.name, available: model.tensorNames) }
+                guard let x = values[g.name] else { throw ModelError.unknownTensor(g.name, available: model.tensorNames) }
                 return x
             }
             let codes = try layers.indices.map { try banks[$0].encode(activations: activations[$0], geometry: layers[$0], threads: options.threads) }
@@ -127,7 +127,7 @@ public struct TraceEvaluation: Sendable {
                 let scores = Array(logits.data[(i * classes)..<((i + 1) * classes)])
                 let prediction = scores.indices.max { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 > $1) } ?? 0
                 guard prediction == record.prediction else {
-                    throw CNNError.invalidInput("image \(index) is now predicted as class \(prediction), the trace says \(record.prediction): "
+                    throw TraceError.invalidSettings("image \(index) is now predicted as class \(prediction), the trace says \(record.prediction): "
                         + "the dataset or its preprocessing changed since \(tracePath) was traced")
                 }
                 for l in layers.indices {
@@ -153,7 +153,7 @@ public struct TraceEvaluation: Sendable {
                         names.append("\(layers[l].name) → \(layers[l + 1].name)")
                     }
                     let deletion = try ConceptDeletion(subnetwork: classSubs[l], contributions: contributions, fixed: fixed, targets: targets)
-                    try evaluate(deletion, gig: gig, meanEdge: means, codes: u, k: k, signed: bases[l].signedCodes,
+                    try evaluate(deletion, gig: gig, meanEdge: means, codes: u, k: k, signed: banks[l].signedCodes,
                                  seed: options.seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(l),
                                  keys: names, classIndex: prediction, into: &accumulators)
                 }
@@ -173,12 +173,12 @@ public struct TraceEvaluation: Sendable {
     /// Concept contributions x_q = v_q u_{·,q} (C·P each, the layer's layout) and the fixed part:
     /// PCA's mean, plus E = X − X̃ with the error node.
     func split(layer l: Int, activation x: [Float], codes u: [Float]) -> (contributions: [[Float]], fixed: [Float]) {
-        let basis = bases[l], c = layers[l].channels, p = layers[l].positions, k = basis.count
+        let bank = banks[l], c = layers[l].channels, p = layers[l].positions, k = bank.k
         var contributions = [[Float]](repeating: [Float](repeating: 0, count: c * p), count: k)
         var reconstruction = [Float](repeating: 0, count: c * p)
         for q in 0..<k {
             for ch in 0..<c {
-                let v = basis.vectors[q * c + ch]
+                let v = bank.concepts.data[q * c + ch]
                 guard v != 0 else { continue }
                 for pos in 0..<p {
                     let value = v * u[pos * k + q]
@@ -188,10 +188,10 @@ public struct TraceEvaluation: Sendable {
             }
         }
         var fixed = [Float](repeating: 0, count: c * p)
-        if let mean = basis.mean {
+        if let mean = bank.mean {
             for ch in 0..<c { for pos in 0..<p { fixed[ch * p + pos] = mean[ch]; reconstruction[ch * p + pos] += mean[ch] } }
         }
-        if basis.errorNode {
+        if errorNode {
             for j in 0..<(c * p) { fixed[j] += x[j] - reconstruction[j] }
         }
         return (contributions, fixed)
@@ -202,21 +202,21 @@ public struct TraceEvaluation: Sendable {
     /// nil when no concept is active.
     func nextTarget(layer l: Int, image i: Int, codes: Matrix, row: ImageLayerRecord, index: Int) throws
         -> (concept: Int, weights: [Float], gig: [Double])? {
-        let basis = bases[l + 1], kb = basis.count, pb = layers[l + 1].positions, cb = layers[l + 1].channels
+        let bank = banks[l + 1], kb = bank.k, pb = layers[l + 1].positions, cb = layers[l + 1].channels
         let ub = Array(codes.data[(i * pb * kb)..<((i + 1) * pb * kb)])
         var sums = [Double](repeating: 0, count: kb)
-        for pos in 0..<pb { for r in 0..<kb where basis.isActive(ub[pos * kb + r]) { sums[r] += abs(Double(ub[pos * kb + r])) } }
+        for pos in 0..<pb { for r in 0..<kb where bank.isActive(ub[pos * kb + r]) { sums[r] += abs(Double(ub[pos * kb + r])) } }
         guard let r = sums.indices.max(by: { sums[$0] < sums[$1] || (sums[$0] == sums[$1] && $0 > $1) }), sums[r] > 0 else { return nil }
         var weights = [Float](repeating: 0, count: cb * pb)
         for c in 0..<cb {
-            let v = basis.vectors[r * cb + c]
-            for pos in 0..<pb where basis.isActive(ub[pos * kb + r]) { weights[c * pb + pos] = v }
+            let v = bank.concepts.data[r * cb + c]
+            for pos in 0..<pb where bank.isActive(ub[pos * kb + r]) { weights[c * pb + pos] = v }
         }
-        let sources = bases[l].sourceCount
+        let sources = banks[l].gigSourceCount(errorNode: errorNode)
         guard row.nextEdges.count == sources * kb else {
-            throw CNNError.corruptFile(path: tracePath, reason: "image \(index) has \(row.nextEdges.count) edges into \(layers[l + 1].name), expected \(sources * kb)")
+            throw InputError.corruptFile(path: tracePath, reason: "image \(index) has \(row.nextEdges.count) edges into \(layers[l + 1].name), expected \(sources * kb)")
         }
-        return (r, weights, (0..<bases[l].count).map { Double(row.nextEdges[$0 * kb + r]) })
+        return (r, weights, (0..<banks[l].k).map { Double(row.nextEdges[$0 * kb + r]) })
     }
 
     /// One image's curves for every target of `deletion` and every order, added to the blocks `keys`

@@ -20,7 +20,7 @@ public struct DatasetPatchWriter: ExemplarPatchWriter, Sendable {
 
     public func writePatch(_ exemplar: ConceptExemplar, layer: Int, index: Int, to path: String) throws {
         guard loader.indices.indices.contains(exemplar.image) else {
-            throw CNNError.invalidInput("exemplar of concept \(layer):\(index) is image \(exemplar.image), but \(spec.data) has \(loader.indices.count) images (valid 0..<\(loader.indices.count)); was the dataset changed after tracing?")
+            throw TraceError.invalidSettings("exemplar of concept \(layer):\(index) is image \(exemplar.image), but \(spec.data) has \(loader.indices.count) images (valid 0..<\(loader.indices.count)); was the dataset changed after tracing?")
         }
         let image = try loader.batch(exemplar.image).images
         try ExemplarPatch(image: image, box: exemplar.box).writePNG(to: path)
@@ -33,7 +33,7 @@ public struct DatasetPatchWriter: ExemplarPatchWriter, Sendable {
         do {
             spec = try DatasetSpec.parse(header.preprocessingJSON, origin: tracePath)
         } catch {
-            throw CNNError.invalidInput("\(tracePath) does not record how to re-open its dataset (its preprocessing is not a dataset description), so it cannot be opened \(purpose)")
+            throw TraceError.invalidSettings("\(tracePath) does not record how to re-open its dataset (its preprocessing is not a dataset description), so it cannot be opened \(purpose)")
         }
         var raw = spec.preprocessing
         raw.mean = []
@@ -41,7 +41,7 @@ public struct DatasetPatchWriter: ExemplarPatchWriter, Sendable {
         do {
             return (spec, try DatasetLoader(dataset: spec.openDataset(), preprocessing: raw, batchSize: 1))
         } catch {
-            throw CNNError.invalidInput("cannot re-open the traced dataset \(spec.data) (recorded in \(tracePath)) \(purpose): \(error)")
+            throw TraceError.invalidSettings("cannot re-open the traced dataset \(spec.data) (recorded in \(tracePath)) \(purpose): \(error)")
         }
     }
 }

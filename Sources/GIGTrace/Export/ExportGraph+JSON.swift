@@ -50,7 +50,7 @@ extension ExportGraph {
         do {
             return String(decoding: try encoder.encode(document), as: UTF8.self) + "\n"
         } catch {
-            throw CNNError.invalidInput("cannot encode the graph as JSON: \(error)")
+            throw TraceError.invalidSettings("cannot encode the graph as JSON: \(error)")
         }
     }
 }

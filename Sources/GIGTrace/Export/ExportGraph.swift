@@ -151,10 +151,10 @@ public struct ExportGraph: Sendable, Equatable {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {
-                throw CNNError.invalidInput("cannot create patch folder \(folder): \(error.localizedDescription)")
+                throw TraceError.invalidSettings("cannot create patch folder \(folder): \(error.localizedDescription)")
             }
         } else if !isDirectory.boolValue {
-            throw CNNError.invalidInput("--patches \(folder) is a file, not a folder")
+            throw InputError.invalidParameter(.patches, "\(folder) is a file, not a folder")
         }
         for i in nodes.indices {
             guard let layer = nodes[i].layer, let exemplar = nodes[i].exemplars.first else { continue }

@@ -16,12 +16,12 @@ public enum GraphExporter {
                               patchWriter: (any ExemplarPatchWriter)? = nil) throws -> ExportGraph {
         try OutputPath.check(output, force: force)
         if let c = options.classIndex, !reader.layout.classNames.indices.contains(c) {
-            throw CNNError.invalidInput("class index \(c) outside 0..<\(reader.layout.classCount)")
+            throw TraceError.invalidSettings("class index \(c) outside 0..<\(reader.layout.classCount)")
         }
         var graph = ExportGraph(graph: reader.graph, modelSHA256: reader.header.model.sha256, options: options)
         if let folder = patchesFolder {
             guard let patchWriter else {
-                throw CNNError.invalidInput("--patches needs the dataset to cut exemplar patches from")
+                throw InputError.invalidParameter(.patches, "exemplar patches need the dataset to cut them from")
             }
             try graph.attachPatches(folder: folder, writer: patchWriter, relativeTo: output)
         }

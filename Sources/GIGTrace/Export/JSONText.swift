@@ -10,7 +10,7 @@ public enum JSONText {
         do {
             return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
         } catch {
-            throw CNNError.invalidInput("cannot encode the result as JSON: \(error)")
+            throw TraceError.invalidSettings("cannot encode the result as JSON: \(error)")
         }
     }
 }

@@ -38,7 +38,7 @@ public struct ConceptGraph: Sendable, Equatable {
     /// Checks that a trace has this graph's shapes; throws naming the first mismatch.
     public func validate(_ trace: ImageTrace) throws {
         let layers = layout.layers, c = layout.classCount
-        func fail(_ what: String) -> CNNError { .shapeMismatch("image \(trace.index): \(what)") }
+        func fail(_ what: String) -> TraceError { .shapeMismatch("image \(trace.index): \(what)") }
         guard (0..<c).contains(trace.label), (0..<c).contains(trace.prediction) else {
             throw fail("label \(trace.label) / prediction \(trace.prediction) outside 0..<\(c)")
         }

@@ -75,8 +75,8 @@ public struct GGIGAscent: Sendable, Equatable {
     public var rate: Float
     /// Throws unless T ≥ 1 and η > 0.
     public init(steps: Int = 200, rate: Float = 1e-4) throws {
-        guard steps >= 1 else { throw CNNError.invalidInput("--ascent-steps must be at least 1, got \(steps)") }
-        guard rate > 0, rate.isFinite else { throw CNNError.invalidInput("--ascent-rate must be positive, got \(rate)") }
+        guard steps >= 1 else { throw InputError.invalidParameter(.ascentSteps, "ascent steps must be at least 1, got \(steps)") }
+        guard rate > 0, rate.isFinite else { throw InputError.invalidParameter(.ascentRate, "ascent rate must be positive, got \(rate)") }
         self.steps = steps
         self.rate = rate
     }
@@ -146,10 +146,10 @@ enum AttributionMath {
     /// Checks `image` is `[1, C, H, W]` and `baseline` has its shape.
     static func check(_ image: Tensor, _ baseline: Tensor) throws {
         guard image.rank == 4, image.shape[0] == 1 else {
-            throw CNNError.shapeMismatch("attribution takes one image [1, C, H, W], got \(image.shape)")
+            throw TraceError.shapeMismatch("attribution takes one image [1, C, H, W], got \(image.shape)")
         }
         guard baseline.shape == image.shape else {
-            throw CNNError.shapeMismatch("baseline \(baseline.shape) does not match the image \(image.shape)")
+            throw TraceError.shapeMismatch("baseline \(baseline.shape) does not match the image \(image.shape)")
         }
     }
 

@@ -18,7 +18,7 @@ public struct GeneralizedIGAttributor: InputAttributor {
     /// `GeneralizedIntegratedGradients.init`).
     public init(model: Model, settings: AttributionSettings) throws {
         guard settings.maxCrossings >= 1 else {
-            throw CNNError.invalidInput("--max-crossings must be at least 1, got \(settings.maxCrossings)")
+            throw InputError.invalidParameter(.maxCrossings, "the crossing limit must be at least 1, got \(settings.maxCrossings)")
         }
         var gig = try GeneralizedIntegratedGradients(model: model, output: settings.output)
         gig.quadrature = settings.quadrature
@@ -33,7 +33,7 @@ public struct GeneralizedIGAttributor: InputAttributor {
 
     public func explain(image: Tensor, target: Int, baseline: Tensor) throws -> InputAttribution {
         guard image.shape.first == 1, baseline.shape == image.shape else {
-            throw CNNError.shapeMismatch("Generalized IG takes one sample [1, ...] and a baseline of its shape, got \(image.shape) and \(baseline.shape)")
+            throw InputError.shapeMismatch("Generalized IG takes one sample [1, ...] and a baseline of its shape, got \(image.shape) and \(baseline.shape)")
         }
         let result = try gig.attribute(image, baseline: baseline, target: target)
         return InputAttribution(map: Tensor(uncheckedShape: image.shape, data: result.attributions.map { Float($0) }),

@@ -92,7 +92,7 @@ public struct MapSanityCheck: Sendable {
     /// target's softmax probability did not fall. Tries at most `maxTries` candidates.
     public func perturbedModels(count: Int, sigma: Float, images: Tensor, targets: [Int], maxTries: Int,
                                 rng: inout SamplingRNG) throws -> (models: [Model], tried: Int) {
-        guard count > 0 else { throw CNNError.invalidInput("--perturbed-models must be at least 1, got \(count)") }
+        guard count > 0 else { throw InputError.invalidParameter(.perturbedModels, "perturbed models must be at least 1, got \(count)") }
         let reference = try Self.predictions(model, images: images, targets: targets)
         var kept = [Model](), tried = 0
         while kept.count < count && tried < maxTries {

@@ -27,7 +27,7 @@ public struct SRDSaliency: InputAttributor {
         layer = try SRDSaliency.headInput(model)
         tracer = try ReceptiveFieldTracer(model: model, layer: layer)
         guard tracer.srdUnsupportedNodes.isEmpty else {
-            throw CNNError.invalidInput("SRD saliency: SRD does not cover node(s) \(tracer.srdUnsupportedNodes.joined(separator: ", ")) between the input and '\(layer)'")
+            throw TraceError.invalidSettings("SRD saliency: SRD does not cover node(s) \(tracer.srdUnsupportedNodes.joined(separator: ", ")) between the input and '\(layer)'")
         }
     }
 
@@ -49,7 +49,7 @@ public struct SRDSaliency: InputAttributor {
             break
         }
         guard model.tensorShapes[t]?.count == 3 else {
-            throw CNNError.invalidInput("SRD saliency needs an affine head (pooling, flatten, Gemm) after the last C×H×W layer; '\(model.outputNames.first ?? "")' is reached from '\(t)' of shape \(model.tensorShapes[t] ?? [])")
+            throw TraceError.invalidSettings("SRD saliency needs an affine head (pooling, flatten, Gemm) after the last C×H×W layer; '\(model.outputNames.first ?? "")' is reached from '\(t)' of shape \(model.tensorShapes[t] ?? [])")
         }
         return t
     }
@@ -59,11 +59,11 @@ public struct SRDSaliency: InputAttributor {
         let output = model.outputNames.first ?? ""
         let forward = try model.forward(image, keep: [layer])
         guard let values = forward[layer], let logits = forward[output] else {
-            throw CNNError.unknownTensor(layer, available: model.tensorNames)
+            throw ModelError.unknownTensor(layer, available: model.tensorNames)
         }
         let classes = logits.count
         guard (0..<classes).contains(target) else {
-            throw CNNError.invalidInput("target class \(target) out of range 0..<\(classes)")
+            throw TraceError.invalidSettings("target class \(target) out of range 0..<\(classes)")
         }
         let z = logits.data[target]
         let g = try model.gradient(image, classes: [target], wrt: layer)

@@ -19,7 +19,8 @@ public struct BatchTracer: Sendable {
     public let exemplarMass: Double
     /// Codes are computed with this many threads of our own (coordinate descent).
     public let codingThreads: Int
-    let bases: [ConceptBasis]
+    /// Whether GIG adds the error node ε to every layer's sources (METHOD §4).
+    public let errorNode: Bool
     /// GIG layer l → l+1, then layer l → classes, on `model` (one image at a time, the integration
     /// steps split between its threads) ...
     let gig: GIGComputations
@@ -33,11 +34,11 @@ public struct BatchTracer: Sendable {
                 exemplarMass: Double = 0.9, codingThreads: Int = 1, mode: GIGComputation.Mode = .auto,
                 errorNode: Bool = false) throws {
         guard !layers.isEmpty, banks.count == layers.count else {
-            throw CNNError.invalidInput("\(banks.count) concept banks for \(layers.count) traced layers")
+            throw TraceError.invalidRequest("\(banks.count) concept banks for \(layers.count) traced layers")
         }
         let (out, classes) = try Self.classLogits(of: model)
         for (g, bank) in zip(layers, banks) where bank.channels != g.channels {
-            throw CNNError.shapeMismatch("concept bank of '\(bank.layer)' has \(bank.channels) channels, layer '\(g.name)' has \(g.channels)")
+            throw TraceError.shapeMismatch("concept bank of '\(bank.layer)' has \(bank.channels) channels, layer '\(g.name)' has \(g.channels)")
         }
         self.model = model
         self.layers = layers
@@ -46,12 +47,12 @@ public struct BatchTracer: Sendable {
         output = out
         self.exemplarMass = exemplarMass
         self.codingThreads = codingThreads
-        bases = try banks.map { try BatchTracer.basis($0).with(errorNode: errorNode) }
-        gig = try GIGComputations(model: model, layers: layers.map(\.name), bases: bases, output: out,
+        self.errorNode = errorNode
+        gig = try GIGComputations(model: model, layers: layers.map(\.name), banks: banks, errorNode: errorNode, output: out,
                                   classes: classes, quadrature: quadrature, mode: mode)
         var serial = model
         serial.threads = 1
-        serialGIG = try GIGComputations(model: serial, layers: layers.map(\.name), bases: bases, output: out,
+        serialGIG = try GIGComputations(model: serial, layers: layers.map(\.name), banks: banks, errorNode: errorNode, output: out,
                                         classes: classes, quadrature: quadrature, mode: mode)
         receptiveFields = try layers.map { try ReceptiveFieldTracer(model: model, layer: $0.name) }
     }
@@ -61,15 +62,9 @@ public struct BatchTracer: Sendable {
     public static func classLogits(of model: Model) throws -> (output: String, classes: Int) {
         let out = model.outputNames.first ?? ""
         guard let logits = model.tensorShapes[out], logits.count == 1 else {
-            throw CNNError.invalidInput("the model's output '\(out)' is not a vector of class logits")
+            throw TraceError.invalidRequest("the model's output '\(out)' is not a vector of class logits")
         }
         return (out, logits[0])
-    }
-
-    /// The basis GIG uses for a bank: its concept vectors, the PCA mean, signed codes for PCA and identity.
-    public static func basis(_ bank: ConceptBank) throws -> ConceptBasis {
-        try ConceptBasis(count: bank.k, channels: bank.channels, vectors: bank.concepts.data, mean: bank.mean,
-                         signedCodes: bank.method == .pca || bank.method == .identity)
     }
 
     /// One `ImageTrace` per image of `batch`. Each concept's strongest PFV in the image is offered
@@ -84,9 +79,9 @@ public struct BatchTracer: Sendable {
         let n = batch.indices.count
         guard n > 0 else { return [] }
         let values = try model.forward(batch.images, keep: Set(layers.map(\.name)))
-        guard let logits = values[output] else { throw CNNError.unknownTensor(output, available: model.tensorNames) }
+        guard let logits = values[output] else { throw ModelError.unknownTensor(output, available: model.tensorNames) }
         let activations = try layers.map { g in
-            guard let x = values[g.name] else { throw CNNError.unknownTensor(g.name, available: model.tensorNames) }
+            guard let x = values[g.name] else { throw ModelError.unknownTensor(g.name, available: model.tensorNames) }
             return x
         }
         let codes = try layers.indices.map { l in
@@ -154,7 +149,7 @@ public struct BatchTracer: Sendable {
             }
             let edges = EdgeMatrix(rows: r.sourceCount, columns: r.targetCount, values: r.relevance)
             classEdges.append(edges)
-            faithfulness.append(LayerFaithfulness(result: r, edges: edges, predicted: prediction, errorIndex: bases[l].errorIndex))
+            faithfulness.append(LayerFaithfulness(result: r, edges: edges, predicted: prediction, errorIndex: gig.classes[l].errorIndex))
             account(r)
         }
         return ImageTrace(
@@ -197,29 +192,29 @@ public struct BatchTracer: Sendable {
 
     /// Code sums, active positions and the strongest PFV per source node of one image's P×K codes.
     func layerCodes(_ codes: [Float], layer l: Int, image: Int) -> LayerCodes {
-        let g = layers[l], basis = bases[l], k = basis.count, p = g.positions
-        var sums = [Float](repeating: 0, count: basis.sourceCount)
-        var active = [Int](repeating: 0, count: basis.sourceCount)
+        let g = layers[l], bank = banks[l], k = bank.k, p = g.positions, sources = gig.classes[l].sourceCount
+        var sums = [Float](repeating: 0, count: sources)
+        var active = [Int](repeating: 0, count: sources)
         var best = [(code: Float, position: Int)?](repeating: nil, count: k)
         for pos in 0..<p {
             for q in 0..<k {
                 let u = codes[pos * k + q]
                 sums[q] += u
-                guard basis.isActive(u) else { continue }
+                guard bank.isActive(u) else { continue }
                 active[q] += 1
                 if u > 0, best[q].map({ u > $0.code }) ?? true { best[q] = (u, pos) }
             }
         }
-        if basis.mean != nil {
+        if bank.mean != nil {
             sums[k] = Float(p)
             active[k] = p
         }
-        if let e = basis.errorIndex {   // code 1 at every position, like the mean node
+        if let e = gig.classes[l].errorIndex {   // code 1 at every position, like the mean node
             sums[e] = Float(p)
             active[e] = p
         }
         let placeholder = PatchBox(x0: 0, y0: 0, x1: 0, y1: 0)
-        var top = [[ConceptExemplar]](repeating: [], count: basis.sourceCount)
+        var top = [[ConceptExemplar]](repeating: [], count: sources)
         for q in 0..<k {
             guard let b = best[q] else { continue }
             top[q] = [ConceptExemplar(image: image, h: b.position / g.width, w: b.position % g.width, code: b.code, box: placeholder)]

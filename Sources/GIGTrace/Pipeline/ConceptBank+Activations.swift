@@ -8,7 +8,7 @@ extension ConceptBank {
     /// P×K codes as `GIGComputation.compute` takes them. `BatchTracer` codes every batch through this.
     public func encode(activations x: Tensor, geometry g: LayerGeometry, threads: Int = 1) throws -> Matrix {
         guard x.rank == 4, Array(x.shape.dropFirst()) == [g.channels, g.height, g.width], g.channels == channels else {
-            throw CNNError.shapeMismatch("activations \(x.shape) do not fit layer '\(g.name)' (\(g.channels)×\(g.height)×\(g.width)) and its bank of \(channels) channels")
+            throw TraceError.shapeMismatch("activations \(x.shape) do not fit layer '\(g.name)' (\(g.channels)×\(g.height)×\(g.width)) and its bank of \(channels) channels")
         }
         return try encode(BatchTracer.pfvRows(x, g), threads: threads)
     }

@@ -45,7 +45,7 @@ public struct ConceptBankLearning: Sendable {
     public func learn(model: Model, loader: DatasetLoader, layers: [LayerGeometry],
                       progress: (Progress) throws -> Void = { _ in }) throws -> [ConceptBank] {
         guard conceptsPerLayer.count == 1 || conceptsPerLayer.count == layers.count || method == .identity else {
-            throw CNNError.invalidInput("\(conceptsPerLayer.count) concept counts for \(layers.count) layers")
+            throw TraceError.invalidSettings("\(conceptsPerLayer.count) concept counts for \(layers.count) layers")
         }
         let total = loader.indices.count
         var sampled = 0
@@ -61,10 +61,10 @@ public struct ConceptBankLearning: Sendable {
         return try withoutActuallyEscaping(progress) { progress in try zip(layers, sets).enumerated().map { l, pair -> ConceptBank in
             let (g, set) = pair
             guard set.count > 0 else {
-                throw CNNError.invalidInput("no PFVs were sampled from '\(g.name)' in \(total) images (none had a positive contribution)")
+                throw TraceError.invalidSettings("no PFVs were sampled from '\(g.name)' in \(total) images (none had a positive contribution)")
             }
             let k = method == .identity ? g.channels : (conceptsPerLayer.count == 1 ? conceptsPerLayer[0] : conceptsPerLayer[l])
-            guard k >= 1 else { throw CNNError.invalidInput("the number of concepts K must be at least 1, got \(k)") }
+            guard k >= 1 else { throw TraceError.invalidSettings("the number of concepts K must be at least 1, got \(k)") }
             return try ConceptLearner.learn(pfvs: try Matrix(set.matrix), k: k, method: method, options: options, layer: g.name,
                                             sample: ConceptSample(seed: seed, count: set.count)) { done, steps in
                 // The learners cannot be interrupted: a throwing progress handler only stops sampling.

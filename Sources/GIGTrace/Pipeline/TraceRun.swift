@@ -31,36 +31,36 @@ public struct TraceRun: Sendable {
     public init(_ configuration: TraceConfiguration) throws {
         let c = configuration
         guard c.shardCount >= 1, (0..<c.shardCount).contains(c.shardIndex) else {
-            throw CNNError.invalidInput("--shard must be I/N with 0 ≤ I < N, got \(c.shardIndex)/\(c.shardCount)")
+            throw InputError.invalidParameter(.shard, "shard must be I/N with 0 ≤ I < N, got \(c.shardIndex)/\(c.shardCount)")
         }
-        guard c.conceptImages >= 1 else { throw CNNError.invalidInput("--concept-images must be at least 1, got \(c.conceptImages)") }
-        guard c.checkpointImages >= 1 else { throw CNNError.invalidInput("checkpoint interval must be at least 1 image") }
-        guard c.threads >= 1 else { throw CNNError.invalidInput("--threads must be at least 1, got \(c.threads)") }
+        guard c.conceptImages >= 1 else { throw InputError.invalidParameter(.conceptImages, "concept images must be at least 1, got \(c.conceptImages)") }
+        guard c.checkpointImages >= 1 else { throw TraceError.invalidSettings("checkpoint interval must be at least 1 image") }
+        guard c.threads >= 1 else { throw InputError.invalidParameter(.threads, "threads must be at least 1, got \(c.threads)") }
         guard c.exemplarMass > 0 && c.exemplarMass <= 1 else {
-            throw CNNError.invalidInput("exemplar patch mass must be in (0, 1], got \(c.exemplarMass)")
+            throw TraceError.invalidSettings("exemplar patch mass must be in (0, 1], got \(c.exemplarMass)")
         }
-        guard c.lambda.isFinite, c.lambda >= 0 else { throw CNNError.invalidInput("--lambda must be a finite number ≥ 0, got \(c.lambda)") }
+        guard c.lambda.isFinite, c.lambda >= 0 else { throw InputError.invalidParameter(.lambda, "lambda must be a finite number ≥ 0, got \(c.lambda)") }
         _ = try Quadrature(method: c.quadrature, steps: c.steps)
         let model = try Model.load(path: c.modelPath, threads: c.threads)
         let names = c.layers.isEmpty ? model.suggestedTraceLayers : c.layers
         guard !names.isEmpty else {
-            throw CNNError.invalidInput("the model suggests no trace layers; name them with --layers (see `gigtrace inspect`)")
+            throw InputError.invalidParameter(.layers, "the model suggests no trace layers; name them (see `gigtrace inspect`)")
         }
         if let repeated = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
-            throw CNNError.invalidInput("--layers: '\(repeated)' is listed twice")
+            throw InputError.invalidParameter(.layers, "'\(repeated)' is listed twice")
         }
         layers = try names.map { try LayerGeometry(model: model, layer: $0) }
         if c.method != .identity {
             guard c.conceptsPerLayer.count == 1 || c.conceptsPerLayer.count == names.count else {
-                throw CNNError.invalidInput("--k-per-layer has \(c.conceptsPerLayer.count) values for \(names.count) traced layers")
+                throw InputError.invalidParameter(.conceptsPerLayer, "K per layer has \(c.conceptsPerLayer.count) values for \(names.count) traced layers")
             }
             if let bad = c.conceptsPerLayer.first(where: { $0 < 1 }) {
-                throw CNNError.invalidInput("the number of concepts K must be at least 1, got \(bad)")
+                throw TraceError.invalidSettings("the number of concepts K must be at least 1, got \(bad)")
             }
         }
         guard c.conceptBankPaths.isEmpty || c.conceptBankPaths.count == names.count
                 || (c.conceptBankPaths.count == 1 && TraceRun.isTraceDatabase(c.conceptBankPaths[0])) else {
-            throw CNNError.invalidInput("--concept-bank: \(c.conceptBankPaths.count) files for \(names.count) traced layers "
+            throw InputError.invalidParameter(.conceptBanks, "\(c.conceptBankPaths.count) files for \(names.count) traced layers "
                 + "(one bank file per layer in order, or one trace database)")
         }
         // Checked here, before pass 1, by the same functions BatchTracer uses.
@@ -73,7 +73,7 @@ public struct TraceRun: Sendable {
         if let first = outside.first {
             let what = "image \(first) (\(loader.dataset.identifier(at: first))) has label \(labels[first]), outside the model's \(classCount) classes 0..<\(classCount)"
             guard c.skipBad else {
-                throw CNNError.invalidInput("\(what)" + (outside.count > 1 ? " (and \(outside.count - 1) more images)" : "") + "; --skip-bad leaves such images out")
+                throw InputError.invalidParameter(.skipBad, "\(what)" + (outside.count > 1 ? " (and \(outside.count - 1) more images)" : "") + "; skipping bad images leaves such images out")
             }
             let bad = Set(outside)
             loader = loader.restricted(to: loader.indices.filter { !bad.contains($0) })
@@ -114,7 +114,7 @@ public struct TraceRun: Sendable {
         if model.hasTreeEnsembles {
             // Contribution sampling weighs PFVs by gradient × activation, and no gradient passes a tree.
             guard !c.conceptBankPaths.isEmpty || FileManager.default.fileExists(atPath: partial) else {
-                throw CNNError.invalidInput("the model has tree-ensemble nodes, through which gradients are zero, so concepts cannot be learned by contribution sampling: pass --concept-bank (banks learned on the network without its tree head, or a trace database of it)")
+                throw InputError.invalidParameter(.conceptBanks, "the model has tree-ensemble nodes, through which gradients are zero, so concepts cannot be learned by contribution sampling: give concept banks (banks learned on the network without its tree head, or a trace database of it)")
             }
             warnings.append("the model has tree-ensemble nodes: concept → class edges are computed with Generalized IG (Merrill et al.; docs/METHOD.md §9), the head's jumps credited at their crossing points")
         }
@@ -223,7 +223,7 @@ public struct TraceRun: Sendable {
             let stored = try TraceDatabase.open(paths[0]).readHeader().header.banks
             return try layers.map { g in
                 guard let record = stored.first(where: { $0.layer == g.name }), record.channels == g.channels else {
-                    throw CNNError.invalidInput("--concept-bank \(paths[0]) has no concept bank for layer '\(g.name)'; it has "
+                    throw InputError.invalidParameter(.conceptBanks, "\(paths[0]) has no concept bank for layer '\(g.name)'; it has "
                         + stored.map(\.layer).joined(separator: ", "))
                 }
                 return record
@@ -265,7 +265,7 @@ public struct TraceRun: Sendable {
     static func classNames(_ c: TraceConfiguration, count: Int, dataset: any ImageDataset) throws -> [String] {
         if let given = c.classNames {
             guard given.count == count else {
-                throw CNNError.invalidInput("\(given.count) class names for a model with \(count) logits")
+                throw TraceError.invalidSettings("\(given.count) class names for a model with \(count) logits")
             }
             return given
         }
@@ -274,7 +274,7 @@ public struct TraceRun: Sendable {
         if FileManager.default.fileExists(atPath: beside) {
             let names = try BuiltinClassNames.read(path: beside)
             guard names.count == count else {
-                throw CNNError.invalidInput("\(beside): \(names.count) class names (one per line) for a model with \(count) logits")
+                throw TraceError.invalidSettings("\(beside): \(names.count) class names (one per line) for a model with \(count) logits")
             }
             return names
         }

@@ -26,13 +26,13 @@ public struct ImageReport: Sendable, Equatable, Codable {
     public init(record: ImageRecord, layout: TraceLayout) throws {
         func className(_ c: Int) throws -> String {
             guard layout.classNames.indices.contains(c) else {
-                throw CNNError.invalidInput("image \(record.index): class \(c) outside the model's \(layout.classCount) classes")
+                throw TraceError.invalidTrace("image \(record.index): class \(c) outside the model's \(layout.classCount) classes")
             }
             return layout.classNames[c]
         }
         func node(_ l: Int, _ q: Int) throws -> String {
             guard layout.layers.indices.contains(l), q >= 0, q < layout.layers[l].sourceCount else {
-                throw CNNError.invalidInput("image \(record.index): node \(l):\(q) outside the traced layers")
+                throw TraceError.invalidTrace("image \(record.index): node \(l):\(q) outside the traced layers")
             }
             return layout.nodeName(layer: l, index: q)
         }

@@ -22,7 +22,7 @@ public struct TraceDatabase: Sendable {
     /// Creates a new, empty database at `path` (which must not exist) with the current schema.
     public static func create(at path: String) throws -> TraceDatabase {
         guard !FileManager.default.fileExists(atPath: path) else {
-            throw CNNError.invalidInput("\(path) already exists")
+            throw TraceError.invalidTrace("\(path) already exists")
         }
         return try wrapping(path) {
             let queue = try DatabaseQueue(path: path)
@@ -38,10 +38,10 @@ public struct TraceDatabase: Sendable {
     /// Opens an existing trace database, checking that it is an intact SQLite file made by gigtrace
     /// with a schema this build reads. Every failure is one error naming the file.
     public static func open(_ path: String, readOnly: Bool = true) throws -> TraceDatabase {
-        guard FileManager.default.fileExists(atPath: path) else { throw CNNError.fileNotFound(path) }
+        guard FileManager.default.fileExists(atPath: path) else { throw InputError.fileNotFound(path) }
         let header = try AtomicFile.read(path).prefix(16)
         guard header == Data("SQLite format 3\0".utf8) else {
-            throw CNNError.corruptFile(path: path, reason: "not an SQLite database, so not a gigtrace trace")
+            throw InputError.corruptFile(path: path, reason: "not an SQLite database, so not a gigtrace trace")
         }
         return try wrapping(path) {
             var configuration = Configuration()
@@ -59,17 +59,17 @@ public struct TraceDatabase: Sendable {
                  try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0)
             }
             guard check == "ok" else {
-                throw CNNError.corruptFile(path: path, reason: "damaged or truncated SQLite database (\(check))")
+                throw InputError.corruptFile(path: path, reason: "damaged or truncated SQLite database (\(check))")
             }
             guard application == applicationID else {
-                throw CNNError.corruptFile(path: path, reason: "an SQLite database, but not a gigtrace trace")
+                throw InputError.corruptFile(path: path, reason: "an SQLite database, but not a gigtrace trace")
             }
             if version > schemaVersion {
-                throw CNNError.invalidInput("\(path): made by a newer gigtrace (schema v\(version)), "
+                throw TraceError.invalidTrace("\(path): made by a newer gigtrace (schema v\(version)), "
                     + "this one reads up to v\(schemaVersion)")
             }
             if version < 1 {
-                throw CNNError.invalidInput("\(path): schema v\(version) predates the first released "
+                throw TraceError.invalidTrace("\(path): schema v\(version) predates the first released "
                     + "gigtrace trace schema (v1) and cannot be migrated")
             }
             if version < schemaVersion && !readOnly {
@@ -90,15 +90,15 @@ public struct TraceDatabase: Sendable {
             let detail = error.message ?? "SQLite error \(error.resultCode.rawValue)"
             switch error.resultCode {
             case .SQLITE_BUSY, .SQLITE_LOCKED:
-                throw CNNError.invalidInput("\(path) is locked by another process (a trace still writing it?): \(detail)")
+                throw TraceError.invalidTrace("\(path) is locked by another process (a trace still writing it?): \(detail)")
             case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
-                throw CNNError.invalidInput("\(path) cannot be opened or written: \(detail)")
+                throw TraceError.invalidTrace("\(path) cannot be opened or written: \(detail)")
             case .SQLITE_FULL:
-                throw CNNError.invalidInput("\(path): disk full (\(detail)); the last checkpoint is intact")
+                throw TraceError.invalidTrace("\(path): disk full (\(detail)); the last checkpoint is intact")
             case .SQLITE_IOERR:
-                throw CNNError.corruptFile(path: path, reason: "I/O error: truncated file or failing disk (\(detail))")
+                throw InputError.corruptFile(path: path, reason: "I/O error: truncated file or failing disk (\(detail))")
             default:
-                throw CNNError.corruptFile(path: path, reason: "damaged or truncated SQLite database (\(detail))")
+                throw InputError.corruptFile(path: path, reason: "damaged or truncated SQLite database (\(detail))")
             }
         }
     }
@@ -142,7 +142,7 @@ public struct TraceDatabase: Sendable {
                 guard let model = try Row.fetchOne(db, sql: "SELECT * FROM model WHERE id = 1"),
                       let pre = try String.fetchOne(db, sql: "SELECT json FROM preprocessing WHERE id = 1"),
                       let run = try Row.fetchOne(db, sql: "SELECT * FROM run_settings WHERE id = 1") else {
-                    throw CNNError.corruptFile(path: path, reason: "trace header is missing (the trace was never started)")
+                    throw InputError.corruptFile(path: path, reason: "trace header is missing (the trace was never started)")
                 }
                 let m = ColumnReader(path: path, table: "model", row: 1), r = ColumnReader(path: path, table: "run_settings", row: 1)
                 let inputShape = try decode([Int].self, m.value(model, "input_shape"), m, "input_shape")
@@ -182,11 +182,11 @@ public struct TraceDatabase: Sendable {
                             codingMaxSweeps: options.codingMaxSweeps, codingTolerance: options.codingTolerance,
                             sample: ConceptSample(seed: settings.seed, count: 0), r2: quality.r2,
                             meanNonzeros: quality.meanNonzeros, activeShare: quality.activeShare))
-                    } catch let error as CNNError {
+                    } catch let error as ConceptError {
                         throw b.invalid("vectors", "\(error)")
                     }
                 }
-                guard !banks.isEmpty else { throw CNNError.corruptFile(path: path, reason: "table concept_banks has no rows") }
+                guard !banks.isEmpty else { throw InputError.corruptFile(path: path, reason: "table concept_banks has no rows") }
                 let header = TraceHeader(model: identity, preprocessingJSON: pre, settings: settings, banks: banks)
                 let state: String = try r.value(run, "state")
                 return (header, try r.value(run, "exemplar_limit", in: 0...Self.maxCount),
@@ -292,7 +292,7 @@ public struct TraceDatabase: Sendable {
                 let levels = layout.layers.count, classes = layout.classCount
                 func checkLevel(_ l: Int, _ q: Int, _ max: Int) throws {
                     guard l >= 0, l < levels, q >= 0, q < max else {
-                        throw CNNError.corruptFile(path: path, reason: "row for node \(l):\(q) outside the traced layers")
+                        throw InputError.corruptFile(path: path, reason: "row for node \(l):\(q) outside the traced layers")
                     }
                 }
                 var im = ColumnReader(path: path, table: "images", row: 0)
@@ -352,7 +352,7 @@ public struct TraceDatabase: Sendable {
             let shape = group.flatMap { groups.indices.contains(l) ? groups[l].storedShape($0) : nil }
             guard let group, let shape, s >= 0, s < groups[l].rows,
                   t >= shape.firstColumn, t < shape.firstColumn + shape.columns else {
-                throw CNNError.corruptFile(path: path, reason: "\(table) row \(l):\(s)→\(t) outside the graph")
+                throw InputError.corruptFile(path: path, reason: "\(table) row \(l):\(s)→\(t) outside the graph")
             }
             let rows = groups[l].rows
             // Mutated in place: taking the block out of the dictionary would copy it for every row.
@@ -441,7 +441,7 @@ public struct TraceDatabase: Sendable {
         /// The row's number in the query (or its key, where the table has one), for messages.
         var row: Int
 
-        func invalid(_ column: String, _ problem: String) -> CNNError {
+        func invalid(_ column: String, _ problem: String) -> InputError {
             .corruptFile(path: path, reason: "table \(table), row \(row), column \(column): \(problem)")
         }
 

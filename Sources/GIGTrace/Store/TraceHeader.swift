@@ -1,3 +1,4 @@
+import CNN
 import Concepts
 import Core
 import Datasets
@@ -156,7 +157,7 @@ public struct TraceLayout: Sendable, Equatable {
     public func classIndex(_ text: String) throws -> Int {
         if let i = classNames.firstIndex(of: text) { return i }
         if let i = Int(text), i >= 0, i < classCount { return i }
-        throw CNNError.invalidInput("unknown class '\(text)'; valid classes: "
+        throw TraceError.invalidRequest("unknown class '\(text)'; valid classes: "
             + classNames.enumerated().map { "\($0.offset)=\($0.element)" }.joined(separator: ", "))
     }
 
@@ -164,13 +165,13 @@ public struct TraceLayout: Sendable, Equatable {
     public func layerIndex(_ text: String) throws -> Int {
         if let i = layers.firstIndex(where: { $0.name == text }) { return i }
         if let i = Int(text), i >= 0, i < layers.count { return i }
-        throw CNNError.unknownTensor(text, available: layers.map(\.name))
+        throw ModelError.unknownTensor(text, available: layers.map(\.name))
     }
 
     /// Parses `LAYER:INDEX` (layer by name or position; index a number or `mean`).
     public func node(_ text: String) throws -> (layer: Int, index: Int) {
         guard let colon = text.lastIndex(of: ":") else {
-            throw CNNError.invalidInput("concept '\(text)' should be LAYER:INDEX, e.g. \(layers.first?.name ?? "layer"):0")
+            throw TraceError.invalidRequest("concept '\(text)' should be LAYER:INDEX, e.g. \(layers.first?.name ?? "layer"):0")
         }
         let layer = try layerIndex(String(text[..<colon]))
         let rest = String(text[text.index(after: colon)...])
@@ -180,7 +181,7 @@ public struct TraceLayout: Sendable, Equatable {
         else if rest == "error", let e = l.errorIndex { index = e }
         else if let i = Int(rest), i >= 0, i < l.sourceCount { index = i }
         else {
-            throw CNNError.invalidInput("concept '\(text)': layer \(l.name) has concepts 0..<\(l.conceptCount)"
+            throw TraceError.invalidRequest("concept '\(text)': layer \(l.name) has concepts 0..<\(l.conceptCount)"
                 + (l.hasMeanNode ? " and mean" : "") + (l.hasErrorNode ? " and error" : ""))
         }
         return (layer, index)

@@ -18,10 +18,10 @@ public enum TraceMerger {
     /// each with one error naming the shard and the difference.
     @discardableResult
     public static func merge(output: String, shards: [String], force: Bool = false) throws -> Report {
-        guard !shards.isEmpty else { throw CNNError.invalidInput("merge needs at least one shard") }
+        guard !shards.isEmpty else { throw TraceError.invalidTrace("merge needs at least one shard") }
         try OutputPath.check(output, force: force)
         if let duplicate = firstDuplicate(shards) {
-            throw CNNError.invalidInput("shard \(duplicate) is given twice")
+            throw TraceError.invalidTrace("shard \(duplicate) is given twice")
         }
         var reference: (path: String, header: TraceHeader, exemplarLimit: Int, imageEdgeLimit: Int)?
         var graph: ConceptGraph?
@@ -32,14 +32,14 @@ public enum TraceMerger {
             let database = try TraceDatabase.open(shard)
             let stored = try database.readHeader()
             guard stored.complete else {
-                throw CNNError.invalidInput("shard \(shard): the trace is unfinished (resume it first)")
+                throw TraceError.invalidTrace("shard \(shard): the trace is unfinished (resume it first)")
             }
             if let reference {
                 var problems = differences(reference.header, stored.header)
                 if stored.exemplarLimit != reference.exemplarLimit { problems.append("exemplar limit differs") }
                 if stored.imageEdgeLimit != reference.imageEdgeLimit { problems.append("per-image edge limit differs") }
                 guard problems.isEmpty else {
-                    throw CNNError.invalidInput("shard \(shard) does not match \(reference.path): "
+                    throw TraceError.invalidTrace("shard \(shard) does not match \(reference.path): "
                         + problems.joined(separator: "; "))
                 }
             } else {
@@ -48,7 +48,7 @@ public enum TraceMerger {
             let shardImages = try database.readImages()
             for record in shardImages {
                 if let other = owner[record.index] {
-                    throw CNNError.invalidInput("shard \(shard) overlaps \(other): both contain image \(record.index)")
+                    throw TraceError.invalidTrace("shard \(shard) overlaps \(other): both contain image \(record.index)")
                 }
                 owner[record.index] = shard
             }
@@ -57,7 +57,7 @@ public enum TraceMerger {
             let shardGraph = try database.readGraph(layout: stored.header.layout, exemplarLimit: stored.exemplarLimit)
             if graph == nil { graph = shardGraph } else { graph?.merge(shardGraph) }
         }
-        guard let reference, let graph else { throw CNNError.invalidInput("merge needs at least one shard") }
+        guard let reference, let graph else { throw TraceError.invalidTrace("merge needs at least one shard") }
         var header = reference.header
         header.settings.shardIndex = 0
         header.settings.shardCount = 1

@@ -21,7 +21,7 @@ public struct TraceReader: Sendable {
     /// The row of image `index`; throws when that image was not traced.
     public func image(_ index: Int) throws -> ImageRecord {
         guard let record = try database.readImages(index: index).first else {
-            throw CNNError.invalidInput("image \(index) is not in \(database.path) (\(graph.imageCount) images traced)")
+            throw TraceError.invalidRequest("image \(index) is not in \(database.path) (\(graph.imageCount) images traced)")
         }
         return record
     }

@@ -85,15 +85,15 @@ public final class TraceWriter {
                               expecting expected: ([ConceptBank]) throws -> TraceHeader? = { _ in nil }) throws -> TraceWriter {
         let partial = partialPath(for: path)
         guard FileManager.default.fileExists(atPath: partial) else {
-            throw CNNError.fileNotFound("\(partial) (nothing to resume)")
+            throw InputError.fileNotFound("\(partial) (nothing to resume)")
         }
         let database = try TraceDatabase.open(partial, readOnly: false)
         let stored = try database.readHeader()
         if let expected = try expected(stored.header.banks) {
             let differences = TraceMerger.differences(stored.header, expected)
             guard differences.isEmpty else {
-                throw CNNError.invalidInput("cannot resume \(partial): \(differences.joined(separator: "; ")); "
-                    + "rerun with the settings it was started with, or pass --force to start over")
+                throw InputError.invalidParameter(.force, "cannot resume \(partial): \(differences.joined(separator: "; ")); "
+                    + "rerun with the settings it was started with, or start over")
             }
         }
         let graph = try database.readGraph(layout: stored.header.layout, exemplarLimit: stored.exemplarLimit)
@@ -104,9 +104,9 @@ public final class TraceWriter {
     /// Accumulates one image in memory (written at the next checkpoint). Refuses an image index
     /// already recorded and traces whose shapes do not fit the banks.
     public func add(_ trace: ImageTrace) throws {
-        guard !finished else { throw CNNError.invalidInput("\(path): trace already finished") }
+        guard !finished else { throw TraceError.invalidTrace("\(path): trace already finished") }
         guard completeness[trace.index] == nil else {
-            throw CNNError.invalidInput("image \(trace.index) is already in \(partialPath)")
+            throw TraceError.invalidTrace("image \(trace.index) is already in \(partialPath)")
         }
         try graph.add(trace)
         completeness[trace.index] = trace.completenessError
@@ -138,7 +138,7 @@ public final class TraceWriter {
     /// Renames a finished temporary database over `path`.
     static func install(_ temp: String, at path: String) throws {
         guard rename(temp, path) == 0 else {
-            throw CNNError.invalidInput("cannot move \(temp) to \(path): \(String(cString: strerror(errno)))")
+            throw TraceError.invalidTrace("cannot move \(temp) to \(path): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -147,17 +147,17 @@ public final class TraceWriter {
     static func checkNewOutput(_ path: String, force: Bool) throws {
         try OutputPath.check(path, force: force)
         if !force, FileManager.default.fileExists(atPath: partialPath(for: path)) {
-            throw CNNError.invalidInput("\(partialPath(for: path)) exists from an interrupted trace "
-                + "(resume it, or pass --force to start over)")
+            throw InputError.invalidParameter(.force, "\(partialPath(for: path)) exists from an interrupted trace "
+                + "(resume it, or start over)")
         }
     }
 
     static func validate(_ header: TraceHeader) throws {
-        guard !header.banks.isEmpty else { throw CNNError.invalidInput("a trace needs at least one traced layer") }
-        guard !header.model.classNames.isEmpty else { throw CNNError.invalidInput("a trace needs the class names") }
+        guard !header.banks.isEmpty else { throw TraceError.invalidTrace("a trace needs at least one traced layer") }
+        guard !header.model.classNames.isEmpty else { throw TraceError.invalidTrace("a trace needs the class names") }
         for bank in header.banks {
             if let problem = bank.validationProblem() {
-                throw CNNError.shapeMismatch("concept bank of layer \(bank.layer): \(problem)")
+                throw TraceError.shapeMismatch("concept bank of layer \(bank.layer): \(problem)")
             }
         }
     }

@@ -19,6 +19,9 @@ struct DatasetExportCommand: ParsableCommand {
     @Option(help: "Output .npy for the labels (int64, -1 when unlabelled).")
     var labelsOut: String?
 
+    @Flag(help: "Replace the outputs if they exist.")
+    var force = false
+
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
@@ -29,6 +32,7 @@ struct DatasetExportCommand: ParsableCommand {
     private func export() throws {
         try OutputPaths.check(out, option: "--out", inputs: dataset.inputPaths + [("--labels-out", labelsOut)])
         if let labelsOut { try OutputPaths.check(labelsOut, option: "--labels-out", inputs: dataset.inputPaths) }
+        for path in [out, labelsOut].compactMap({ $0 }) { try OutputPath.check(path, force: force) }
         let loader = try dataset.makeLoader()
         let writer = try NpyBatchWriter(path: out)
         var labels = [Int]()

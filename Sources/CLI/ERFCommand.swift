@@ -45,6 +45,9 @@ struct ERFCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Share of the map's |mass| the patch box covers, in (0, 1].")
     var mass: Double = 0.9
 
+    @Flag(help: "Replace the outputs if they exist.")
+    var force = false
+
     @Flag(help: "Tint the patch with the map (red positive, blue negative).")
     var overlay = false
 
@@ -62,7 +65,7 @@ struct ERFCommand: ParsableCommand {
         for (option, path) in [("--out", out), ("--png", png), ("--patch", patch)] {
             guard let path else { continue }
             try OutputPaths.check(path, option: option, inputs: inputs)
-            try OutputPath.check(path, force: true)
+            try OutputPath.check(path, force: force)
         }
         let pfv = try Self.parsePosition(position)
         let m = try Model.load(path: model, threads: execution.threads)

@@ -25,13 +25,16 @@ struct GradientCommand: ParsableCommand {
     @Option(help: "Output .npy file, shape [N, ...shape(wrt)].")
     var out: String
 
+    @Flag(help: "Replace the output if it exists.")
+    var force = false
+
     func run() throws {
         try reportingErrors(execute)
     }
 
     /// The command's work; errors are one-line `UserError`s.
     func execute() throws {
-        try OutputPath.check(out, force: true)
+        try OutputPath.check(out, force: force)
         try OutputPaths.check(out, option: "--out", inputs: [("--model", engine.model), ("--input", engine.input), ("--labels", labels)])
         let m = try engine.loadModel()
         if let wrt { try m.checkTensor(wrt) }

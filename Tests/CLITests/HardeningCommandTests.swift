@@ -78,6 +78,31 @@ import Testing
         #expect(m.status == 1 && m.stderr.contains("is the same file as the input SHARD"), "\(m.stderr)")
     }
 
+    /// Commands that write files replace an existing one only with --force (dataset export,
+    /// gradient and erf used to overwrite silently).
+    @Test func anExistingOutputNeedsForce() throws {
+        let out = "\(dir)/x.npy", input = "\(dir)/in.npy"
+        let data = ["--data", TestPaths.fashionMNISTTestImages, "--limit", "2"]
+        let model = ["--model", TestPaths.demoModel]
+        let first = try gigtrace(["dataset", "export"] + data + ["--out", input, "--quiet"])
+        #expect(first.status == 0, "\(first.stderr)")
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: out))
+        let runs: [[String]] = [
+            ["dataset", "export"] + data + ["--out", out],
+            ["erf"] + model + data + ["--image", "0", "--layer", "/stage1/relu/Relu_output_0", "--position", "3,3", "--out", out],
+            ["gradient"] + model + ["--input", input, "--target", "0", "--out", out],
+        ]
+        for arguments in runs {
+            let r = try gigtrace(arguments)
+            #expect(r.status == 1 && r.stderr == "error: \(out) already exists (pass --force to overwrite it)\n", "\(arguments[0]): \(r.stderr)")
+            #expect(try String(contentsOfFile: out, encoding: .utf8) == "keep")
+        }
+        let forced = try gigtrace(["dataset", "export"] + data + ["--out", out, "--force", "--quiet"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        let size = try FileManager.default.attributesOfItem(atPath: out)[.size] as? Int
+        #expect(size == 128 + 2 * 28 * 28 * 4, "\(String(describing: size))")
+    }
+
     @Test func aFolderAsOutputIsRefusedBeforeWork() throws {
         let start = Date()
         let r = try gigtrace(traceArguments(dir, ["--force"]))

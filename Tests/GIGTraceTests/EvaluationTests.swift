@@ -124,11 +124,45 @@ import TestSupport
         #expect(expected.count == logits.count && expected.count == 50)
         #expect(zip(logits, expected).allSatisfy { abs(Double($0) - $1) < 1e-5 }, "\(logits) vs NumPy \(expected)")
         // Planted a:0 → b:0 is row 1; drops of class 0 against the unablated row 0.
-        let drops = (1..<paths.count).map { Double(logits[0] - logits[2 * $0]) }
-        let planted = drops[0], others = drops.dropFirst()
-        #expect(planted > 2 * others.reduce(0, +) / Double(others.count), "drops \(drops)")
+        let drops: [Double] = (1..<paths.count).map { (r: Int) -> Double in Double(logits[0] - logits[2 * r]) }
+        let planted = drops[0], othersMean = drops.dropFirst().reduce(0, +) / Double(drops.count - 1)
+        #expect(planted > 2 * othersMean, "drops \(drops)")
         #expect(logits[0] > logits[1] && logits[2] < logits[3], "the planted pathway flips the prediction to class 1")
-        #expect((1..<paths.count).filter { logits[2 * $0] > logits[2 * $0 + 1] }.count >= 12, "most pathways keep class 0")
+        let keeping: Int = (1..<paths.count).filter { (r: Int) -> Bool in logits[2 * r] > logits[2 * r + 1] }.count
+        #expect(keeping >= 12, "most pathways keep class 0")
+    }
+
+    /// Deletion through a non-linear F (the planted toy from layer a: conv, ReLU, conv): only the
+    /// nodes after the affine frontier (conv1's output) run per concept set, and the curves equal a
+    /// NumPy forward pass of every set (fixed part included).
+    @Test func deletionThroughANonLinearNetworkMatchesNumPy() throws {
+        let model = try Self.pathwayToyModel()
+        let sub = try model.subnetwork(from: "a", to: "logits")
+        #expect(sub.affineFrontier() == ["z"])
+        let a: [Float] = [1, 2, 1.5, 1, 0.5, 0.8], fixed: [Float] = [0.1, -0.2, 0, 0.3, 0, 0.05]
+        let contributions = (0..<6).map { q in (0..<6).map { $0 == q ? a[q] : Float(0) } }
+        var deletion = try ConceptDeletion(subnetwork: sub, contributions: contributions, fixed: fixed,
+                                           targets: [.init(tensor: "logits", weights: [1, 0], gradientNetwork: sub)])
+        deletion.chunkRows = 3   // several chunks
+        let order = [2, 0, 5, 1, 4, 3]
+        let (curves, ends) = try deletion.curves(orders: [order])
+        let reference = try runPython("""
+            import numpy as np
+            w1 = np.array([[2, 0.1, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0], [0.1, 0, 0, 1, 1, 0], [0, 0, 0, 0, 1, 1]])
+            w2 = np.array([[3, 0.2, 0.2, 0], [0, 1, 1, 0.5]])
+            a = np.array([1, 2, 1.5, 1, 0.5, 0.8]); fixed = np.array([0.1, -0.2, 0, 0.3, 0, 0.05])
+            f = lambda present: (w2 @ np.maximum(w1 @ (fixed + a * present), 0))[0]
+            order = [2, 0, 5, 1, 4, 3]; full = f(np.ones(6))
+            dele, ins = [], []
+            for k in range(7):
+                gone = np.zeros(6); gone[order[:k]] = 1
+                dele.append(f(1 - gone) / full); ins.append(f(gone) / full)
+            print(full, f(np.zeros(6)), " ".join("%.8f" % v for v in dele + ins))
+            """).split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(reference.count == 16)
+        #expect(abs(ends[0].full - reference[0]) < 1e-5 && abs(ends[0].baseline - reference[1]) < 1e-5)
+        let curve = curves[0][0].deletion + curves[0][0].insertion
+        #expect(zip(curve, reference.dropFirst(2)).allSatisfy { abs($0 - $1) < 1e-5 }, "\(curve) vs NumPy \(reference)")
     }
 
     /// With the error node the concept → class edges of the demo model add up to the real model's

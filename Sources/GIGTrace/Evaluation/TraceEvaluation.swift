@@ -10,7 +10,9 @@ import PFV
 /// layers, and for each traced layer deletes and inserts concepts in the order of the image's stored
 /// GIG edges and of the baselines (dataset-mean edge, code magnitude, gradient × activation, random
 /// orders). Targets: the predicted class (from every layer), and the image's strongest concept of
-/// the next traced layer (from every layer but the last).
+/// the next traced layer (from every layer but the last). Then the pathway ablation: each image's
+/// class loses its top pathway's concepts in every traced layer, against random pathways
+/// (`PathwayAblation`).
 ///
 /// ```swift
 /// var options = TraceEvaluation.Options()

@@ -66,19 +66,20 @@ import TestSupport
     }
 
     /// A two-layer toy whose true pathway is planted: x → a = ReLU(x) (6 channels, 1 position) →
-    /// b = ReLU(W₁a) (4 channels) → logits = W₂b, with b₀ = ReLU(2a₀ + 0.1a₁) and logit 0 = 3b₀ + …:
+    /// b = ReLU(W₁a + c₁) (4 channels) → logits = W₂b, with b₀ = ReLU(2a₀ + 0.1a₁ + 0.1) and logit 0 = 3b₀ + …:
     /// the path a₀ → b₀ → class 0 carries the class.
     static func pathwayToyModel() throws -> Model {
         let w1 = Tensor(uncheckedShape: [4, 6, 1, 1], data: [2, 0.1, 0, 0, 0, 0,  0, 1, 1, 0, 0, 0,  0.1, 0, 0, 1, 1, 0,  0, 0, 0, 0, 1, 1])
+        let c1 = Tensor(uncheckedShape: [4], data: [0.1, -0.2, 0.05, 0])   // a bias: f(0) ≠ 0 in F's affine part
         let w2 = Tensor(uncheckedShape: [2, 4, 1, 1], data: [3, 0.2, 0.2, 0, 0, 1, 1, 0.5])
         let nodes = [
             OnnxNode(name: "relu_a", opType: "Relu", domain: "", inputs: ["x"], outputs: ["a"], attributes: [:]),
-            OnnxNode(name: "conv1", opType: "Conv", domain: "", inputs: ["a", "w1"], outputs: ["z"], attributes: [:]),
+            OnnxNode(name: "conv1", opType: "Conv", domain: "", inputs: ["a", "w1", "c1"], outputs: ["z"], attributes: [:]),
             OnnxNode(name: "relu_b", opType: "Relu", domain: "", inputs: ["z"], outputs: ["b"], attributes: [:]),
             OnnxNode(name: "conv2", opType: "Conv", domain: "", inputs: ["b", "w2"], outputs: ["c"], attributes: [:]),
             OnnxNode(name: "flat", opType: "Flatten", domain: "", inputs: ["c"], outputs: ["logits"], attributes: [:]),
         ]
-        let graph = OnnxGraph(name: "pathway-toy", nodes: nodes, initializers: ["w1": .float(w1), "w2": .float(w2)],
+        let graph = OnnxGraph(name: "pathway-toy", nodes: nodes, initializers: ["w1": .float(w1), "c1": .float(c1), "w2": .float(w2)],
                               inputs: [ValueInfo(name: "x", elementType: 1, shape: [.symbolic("N"), .fixed(6), .fixed(1), .fixed(1)])],
                               outputs: [ValueInfo(name: "logits", elementType: 1, shape: nil)], valueInfo: [])
         return try Model(onnx: OnnxModel(irVersion: 8, opsetVersion: 17, producerName: "test", producerVersion: "", graph: graph))
@@ -108,13 +109,13 @@ import TestSupport
         let logits = try ablation.logits(first: a, images: Array(repeating: 0, count: paths.count), pathways: paths)
         let reference = try runPython("""
             import numpy as np, itertools
-            w1 = np.array([[2, 0.1, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0], [0.1, 0, 0, 1, 1, 0], [0, 0, 0, 0, 1, 1]])
+            w1 = np.array([[2, 0.1, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0], [0.1, 0, 0, 1, 1, 0], [0, 0, 0, 0, 1, 1]]); c1 = np.array([0.1, -0.2, 0.05, 0])
             w2 = np.array([[3, 0.2, 0.2, 0], [0, 1, 1, 0.5]])
             vb = np.array([[1, 0, 0, 0], [0, 0.6, 0.8, 0], [0, 0.8, -0.6, 0], [0, 0, 0, 1]]); mean = np.array([0, 0.2, 0.3, 0.1])
             def run(q, r):
                 a = np.array([1, 2, 1.5, 1, 0.5, 0.8])
                 if q is not None: a[q] = 0
-                b = np.maximum(w1 @ a, 0)
+                b = np.maximum(w1 @ a + c1, 0)
                 if r is not None: b = b - vb[r] * (vb[r] @ (b - mean))
                 return w2 @ b
             rows = [run(None, None)] + [run(q, r) for q, r in itertools.product(range(6), range(4))]
@@ -134,9 +135,10 @@ import TestSupport
 
     /// Deletion through a non-linear F (the planted toy from layer a: conv, ReLU, conv): only the
     /// nodes after the affine frontier (conv1's output) run per concept set, and the curves equal a
-    /// NumPy forward pass of every set (fixed part included).
-    @Test func deletionThroughANonLinearNetworkMatchesNumPy() throws {
-        let model = try Self.pathwayToyModel()
+    /// NumPy forward pass of every set (fixed part included), on one thread and split on two.
+    @Test(arguments: [1, 2]) func deletionThroughANonLinearNetworkMatchesNumPy(threads: Int) throws {
+        var model = try Self.pathwayToyModel()
+        model.threads = threads   // 2: each chunk split between two threads
         let sub = try model.subnetwork(from: "a", to: "logits")
         #expect(sub.affineFrontier() == ["z"])
         let a: [Float] = [1, 2, 1.5, 1, 0.5, 0.8], fixed: [Float] = [0.1, -0.2, 0, 0.3, 0, 0.05]
@@ -148,10 +150,10 @@ import TestSupport
         let (curves, ends) = try deletion.curves(orders: [order])
         let reference = try runPython("""
             import numpy as np
-            w1 = np.array([[2, 0.1, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0], [0.1, 0, 0, 1, 1, 0], [0, 0, 0, 0, 1, 1]])
+            w1 = np.array([[2, 0.1, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0], [0.1, 0, 0, 1, 1, 0], [0, 0, 0, 0, 1, 1]]); c1 = np.array([0.1, -0.2, 0.05, 0])
             w2 = np.array([[3, 0.2, 0.2, 0], [0, 1, 1, 0.5]])
             a = np.array([1, 2, 1.5, 1, 0.5, 0.8]); fixed = np.array([0.1, -0.2, 0, 0.3, 0, 0.05])
-            f = lambda present: (w2 @ np.maximum(w1 @ (fixed + a * present), 0))[0]
+            f = lambda present: (w2 @ np.maximum(w1 @ (fixed + a * present) + c1, 0))[0]
             order = [2, 0, 5, 1, 4, 3]; full = f(np.ones(6))
             dele, ins = [], []
             for k in range(7):

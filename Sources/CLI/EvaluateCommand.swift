@@ -15,7 +15,10 @@ struct EvaluateCommand: ParsableCommand {
             by one in the order of the image's GIG edges, of the dataset-mean edges, of code magnitude, of \
             gradient × activation, and in --random-orders random orders. Targets: the predicted class's logit, \
             and the image's strongest concept of the next traced layer. Reports mean AUC with 95 % t-intervals, \
-            the paired difference to random and the share of images where an order beats the random median.
+            the paired difference to random and the share of images where an order beats the random median. \
+            The pathway ablation removes the concepts of each image's class's top pathway (as `query pathways`) \
+            from every traced layer in one forward pass and reports the drop of the class logit and the share of \
+            images still predicted as the class, against --random-pathways random pathways.
             """)
 
     @Argument(help: "Trace database (.sqlite) made by `gigtrace trace` (schema v2 or later).")
@@ -33,7 +36,13 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Random orders per image and target (METHOD §8 asks for at least 20).")
     var randomOrders: Int = 20
 
-    @Option(help: "Seed of the random orders.")
+    @Option(help: "Pathway ablation: remove each image's class's top pathway in every traced layer, against random pathways (METHOD §8).")
+    var pathwayAblation: OnOff = .on
+
+    @Option(help: "Random pathways per image for the pathway ablation (METHOD §8 asks for at least 20).")
+    var randomPathways: Int = 20
+
+    @Option(help: "Seed of the random orders and pathways.")
     var seed: UInt64 = 0
 
     @Option(help: "The model file, when it moved since tracing (must be the same file: its SHA-256 is checked).")
@@ -61,6 +70,7 @@ struct EvaluateCommand: ParsableCommand {
     func validate() throws {
         guard images >= 1 else { throw ValidationError("--images must be at least 1, got \(images)") }
         guard randomOrders >= 1 else { throw ValidationError("--random-orders must be at least 1, got \(randomOrders)") }
+        guard randomPathways >= 1 else { throw ValidationError("--random-pathways must be at least 1, got \(randomPathways)") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
@@ -75,6 +85,8 @@ struct EvaluateCommand: ParsableCommand {
             var options = TraceEvaluation.Options()
             options.images = images
             options.randomOrders = randomOrders
+            options.pathwayAblation = pathwayAblation == .on
+            options.randomPathways = randomPathways
             options.layerTargets = targets == .all
             options.modelPath = model
             options.dataPath = data

@@ -56,6 +56,7 @@ extension Parameter {
         case .conceptBanks: return "--concept-bank"
         case .images: return "--images"
         case .randomOrders: return "--random-orders"
+        case .randomPathways: return "--random-pathways"
         case .model: return "--model"
         case .data: return "--data"
         case .perturbedModels: return "--perturbed-models"

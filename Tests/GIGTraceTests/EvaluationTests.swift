@@ -65,6 +65,108 @@ import TestSupport
         #expect(zip(try deletion.gradientTimesActivation(target: 0), [3, 0.4, 0.3, 0.2]).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 
+    /// A two-layer toy whose true pathway is planted: x → a = ReLU(x) (6 channels, 1 position) →
+    /// b = ReLU(W₁a + c₁) (4 channels) → logits = W₂b, with b₀ = ReLU(2a₀ + 0.1a₁ + 0.1) and logit 0 = 3b₀ + …:
+    /// the path a₀ → b₀ → class 0 carries the class.
+    static func pathwayToyModel() throws -> Model {
+        let w1 = Tensor(uncheckedShape: [4, 6, 1, 1], data: [2, 0.1, 0, 0, 0, 0,  0, 1, 1, 0, 0, 0,  0.1, 0, 0, 1, 1, 0,  0, 0, 0, 0, 1, 1])
+        let c1 = Tensor(uncheckedShape: [4], data: [0.1, -0.2, 0.05, 0])   // a bias: f(0) ≠ 0 in F's affine part
+        let w2 = Tensor(uncheckedShape: [2, 4, 1, 1], data: [3, 0.2, 0.2, 0, 0, 1, 1, 0.5])
+        let nodes = [
+            OnnxNode(name: "relu_a", opType: "Relu", domain: "", inputs: ["x"], outputs: ["a"], attributes: [:]),
+            OnnxNode(name: "conv1", opType: "Conv", domain: "", inputs: ["a", "w1", "c1"], outputs: ["z"], attributes: [:]),
+            OnnxNode(name: "relu_b", opType: "Relu", domain: "", inputs: ["z"], outputs: ["b"], attributes: [:]),
+            OnnxNode(name: "conv2", opType: "Conv", domain: "", inputs: ["b", "w2"], outputs: ["c"], attributes: [:]),
+            OnnxNode(name: "flat", opType: "Flatten", domain: "", inputs: ["c"], outputs: ["logits"], attributes: [:]),
+        ]
+        let graph = OnnxGraph(name: "pathway-toy", nodes: nodes, initializers: ["w1": .float(w1), "c1": .float(c1), "w2": .float(w2)],
+                              inputs: [ValueInfo(name: "x", elementType: 1, shape: [.symbolic("N"), .fixed(6), .fixed(1), .fixed(1)])],
+                              outputs: [ValueInfo(name: "logits", elementType: 1, shape: nil)], valueInfo: [])
+        return try Model(onnx: OnnxModel(irVersion: 8, opsetVersion: 17, producerName: "test", producerVersion: "", graph: graph))
+    }
+
+    /// Pathway ablation on the planted toy: layer a has the identity bank, layer b a PCA bank with a
+    /// mean and rotated concepts. Every one of the 6 × 4 pathways' logits equal an independent NumPy
+    /// computation (remove v_q ⟨v_q, y − mean⟩ at each layer), and the planted pathway a:0 → b:0
+    /// drops class 0 more than twice as much as the other pathways on average and flips the
+    /// prediction, which most of them do not (those through a:0 or b:0 do).
+    @Test func pathwayAblationOfAPlantedPathwayMatchesNumPyAndBeatsRandom() throws {
+        let model = try Self.pathwayToyModel()
+        func bank(_ layer: String, _ method: ConceptMethod, _ rows: Int, _ cols: Int, _ v: [Float], mean: [Float]?) throws -> ConceptBank {
+            try ConceptBank.restored(layer: layer, method: method, concepts: Matrix(rows: rows, cols: cols, data: v), mean: mean,
+                                     lambda: 0, codingMaxSweeps: 10, codingTolerance: 1e-6, sample: ConceptSample(seed: 0, count: 1),
+                                     r2: 1, meanNonzeros: 1, activeShare: Array(repeating: 1, count: rows))
+        }
+        let bankA = try bank("a", .identity, 6, 6, (0..<36).map { $0 % 7 == 0 ? 1 : 0 }, mean: nil)
+        let bankB = try bank("b", .pca, 4, 4, [1, 0, 0, 0, 0, 0.6, 0.8, 0, 0, 0.8, -0.6, 0, 0, 0, 0, 1], mean: [0, 0.2, 0.3, 0.1])
+        let ablation = try PathwayAblation(
+            layers: [.init(bank: bankA, geometry: LayerGeometry(model: model, layer: "a")),
+                     .init(bank: bankB, geometry: LayerGeometry(model: model, layer: "b"))],
+            networks: [model.subnetwork(from: "a", to: "b"), model.subnetwork(from: "b", to: "logits")])
+        let a = Tensor(uncheckedShape: [1, 6, 1, 1], data: [1, 2, 1.5, 1, 0.5, 0.8])
+        var paths: [[Int?]] = [[nil, nil]]
+        for q in 0..<6 { for r in 0..<4 { paths.append([q, r]) } }
+        let logits = try ablation.logits(first: a, images: Array(repeating: 0, count: paths.count), pathways: paths)
+        let reference = try runPython("""
+            import numpy as np, itertools
+            w1 = np.array([[2, 0.1, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0], [0.1, 0, 0, 1, 1, 0], [0, 0, 0, 0, 1, 1]]); c1 = np.array([0.1, -0.2, 0.05, 0])
+            w2 = np.array([[3, 0.2, 0.2, 0], [0, 1, 1, 0.5]])
+            vb = np.array([[1, 0, 0, 0], [0, 0.6, 0.8, 0], [0, 0.8, -0.6, 0], [0, 0, 0, 1]]); mean = np.array([0, 0.2, 0.3, 0.1])
+            def run(q, r):
+                a = np.array([1, 2, 1.5, 1, 0.5, 0.8])
+                if q is not None: a[q] = 0
+                b = np.maximum(w1 @ a + c1, 0)
+                if r is not None: b = b - vb[r] * (vb[r] @ (b - mean))
+                return w2 @ b
+            rows = [run(None, None)] + [run(q, r) for q, r in itertools.product(range(6), range(4))]
+            print(" ".join("%.8f" % v for row in rows for v in row))
+            """)
+        let expected = reference.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(expected.count == logits.count && expected.count == 50)
+        #expect(zip(logits, expected).allSatisfy { abs(Double($0) - $1) < 1e-5 }, "\(logits) vs NumPy \(expected)")
+        // Planted a:0 → b:0 is row 1; drops of class 0 against the unablated row 0.
+        let drops: [Double] = (1..<paths.count).map { (r: Int) -> Double in Double(logits[0] - logits[2 * r]) }
+        let planted = drops[0], othersMean = drops.dropFirst().reduce(0, +) / Double(drops.count - 1)
+        #expect(planted > 2 * othersMean, "drops \(drops)")
+        #expect(logits[0] > logits[1] && logits[2] < logits[3], "the planted pathway flips the prediction to class 1")
+        let keeping: Int = (1..<paths.count).filter { (r: Int) -> Bool in logits[2 * r] > logits[2 * r + 1] }.count
+        #expect(keeping >= 12, "most pathways keep class 0")
+    }
+
+    /// Deletion through a non-linear F (the planted toy from layer a: conv, ReLU, conv): only the
+    /// nodes after the affine frontier (conv1's output) run per concept set, and the curves equal a
+    /// NumPy forward pass of every set (fixed part included), on one thread and split on two.
+    @Test(arguments: [1, 2]) func deletionThroughANonLinearNetworkMatchesNumPy(threads: Int) throws {
+        var model = try Self.pathwayToyModel()
+        model.threads = threads   // 2: each chunk split between two threads
+        let sub = try model.subnetwork(from: "a", to: "logits")
+        #expect(sub.affineFrontier() == ["z"])
+        let a: [Float] = [1, 2, 1.5, 1, 0.5, 0.8], fixed: [Float] = [0.1, -0.2, 0, 0.3, 0, 0.05]
+        let contributions = (0..<6).map { q in (0..<6).map { $0 == q ? a[q] : Float(0) } }
+        var deletion = try ConceptDeletion(subnetwork: sub, contributions: contributions, fixed: fixed,
+                                           targets: [.init(tensor: "logits", weights: [1, 0], gradientNetwork: sub)])
+        deletion.chunkRows = 3   // several chunks
+        let order = [2, 0, 5, 1, 4, 3]
+        let (curves, ends) = try deletion.curves(orders: [order])
+        let reference = try runPython("""
+            import numpy as np
+            w1 = np.array([[2, 0.1, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0], [0.1, 0, 0, 1, 1, 0], [0, 0, 0, 0, 1, 1]]); c1 = np.array([0.1, -0.2, 0.05, 0])
+            w2 = np.array([[3, 0.2, 0.2, 0], [0, 1, 1, 0.5]])
+            a = np.array([1, 2, 1.5, 1, 0.5, 0.8]); fixed = np.array([0.1, -0.2, 0, 0.3, 0, 0.05])
+            f = lambda present: (w2 @ np.maximum(w1 @ (fixed + a * present) + c1, 0))[0]
+            order = [2, 0, 5, 1, 4, 3]; full = f(np.ones(6))
+            dele, ins = [], []
+            for k in range(7):
+                gone = np.zeros(6); gone[order[:k]] = 1
+                dele.append(f(1 - gone) / full); ins.append(f(gone) / full)
+            print(full, f(np.zeros(6)), " ".join("%.8f" % v for v in dele + ins))
+            """).split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(reference.count == 16)
+        #expect(abs(ends[0].full - reference[0]) < 1e-5 && abs(ends[0].baseline - reference[1]) < 1e-5)
+        let curve = curves[0][0].deletion + curves[0][0].insertion
+        #expect(zip(curve, reference.dropFirst(2)).allSatisfy { abs($0 - $1) < 1e-5 }, "\(curve) vs NumPy \(reference)")
+    }
+
     /// With the error node the concept → class edges of the demo model add up to the real model's
     /// logit difference logit_c(X) − logit_c(F(0)) (X the real layer, from the full forward pass);
     /// without it they add up to the reconstruction's and miss the real logits by far more.
@@ -169,6 +271,53 @@ import TestSupport
         let reader = try TraceReader.open(trace)
         let unknown = #expect(throws: TraceError.self) { try reader.layout.classIndex("Dragon") }
         #expect("\(unknown.map { "\($0)" } ?? "")".contains("unknown class 'Dragon'"))
+    }
+
+    /// The pathway ablation of the small trace: one row per predicted class with its pathway (one
+    /// concept per traced layer), finite intervals, drops paired per image, and the pooled row
+    /// counting every evaluated image that was not skipped; off, the report has none.
+    @Test func pathwayAblationOfASmallTrace() throws {
+        let dir = try makeTemporaryFolder("evaluate-pathways")
+        let trace = try Self.smallTrace(in: dir)
+        var options = TraceEvaluation.Options()
+        options.images = 6
+        options.threads = 1
+        options.layerTargets = false
+        options.randomOrders = 2
+        let report = try TraceEvaluation(trace: trace, options: options).run()
+        let p = try #require(report.pathwayAblation)
+        #expect(p.randomPathways == 20)
+        #expect(p.all.images + p.skipped == 6 && p.classes.map(\.images).reduce(0, +) == p.all.images)
+        for row in p.classes {
+            #expect(row.pathway.count == 2 && row.pathway[0].hasPrefix(Self.stage2) && row.pathway[1].hasPrefix(Self.stage3))
+            #expect(row.logitDrop.mean.isFinite && row.randomLogitDrop.mean.isFinite)
+            #expect(abs(row.dropMinusRandom.mean - (row.logitDrop.mean - row.randomLogitDrop.mean)) < 1e-9)
+            #expect((0...1).contains(row.predictionKept.mean) && (0...1).contains(row.randomPredictionKept.mean))
+        }
+        #expect(report.table().contains("pathway ablation"))
+        options.pathwayAblation = false
+        #expect(try TraceEvaluation(trace: trace, options: options).run().pathwayAblation == nil)
+    }
+
+    /// Bad input beyond `badInputsAreClearErrors`: a class index the trace does not have, zero random
+    /// pathways, a model that moved.
+    @Test func moreBadInputsAreClearErrors() throws {
+        let dir = try makeTemporaryFolder("evaluate-bad2")
+        let trace = try Self.smallTrace(in: dir)
+        var options = TraceEvaluation.Options()
+        options.classIndex = 10
+        #expect(throws: TraceError.invalidSettings("class 10 is not one of the trace's 10 classes")) {
+            try TraceEvaluation(trace: trace, options: options)
+        }
+        options.classIndex = nil
+        options.randomPathways = 0
+        #expect(throws: InputError.invalidParameter(.randomPathways, "random pathways must be at least 1, got 0")) {
+            try TraceEvaluation(trace: trace, options: options)
+        }
+        options.randomPathways = 20
+        options.modelPath = "\(dir)/gone.onnx"
+        let moved = #expect(throws: InputError.self) { try TraceEvaluation(trace: trace, options: options) }
+        #expect("\(moved.map { "\($0)" } ?? "")".contains("gone.onnx no longer exists"))
     }
 
     /// A schema-v1 trace (no `image_layers`, no migration record) still opens read-only with no

@@ -44,7 +44,7 @@ public struct ConceptDeletion: Sendable {
     public let fixed: [Float]
     public let targets: [Target]
     /// Rows per forward batch (memory knob).
-    public var chunkRows = 256
+    public var chunkRows = 64
 
     public init(subnetwork: Subnetwork, contributions: [[Float]], fixed: [Float], targets: [Target]) throws {
         guard let shape = subnetwork.model.tensorShapes[subnetwork.from] else {
@@ -142,30 +142,56 @@ public struct ConceptDeletion: Sendable {
     }
 
     /// Every target at every concept set (rows × targets), in chunks of `chunkRows` rows.
+    ///
+    /// F's affine part (the ops before its first non-linearity: the next block's convolutions, or
+    /// all of F when it is affine, as pooling + a linear head) runs once per concept, not once per
+    /// set: with f the affine frontier (`Subnetwork.affineFrontier`), f(fixed + Σ_S x_q) =
+    /// f(fixed) + Σ_S (f(x_q) − f(0)), and only the nodes after the frontier run for every set.
     func evaluate(_ sets: [[UInt64]]) throws -> [[Double]] {
         guard let shape = subnetwork.model.tensorShapes[subnetwork.from] else { return [] }
         let size = fixed.count
         let keep = Set(targets.map(\.tensor)).subtracting([subnetwork.to])
+        let names = subnetwork.affineFrontier(keep: keep)
+        // Rows 0, fixed, x_1 … x_K through the affine part.
+        var parts = [Float](repeating: 0, count: (count + 2) * size)
+        parts.replaceSubrange(size..<(2 * size), with: fixed)
+        for q in 0..<count { parts.replaceSubrange(((q + 2) * size)..<((q + 3) * size), with: contributions[q]) }
+        let affine = try subnetwork.affineForward(Tensor(uncheckedShape: [count + 2] + shape, data: parts), frontier: names)
+        // Per frontier tensor: f(fixed) and f(x_q) − f(0).
+        var base = [[Float]](), terms = [[[Float]]](), shapes = [[Int]]()
+        for name in names {
+            guard let t = affine[name] else { throw ModelError.unknownTensor(name, available: names) }
+            let n = t.count / (count + 2)
+            let zero = Array(t.data[0..<n])
+            base.append(Array(t.data[n..<(2 * n)]))
+            terms.append((0..<count).map { q in (0..<n).map { t.data[(q + 2) * n + $0] - zero[$0] } })
+            shapes.append(Array(t.shape.dropFirst()))
+        }
         var out = [[Double]]()
         out.reserveCapacity(sets.count)
         var first = 0
         while first < sets.count {
             let chunk = sets[first..<min(first + max(1, chunkRows), sets.count)]
-            var input = [Float](repeating: 0, count: chunk.count * size)
-            input.withUnsafeMutableBufferPointer { buffer in
-                for (i, set) in chunk.enumerated() {
-                    let dst = buffer.baseAddress! + i * size
-                    fixed.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: size) }
-                    for q in 0..<count where set[q / 64] & (UInt64(1) << UInt64(q % 64)) != 0 {
-                        contributions[q].withUnsafeBufferPointer { x in
-                            for j in 0..<size { dst[j] += x[j] }
+            var seeds = [String: Tensor]()
+            for (f, name) in names.enumerated() {
+                let n = base[f].count
+                var input = [Float](repeating: 0, count: chunk.count * n)
+                input.withUnsafeMutableBufferPointer { buffer in
+                    for (i, set) in chunk.enumerated() {
+                        let dst = buffer.baseAddress! + i * n
+                        base[f].withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: n) }
+                        for q in 0..<count where set[q / 64] & (UInt64(1) << UInt64(q % 64)) != 0 {
+                            terms[f][q].withUnsafeBufferPointer { x in
+                                for j in 0..<n { dst[j] += x[j] }
+                            }
                         }
                     }
                 }
+                seeds[name] = Tensor(uncheckedShape: [chunk.count] + shapes[f], data: input)
             }
-            let tape = try subnetwork.forward(Tensor(uncheckedShape: [chunk.count] + shape, data: input), keep: keep)
+            let values = try subnetwork.forward(frontier: seeds, keep: keep)
             let tensors = try targets.map { t -> [Float] in
-                guard let v = t.tensor == subnetwork.to ? tape.output : tape.kept[t.tensor] else {
+                guard let v = values[t.tensor] else {
                     throw ModelError.unknownTensor(t.tensor, available: [subnetwork.to] + Array(keep))
                 }
                 return v.data

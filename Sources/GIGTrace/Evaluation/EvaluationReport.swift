@@ -71,6 +71,8 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public var seconds: Double
     public var errorNode: Bool
     public var blocks: [Block]
+    /// Pathway ablation (METHOD §8); nil when it was not run.
+    public var pathwayAblation: PathwayAblationReport?
 
     /// The table on stdout: per block and order, mean AUC [95 % interval] and the paired difference to random.
     public func table() -> String {
@@ -98,7 +100,104 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
                 out += "\n" + c.render()
             }
         }
+        if let p = pathwayAblation { out += "\n" + p.table() }
         return out
+    }
+}
+
+/// Pathway ablation results (METHOD §8): per predicted class, its top pathway's concepts removed
+/// in every traced layer at once, against `randomPathways` random pathways per image (one random
+/// concept per traced layer). Logit drop: the class logit of the unablated pass minus the ablated
+/// one (positive: the pathway supported the class); kept: 1 when the ablated pass still predicts
+/// the class, else 0.
+public struct PathwayAblationReport: Sendable, Codable, Equatable {
+    public struct Row: Sendable, Codable, Equatable {
+        /// The class, or "all classes" for the pooled row.
+        public var className: String
+        /// The top pathway's concepts, first traced layer first (empty for the pooled row).
+        public var pathway: [String]
+        public var images: Int
+        public var logitDrop: EvaluationReport.Interval
+        /// Per image the mean over its random pathways.
+        public var randomLogitDrop: EvaluationReport.Interval
+        /// Paired: the pathway's drop − the image's mean random drop.
+        public var dropMinusRandom: EvaluationReport.Interval
+        /// Share of images whose pathway drop exceeds the median of its random drops.
+        public var dropBeatsRandomMedian: Double
+        /// Prediction rate after the ablation (share of images still predicted as the class).
+        public var predictionKept: EvaluationReport.Interval
+        public var randomPredictionKept: EvaluationReport.Interval
+    }
+
+    public var randomPathways: Int
+    /// Images whose class has no pathway made of concepts only (every path runs through an error
+    /// or mean node, or no edge into the class is positive).
+    public var skipped: Int
+    public var classes: [Row]
+    public var all: Row
+
+    /// The table printed by `gigtrace evaluate`.
+    public func table() -> String {
+        func iv(_ i: EvaluationReport.Interval) -> String {
+            TextTable.number(i.mean, digits: 3) + " [" + TextTable.number(i.low, digits: 3) + ", " + TextTable.number(i.high, digits: 3) + "]"
+        }
+        let out = "pathway ablation: each image's class loses its top pathway's concepts in every traced layer at once; "
+            + "\(randomPathways) random pathways per image (one random concept per layer)"
+            + (skipped > 0 ? "; \(skipped) images skipped (their class has no pathway of concepts only)" : "") + "\n"
+        var t = TextTable(["class", "images", "logit drop [95% CI]", "random drop", "− random", "beats median",
+                           "still predicted", "random: still predicted", "pathway"])
+        for r in classes + [all] {
+            t.add([r.className, "\(r.images)", iv(r.logitDrop), iv(r.randomLogitDrop), iv(r.dropMinusRandom),
+                   TextTable.number(100 * r.dropBeatsRandomMedian, digits: 0) + " %",
+                   iv(r.predictionKept), iv(r.randomPredictionKept), r.pathway.joined(separator: " → ")])
+        }
+        return out + t.render()
+    }
+}
+
+/// Per-image pathway ablation results while the evaluation runs.
+struct PathwayAccumulator: Sendable {
+    struct Values: Sendable {
+        var drop: [Double] = [], randomDrop: [Double] = [], beats: [Double] = []
+        var kept: [Double] = [], randomKept: [Double] = []
+
+        mutating func add(_ v: Values) {
+            drop += v.drop; randomDrop += v.randomDrop; beats += v.beats; kept += v.kept; randomKept += v.randomKept
+        }
+
+        func row(className: String, pathway: [String]) -> PathwayAblationReport.Row {
+            .init(className: className, pathway: pathway, images: drop.count, logitDrop: .init(drop),
+                  randomLogitDrop: .init(randomDrop), dropMinusRandom: .init(zip(drop, randomDrop).map { $0 - $1 }),
+                  dropBeatsRandomMedian: beats.isEmpty ? 0 : beats.reduce(0, +) / Double(beats.count),
+                  predictionKept: .init(kept), randomPredictionKept: .init(randomKept))
+        }
+    }
+
+    var perClass: [Int: Values] = [:]
+    var skipped = 0
+
+    /// One image of class c: the class logit unablated, with its pathway removed, with each random
+    /// pathway removed, and whether each ablated pass still predicts c.
+    mutating func add(classIndex c: Int, real: Double, pathway: Double, random: [Double], keptPathway: Bool, keptRandom: [Bool]) {
+        var v = perClass[c] ?? Values()
+        let drops = random.map { real - $0 }
+        v.drop.append(real - pathway)
+        v.randomDrop.append(drops.reduce(0, +) / Double(max(drops.count, 1)))
+        v.beats.append(real - pathway > Statistics.median(drops) ? 1 : 0)
+        v.kept.append(keptPathway ? 1 : 0)
+        v.randomKept.append(Double(keptRandom.filter { $0 }.count) / Double(max(keptRandom.count, 1)))
+        perClass[c] = v
+    }
+
+    func report(randomPathways: Int, classNames: [String], pathways: [Int: [String]]) -> PathwayAblationReport {
+        var pooled = Values()
+        let rows = perClass.keys.sorted().map { c -> PathwayAblationReport.Row in
+            let v = perClass[c] ?? Values()
+            pooled.add(v)
+            return v.row(className: classNames.indices.contains(c) ? classNames[c] : "\(c)", pathway: pathways[c] ?? [])
+        }
+        return PathwayAblationReport(randomPathways: randomPathways, skipped: skipped, classes: rows,
+                                     all: pooled.row(className: "all classes", pathway: []))
     }
 }
 

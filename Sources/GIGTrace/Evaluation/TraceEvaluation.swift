@@ -10,7 +10,9 @@ import PFV
 /// layers, and for each traced layer deletes and inserts concepts in the order of the image's stored
 /// GIG edges and of the baselines (dataset-mean edge, code magnitude, gradient × activation, random
 /// orders). Targets: the predicted class (from every layer), and the image's strongest concept of
-/// the next traced layer (from every layer but the last).
+/// the next traced layer (from every layer but the last). Then the pathway ablation: each image's
+/// class loses its top pathway's concepts in every traced layer, against random pathways
+/// (`PathwayAblation`).
 ///
 /// ```swift
 /// var options = TraceEvaluation.Options()
@@ -28,6 +30,10 @@ public struct TraceEvaluation: Sendable {
         public var classIndex: Int?
         /// Evaluate the layer → next-layer concept targets too (else classes only).
         public var layerTargets = true
+        /// Run the pathway ablation (METHOD §8) too.
+        public var pathwayAblation = true
+        /// Random pathways per image for the pathway ablation (≥ 20 in METHOD §8).
+        public var randomPathways = 20
         /// Overrides of the model file and the dataset's path when they moved since tracing.
         public var modelPath: String?
         public var dataPath: String?
@@ -54,6 +60,9 @@ public struct TraceEvaluation: Sendable {
         guard options.images >= 1 else { throw InputError.invalidParameter(.images, "images must be at least 1, got \(options.images)") }
         guard options.randomOrders >= 1 else {
             throw InputError.invalidParameter(.randomOrders, "random orders must be at least 1, got \(options.randomOrders)")
+        }
+        guard options.randomPathways >= 1 else {
+            throw InputError.invalidParameter(.randomPathways, "random pathways must be at least 1, got \(options.randomPathways)")
         }
         tracePath = path
         self.options = options
@@ -111,6 +120,11 @@ public struct TraceEvaluation: Sendable {
         let classSubs = try layers.map { try model.subnetwork(from: $0.name, to: output) }
         let pairSubs = try zip(layers, layers.dropFirst()).map { try model.subnetwork(from: $0.name, to: $1.name) }
         var accumulators = [String: BlockAccumulator]()
+        var ablation = try PathwayAblation(layers: zip(banks, layers).map { .init(bank: $0, geometry: $1) },
+                                           networks: pairSubs + [classSubs[classSubs.count - 1]])
+        ablation.threads = options.threads
+        let pathways = options.pathwayAblation ? topPathways(classes: Set(chosen.map(\.prediction))) : [:]
+        var pathwayResults = PathwayAccumulator()
         var done = 0
         let stream = loader.restricted(to: chosen.map(\.index)).stream(prefetchThreads: 0)
         while let batch = try stream.next() {
@@ -160,6 +174,10 @@ public struct TraceEvaluation: Sendable {
                 done += 1
                 progress(done, chosen.count)
             }
+            if options.pathwayAblation {
+                try ablate(batch: batch.indices, first: activations[0], predictions: recordOf, pathways: pathways,
+                           using: ablation, into: &pathwayResults)
+            }
         }
         let order = layers.indices.flatMap { l -> [String] in
             ["\(layers[l].name) → classes"] + (options.layerTargets && l + 1 < layers.count ? ["\(layers[l].name) → \(layers[l + 1].name)"] : [])
@@ -167,7 +185,62 @@ public struct TraceEvaluation: Sendable {
         return EvaluationReport(
             trace: tracePath, images: done, randomOrders: options.randomOrders, seconds: Date().timeIntervalSince(started),
             errorNode: reader.header.settings.errorNode,
-            blocks: order.compactMap { accumulators[$0]?.block(name: $0, classNames: reader.layout.classNames) })
+            blocks: order.compactMap { accumulators[$0]?.block(name: $0, classNames: reader.layout.classNames) },
+            pathwayAblation: options.pathwayAblation
+                ? pathwayResults.report(randomPathways: options.randomPathways, classNames: reader.layout.classNames,
+                                        pathways: pathways.mapValues { path in path.enumerated().map { reader.layout.nodeName(layer: $0, index: $1) } })
+                : nil)
+    }
+
+    /// Per class, the concepts of its best pathway (PathwayFinder over the images labelled with the
+    /// class, as `query pathways`) among those made of concepts only — error and mean nodes cannot
+    /// be removed by setting codes to 0. Classes without one are left out.
+    func topPathways(classes: Set<Int>) -> [Int: [Int]] {
+        var result = [Int: [Int]]()
+        for c in classes {
+            let found = PathwayFinder.best(in: reader.graph, classIndex: c, top: 64, group: .label(c), exemplars: 0)
+            if let path = found.first(where: { $0.steps.allSatisfy { $0.index < banks[$0.layer].k } }) {
+                result[c] = path.steps.map(\.index)
+            }
+        }
+        return result
+    }
+
+    /// The pathway ablation of one batch's evaluated images: per image one unablated row, its
+    /// class's top pathway and `randomPathways` random ones (one uniform concept per traced layer,
+    /// SplitMix64 seeded by (seed, image)), all in one pass through the traced layers.
+    func ablate(batch indices: [Int], first: Tensor, predictions: [Int: ImageRecord], pathways: [Int: [Int]],
+                using ablation: PathwayAblation, into results: inout PathwayAccumulator) throws {
+        var rows = [Int](), paths = [[Int?]](), images = [(index: Int, classIndex: Int)]()
+        let none = [Int?](repeating: nil, count: layers.count)
+        for (i, index) in indices.enumerated() {
+            guard let record = predictions[index] else { continue }
+            guard let top = pathways[record.prediction] else {
+                results.skipped += 1
+                continue
+            }
+            var rng = SplitMix64(seed: options.seed ^ (UInt64(index) &* 0xD1B5_4A32_D192_ED03) ^ 0x5041_5448)
+            let random = (0..<options.randomPathways).map { _ in banks.map { Optional(Int.random(in: 0..<$0.k, using: &rng)) } }
+            rows += Array(repeating: i, count: 2 + random.count)
+            paths += [none, top.map(Optional.init)] + random
+            images.append((index, record.prediction))
+        }
+        guard !rows.isEmpty else { return }
+        let logits = try ablation.logits(first: first, images: rows, pathways: paths)
+        let classes = logits.count / rows.count, per = 2 + options.randomPathways
+        func row(_ r: Int) -> ArraySlice<Float> { logits[(r * classes)..<((r + 1) * classes)] }
+        func predicts(_ r: Int, _ c: Int) -> Bool {
+            let v = row(r)
+            return !v.indices.contains { v[$0] > v[v.startIndex + c] || (v[$0] == v[v.startIndex + c] && $0 - v.startIndex < c) }
+        }
+        for (j, image) in images.enumerated() {
+            let c = image.classIndex, base = j * per
+            let randomRows = (base + 2)..<(base + per)
+            results.add(classIndex: c, real: Double(row(base)[row(base).startIndex + c]),
+                        pathway: Double(row(base + 1)[row(base + 1).startIndex + c]),
+                        random: randomRows.map { Double(row($0)[row($0).startIndex + c]) },
+                        keptPathway: predicts(base + 1, c), keptRandom: randomRows.map { predicts($0, c) })
+        }
     }
 
     /// Concept contributions x_q = v_q u_{·,q} (C·P each, the layer's layout) and the fixed part:

@@ -138,8 +138,8 @@ struct SanityCommand: ParsableCommand {
     /// The randomized and perturbed copies of `m`, in report order: cascading stages (logits
     /// first), independent layers, then the perturbed models accepted for `images` and `targets`.
     /// Randomized copies are made when asked for, so only one is in memory at a time.
-    func variants(of m: Model, checks: [SanityCheckKind], images: Tensor, targets: [Int])
-        throws -> (list: [SanityVariant], accepted: Int, tried: Int) {
+    func variants(of m: Model, checks: [SanityCheckKind], images: Tensor, targets: [Int],
+                  filter: MapSanityCheck.PerturbationFilter = .everyImage) throws -> (list: [SanityVariant], accepted: Int, tried: Int) {
         let check = MapSanityCheck(model: m, methods: [], settings: try .standard())
         var stages = [MapSanityCheck.Stage]()
         if checks.contains(.cascading) { stages += check.cascadingStages() }
@@ -154,7 +154,7 @@ struct SanityCommand: ParsableCommand {
         if checks.contains(.perturbation) {
             var rng = SamplingRNG(seed: seed)
             (perturbed, tried) = try check.perturbedModels(count: perturbedModels, sigma: sigma, images: images, targets: targets,
-                                                           maxTries: maxTries ?? 10 * perturbedModels, rng: &rng)
+                                                           maxTries: maxTries ?? 10 * perturbedModels, filter: filter, rng: &rng)
         }
         list += perturbed.enumerated().map { k, p in SanityVariant(check: "perturbation", label: "model \(k)") { p } }
         return (list, perturbed.count, tried)
@@ -269,7 +269,8 @@ struct SanityCommand: ParsableCommand {
         let sample = try check.allImages()
         let n = sample.shape[0]
         let predicted = try MapSanityCheck.predictions(m, images: sample, targets: Array(repeating: 0, count: n)).map(\.predicted)
-        let (variantList, accepted, tried) = try variants(of: m, checks: checkList, images: sample, targets: predicted)
+        // A graph aggregates its images: the mean target probability may not fall (METHOD §7).
+        let (variantList, accepted, tried) = try variants(of: m, checks: checkList, images: sample, targets: predicted, filter: .meanOverImages)
         var progress = ProgressReporter(label: "sanity", total: n * (1 + variantList.count), unit: "images", quiet: output.quiet)
         func retrace(_ model: Model) throws -> ConceptGraph {
             let before = progress.done

@@ -61,7 +61,8 @@ import Testing
         let source = try TraceSource.open(trace)
         let sample = try GraphSanityCheck(source: source, model: m, images: 4).allImages()
         let predicted = try MapSanityCheck.predictions(m, images: sample, targets: [0, 0, 0, 0]).map(\.predicted)
-        let variants = try command.variants(of: m, checks: [.cascading, .perturbation], images: sample, targets: predicted).list
+        let variants = try command.variants(of: m, checks: [.cascading, .perturbation], images: sample, targets: predicted,
+                                          filter: .meanOverImages).list
         #expect(variants.count == files.count)
         for (file, variant) in zip(files, variants) where file.hasPrefix("000") || file.hasPrefix(String(format: "%03d", layers - 1)) || file.contains("perturbation") {
             let path = "\(saved)/\(file)", arrays = "\(dir)/arrays-\(file)"

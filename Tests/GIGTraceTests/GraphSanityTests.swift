@@ -36,6 +36,16 @@ import Testing
         #expect(GraphSanityCheck.jaccard(Set([1]), Set([2])) == 0)
     }
 
+    /// The graphs' perturbation filter: classes kept on every image, the mean probability not lower.
+    @Test func meanProbabilityFilterByHand() {
+        let reference: [(predicted: Int, probability: Double)] = [(2, 0.5), (4, 0.3)]
+        // Image 0 falls by 0.01, image 1 rises by 0.02: the mean rises (kept), not every image (refused).
+        #expect(MapSanityCheck.preserves(reference, [(2, 0.49), (4, 0.32)], filter: .meanOverImages))
+        #expect(!MapSanityCheck.preserves(reference, [(2, 0.49), (4, 0.32)], filter: .everyImage))
+        #expect(!MapSanityCheck.preserves(reference, [(2, 0.49), (4, 0.30)], filter: .meanOverImages))
+        #expect(!MapSanityCheck.preserves(reference, [(3, 0.9), (4, 0.9)], filter: .meanOverImages))
+    }
+
     @Test func retracingRandomizedModelsDecorrelatesTheGraph() throws {
         let dir = try makeTemporaryFolder("graph-sanity")
         let trace = try EvaluationTests.smallTrace(in: dir)

@@ -15,6 +15,7 @@ import PFV
 ///     let model = try source.loadModel(threads: 2, foldBatchNorm: false)
 ///     let check = try GraphSanityCheck(source: source, model: model, images: 16)
 ///     let original = try check.graph(of: model)
+///     var rng = SamplingRNG(seed: 1)
 ///     let random = try check.graph(of: try model.randomizing(model.parameterLayers.map(\.node), rng: &rng))
 ///     let rows = GraphSanityCheck.compare(original, random, topK: 5, check: "cascading", stage: "all")
 public struct GraphSanityCheck: Sendable {

@@ -124,3 +124,66 @@ enum SanityFigure {
         try AttributionRendering.writePNG(px, width: figW, height: figH, to: path)
     }
 }
+
+/// What `gigtrace sanity --trace` writes (schemas/sanity.schema.json, the graph form): every
+/// (check, stage, block) comparison of the retraced graph with the original model's graph of the
+/// same images, and a summary with the perturbed models averaged. Undefined values are null.
+struct GraphSanityReport {
+    var model: String
+    var trace: String
+    var imageIndices: [Int]
+    var seed: UInt64
+    var topK: Int
+    var sigma: Double?
+    var perturbation: SanityReport.Perturbation?
+    var rows: [GraphSanityCheck.Comparison]
+
+    /// Perturbed models averaged into one stage "mean of N models"; other rows as they are.
+    var summary: [GraphSanityCheck.Comparison] {
+        var out = rows.filter { $0.check != "perturbation" }
+        let perturbed = rows.filter { $0.check == "perturbation" }
+        let models = Set(perturbed.map(\.stage)).count
+        var blocks = [String]()
+        for r in perturbed where !blocks.contains(r.block) { blocks.append(r.block) }
+        func mean(_ v: [Double]) -> Double {
+            let finite = v.filter(\.isFinite)
+            return finite.isEmpty ? .nan : finite.reduce(0, +) / Double(finite.count)
+        }
+        for block in blocks {
+            let group = perturbed.filter { $0.block == block }
+            let classes = group.first?.classJaccard.count ?? 0
+            out.append(GraphSanityCheck.Comparison(
+                check: "perturbation", stage: "mean of \(models) models", block: block, edges: group.first?.edges ?? 0,
+                spearman: mean(group.map(\.spearman)), kendall: mean(group.map(\.kendall)), jaccard: mean(group.map(\.jaccard)),
+                classJaccard: (0..<classes).map { c in mean(group.map { $0.classJaccard[c] }) }))
+        }
+        return out
+    }
+
+    func table() -> String {
+        var t = TextTable(["check", "stage", "block", "edges", "spearman", "kendall", "top-\(topK) jaccard"])
+        func cell(_ v: Double) -> String { v.isFinite ? TextTable.number(v, digits: 3) : "n/a" }
+        for r in summary {
+            t.add([r.check, r.stage, r.block, r.block == "pathways" ? "" : String(r.edges), cell(r.spearman), cell(r.kendall), cell(r.jaccard)])
+        }
+        return "graph sanity checks on \(imageIndices.count) images of \(trace) (edge means vs the original model's graph)\n" + t.render()
+    }
+
+    func json() throws -> Data {
+        func value(_ v: Double) -> Any { v.isFinite ? v : NSNull() }
+        func encode(_ rows: [GraphSanityCheck.Comparison]) -> [[String: Any]] {
+            rows.map { r in
+                ["check": r.check, "stage": r.stage, "block": r.block, "edges": r.edges, "spearman": value(r.spearman),
+                 "kendall": value(r.kendall), "jaccard": value(r.jaccard), "classJaccard": r.classJaccard.map(value)]
+            }
+        }
+        var object: [String: Any] = [
+            "format": "gigtrace-sanity", "version": 1, "model": model, "trace": trace, "images": imageIndices.count,
+            "imageIndices": imageIndices, "seed": seed, "topK": topK,
+            "graph": ["summary": encode(summary), "comparisons": encode(rows)],
+        ]
+        if let sigma { object["sigma"] = sigma }
+        if let perturbation { object["perturbation"] = ["accepted": perturbation.accepted, "tried": perturbation.tried] }
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    }
+}

@@ -66,29 +66,15 @@ public struct TraceEvaluation: Sendable {
         }
         tracePath = path
         self.options = options
-        reader = try TraceReader.open(path)
+        let source = try TraceSource.open(path, modelPath: options.modelPath, dataPath: options.dataPath)
+        reader = source.reader
         let header = reader.header
-        let modelPath = options.modelPath ?? header.model.path
-        guard FileManager.default.fileExists(atPath: modelPath) else {
-            throw InputError.invalidParameter(.model, "\(path): its model \(modelPath) no longer exists; give its new place")
-        }
-        let sha = try SHA256.hex(ofFile: modelPath)
-        guard sha == header.model.sha256 else {
-            throw TraceError.invalidSettings("\(modelPath) is not the model \(path) was traced with (SHA-256 differs)")
-        }
-        var spec = try DatasetSpec.parse(header.preprocessingJSON, origin: path)
-        if let data = options.dataPath { spec.data = data }
-        guard FileManager.default.fileExists(atPath: spec.data) else {
-            throw InputError.invalidParameter(.data, "\(path): its dataset \(spec.data) no longer exists (moved?); give its new place")
-        }
-        var model = try Model.load(path: modelPath, threads: options.threads)
-        model.threads = options.threads
-        self.model = model
+        model = try source.loadModel(threads: options.threads)
         output = model.outputNames.first ?? ""
-        layers = try header.banks.map { try LayerGeometry(model: model, layer: $0.layer) }
+        layers = try source.layers(in: model)
         banks = header.banks
         errorNode = header.settings.errorNode
-        loader = try spec.makeLoader(batchSize: options.batchSize)
+        loader = try source.spec.makeLoader(batchSize: options.batchSize)
         if let c = options.classIndex, !reader.layout.classNames.indices.contains(c) {
             throw TraceError.invalidSettings("class \(c) is not one of the trace's \(reader.layout.classCount) classes")
         }

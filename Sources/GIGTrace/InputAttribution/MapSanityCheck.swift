@@ -87,10 +87,18 @@ public struct MapSanityCheck: Sendable {
         }
     }
 
+    /// Which target probabilities may not fall for a perturbed model to be kept: each image's
+    /// (maps, as the GGIG paper filters per image), or their mean over the images (concept graphs,
+    /// which aggregate the images: per image, none of 50 candidates passed on 16 demo images).
+    public enum PerturbationFilter: Sendable {
+        case everyImage, meanOverImages
+    }
+
     /// Accepted perturbed models (METHOD §7): N(0, σ²) on every conv/linear weight and bias; a
     /// candidate is kept only if, for every image, the predicted class is unchanged and the
-    /// target's softmax probability did not fall. Tries at most `maxTries` candidates.
+    /// target's softmax probability did not fall (`filter`). Tries at most `maxTries` candidates.
     public func perturbedModels(count: Int, sigma: Float, images: Tensor, targets: [Int], maxTries: Int,
+                                filter: PerturbationFilter = .everyImage,
                                 rng: inout SamplingRNG) throws -> (models: [Model], tried: Int) {
         guard count > 0 else { throw InputError.invalidParameter(.perturbedModels, "perturbed models must be at least 1, got \(count)") }
         let reference = try Self.predictions(model, images: images, targets: targets)
@@ -98,7 +106,9 @@ public struct MapSanityCheck: Sendable {
         while kept.count < count && tried < maxTries {
             tried += 1
             let candidate = try model.perturbing(sigma: sigma, rng: &rng)
-            if Self.preserves(reference, try Self.predictions(candidate, images: images, targets: targets)) { kept.append(candidate) }
+            if Self.preserves(reference, try Self.predictions(candidate, images: images, targets: targets), filter: filter) {
+                kept.append(candidate)
+            }
         }
         return (kept, tried)
     }
@@ -116,8 +126,16 @@ public struct MapSanityCheck: Sendable {
         }
     }
 
-    /// The perturbation filter: every image keeps its predicted class and its target probability did not fall.
-    public static func preserves(_ reference: [(predicted: Int, probability: Double)], _ candidate: [(predicted: Int, probability: Double)]) -> Bool {
-        zip(reference, candidate).allSatisfy { $1.predicted == $0.predicted && $1.probability >= $0.probability }
+    /// The perturbation filter: every image keeps its predicted class, and its target probability
+    /// (`.everyImage`) or the mean target probability (`.meanOverImages`) did not fall.
+    public static func preserves(_ reference: [(predicted: Int, probability: Double)], _ candidate: [(predicted: Int, probability: Double)],
+                                 filter: PerturbationFilter = .everyImage) -> Bool {
+        guard zip(reference, candidate).allSatisfy({ $1.predicted == $0.predicted }) else { return false }
+        switch filter {
+        case .everyImage:
+            return zip(reference, candidate).allSatisfy { $1.probability >= $0.probability }
+        case .meanOverImages:
+            return candidate.reduce(0) { $0 + $1.probability } >= reference.reduce(0) { $0 + $1.probability }
+        }
     }
 }

@@ -17,11 +17,17 @@ public struct GIGComputations: Sendable {
 
     /// Throws when the traced layers (tensor names, forward order) do not run forward: each
     /// computed from the previous one alone, every path to `output` through each.
+    /// `conceptTarget` and the banks' coding λs (`lambdas`, one per layer; needed for `.coefficient`)
+    /// choose what layer l → l+1 edges flow into (METHOD §4).
     public init(model: Model, layers names: [String], bases: [ConceptBasis], output: String, classes count: Int,
-                quadrature: Quadrature, mode: GIGComputation.Mode) throws {
+                quadrature: Quadrature, mode: GIGComputation.Mode,
+                conceptTarget: ConceptTarget = .projection, lambdas: [Float] = []) throws {
         let (toNext, toClasses) = try Self.subnetworks(model: model, layers: names, output: output)
         layers = try toNext.enumerated().map { l, sub in
-            try GIGComputation(subnetwork: sub, source: bases[l], target: .concepts(bases[l + 1]), quadrature: quadrature, mode: mode)
+            var gig = try GIGComputation(subnetwork: sub, source: bases[l], target: .concepts(bases[l + 1]), quadrature: quadrature, mode: mode)
+            gig.conceptTarget = conceptTarget
+            gig.targetLambda = l + 1 < lambdas.count ? lambdas[l + 1] : 0
+            return gig
         }
         classes = try toClasses.enumerated().map { l, sub in
             try GIGComputation(subnetwork: sub, source: bases[l], target: .classes(count: count), quadrature: quadrature, mode: mode)
@@ -34,7 +40,8 @@ public struct GIGComputations: Sendable {
         }
         let viaTrees = generalized
         joint = toNext.indices.map { l in
-            viaTrees[l] == nil && (mode == .forward || (mode == .auto && bases[l].sourceCount < bases[l + 1].count + count))
+            viaTrees[l] == nil && (mode == .forward || (mode == .auto && bases[l].sourceCount < bases[l + 1].count + count)
+                                   || conceptTarget == .coefficient)
         }
     }
 

@@ -91,7 +91,7 @@ import Testing
 
     @Test func codeJacobianMatchesFiniteDifferences() throws {
         let r = try Self.reference(steps: 16)
-        let (c, kb) = (r.basisB.channels, r.basisB.count)
+        let c = r.basisB.channels
         let p = r.layerB.count / c
         let target = try CoefficientTarget(basis: r.basisB, lambda: r.lambda, codes: r.codesB, positions: p)
         // Analytic: ∂g_t/∂y_{ch,pos} = a_{pos,t}[ch] − β_{pos,t} y_{ch,pos}/‖y_pos‖ (rows of G_S⁻¹(V_S − λ·1·yᵀ/‖y‖)).
@@ -112,7 +112,6 @@ import Testing
         }
         #expect(scale > 0.5)
         #expect(worst / scale < 2e-3, "finite differences differ by \(worst) of \(scale)")
-        _ = kb
     }
 
     /// The closed form u_S(y) = G_S⁻¹(V_S y − λ‖y‖·1) at the real y equals the codes the trace

@@ -251,12 +251,7 @@ public struct GIGComputation: Sendable {
         var first = 0
         while first < quadrature.steps {
             let steps = first..<min(first + stepsPerChunk, quadrature.steps)
-            let input = Buffers.make(steps.count * sizeA) { buffer in
-                for (i, step) in steps.enumerated() {
-                    let alpha = Float(quadrature.alphas[step])
-                    for j in 0..<sizeA { buffer[i * sizeA + j] = alpha * end[j] }
-                }
-            }
+            let input = pathPoints(end, steps: steps)
             let y = try subnetwork.forward(Tensor(uncheckedShape: [steps.count] + shapeA, data: input)).output.data
             for i in steps.indices.map({ $0 - first }) {
                 out += CoefficientTarget.unitDirections(y, offset: i * sizeB, channels: c.channels, positions: c.positions)
@@ -264,6 +259,17 @@ public struct GIGComputation: Sendable {
             first = steps.upperBound
         }
         return out
+    }
+
+    /// α_k · end for each step k of `steps`, one after the other (the path's points, batched).
+    func pathPoints(_ end: [Float], steps: Range<Int>) -> [Float] {
+        let size = end.count
+        return Buffers.make(steps.count * size) { out in
+            for (i, step) in steps.enumerated() {
+                let alpha = Float(quadrature.alphas[step])
+                for j in 0..<size { out[i * size + j] = alpha * end[j] }
+            }
+        }
     }
 
     /// Reverse mode: A(q→r) = Σ_p u_{p,q} (V G_r)_{q,p} with G_r = Σ_k w_k ∇_X g_r(F(α_k X̃)),
@@ -284,12 +290,7 @@ public struct GIGComputation: Sendable {
         var first = 0
         while first < quadrature.steps {
             let steps = first..<min(first + stepsPerChunk, quadrature.steps)
-            let input = Buffers.make(steps.count * sizeA) { out in
-                for (i, step) in steps.enumerated() {
-                    let alpha = Float(quadrature.alphas[step])
-                    for j in 0..<sizeA { out[i * sizeA + j] = alpha * reconstruction[j] }
-                }
-            }
+            let input = pathPoints(reconstruction, steps: steps)
             let tape = try subnetwork.forward(Tensor(uncheckedShape: [steps.count] + shapeA, data: input))
             let pulled = try subnetwork.backwardSum(tape, block: cotangents, weights: steps.map { Float(quadrature.weights[$0]) })
             if gradient.isEmpty {

@@ -4,6 +4,7 @@ import Testing
 @testable import CNN
 @testable import Concepts
 @testable import Core
+@testable import Datasets
 @testable import GIGTrace
 
 /// The coefficient target of GIG (docs/METHOD.md §4, `gigtrace trace --target coefficient`) against
@@ -152,5 +153,42 @@ import Testing
             try gig.compute(sourceCodes: r.codesA, realTarget: Tensor(uncheckedShape: [r.basisB.channels, 4, 4], data: r.layerB),
                             targetCodes: r.codesB)
         }
+    }
+
+    /// A 12-image demo trace with `--target coefficient`: the header records it, the concept →
+    /// class edges equal a projection trace's (only layer → layer edges change), the layer → layer
+    /// edges differ, and `evaluate` runs on it with finite results.
+    @Test func aCoefficientTraceStoresItsTargetAndEvaluates() throws {
+        let dir = try makeTemporaryFolder("coefficient-trace")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func trace(_ target: ConceptTarget) throws -> String {
+            let spec = DatasetSpec(data: TestPaths.fashionMNISTTestImages, preprocessing: Preprocessing(mean: [0.2860], std: [0.3530]),
+                                   selection: DatasetSelection(limit: 12))
+            var c = TraceConfiguration(modelPath: TestPaths.demoModel, dataset: spec, output: "\(dir)/\(target.rawValue).sqlite")
+            c.layers = [EvaluationTests.stage2, EvaluationTests.stage3]
+            c.conceptsPerLayer = [4]
+            c.steps = 8
+            c.conceptImages = 12
+            c.batchSize = 6
+            c.threads = 1
+            c.prefetchThreads = 0
+            c.conceptTarget = target
+            _ = try TraceRun(c).run()
+            return c.output
+        }
+        let (projection, coefficient) = (try trace(.projection), try trace(.coefficient))
+        #expect(try TraceReader.open(coefficient).header.settings.conceptTarget == .coefficient)
+        #expect(try TraceReader.open(projection).header.settings.conceptTarget == .projection)
+        let p = try TraceDatabase.open(projection).readImageLayers(), c = try TraceDatabase.open(coefficient).readImageLayers()
+        #expect(p.count == c.count && p.count == 24)
+        for (a, b) in zip(p, c) { #expect(a.classRelevance == b.classRelevance, "image \(a.image) layer \(a.level)") }
+        let layerEdges = zip(p, c).filter { $0.0.level == 0 }
+        #expect(layerEdges.contains { $0.0.nextEdges != $0.1.nextEdges })
+        var options = TraceEvaluation.Options()
+        options.images = 4
+        options.threads = 1
+        let report = try TraceEvaluation(trace: coefficient, options: options).run()
+        #expect(report.blocks.count == 3)
+        for block in report.blocks { for o in block.orders { #expect(o.deletionAUC.mean.isFinite && o.insertionAUC.mean.isFinite) } }
     }
 }

@@ -4,7 +4,6 @@ import Testing
 @testable import CNN
 @testable import Concepts
 @testable import Core
-@testable import Datasets
 @testable import GIGTrace
 
 /// The coefficient target of GIG (docs/METHOD.md §4, `gigtrace trace --target coefficient`) against
@@ -161,22 +160,8 @@ import Testing
     @Test func aCoefficientTraceStoresItsTargetAndEvaluates() throws {
         let dir = try makeTemporaryFolder("coefficient-trace")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        func trace(_ target: ConceptTarget) throws -> String {
-            let spec = DatasetSpec(data: TestPaths.fashionMNISTTestImages, preprocessing: Preprocessing(mean: [0.2860], std: [0.3530]),
-                                   selection: DatasetSelection(limit: 12))
-            var c = TraceConfiguration(modelPath: TestPaths.demoModel, dataset: spec, output: "\(dir)/\(target.rawValue).sqlite")
-            c.layers = [EvaluationTests.stage2, EvaluationTests.stage3]
-            c.conceptsPerLayer = [4]
-            c.steps = 8
-            c.conceptImages = 12
-            c.batchSize = 6
-            c.threads = 1
-            c.prefetchThreads = 0
-            c.conceptTarget = target
-            _ = try TraceRun(c).run()
-            return c.output
-        }
-        let (projection, coefficient) = (try trace(.projection), try trace(.coefficient))
+        let projection = try EvaluationTests.smallTrace(in: dir, name: "projection")
+        let coefficient = try EvaluationTests.smallTrace(in: dir, name: "coefficient", conceptTarget: .coefficient)
         #expect(try TraceReader.open(coefficient).header.settings.conceptTarget == .coefficient)
         #expect(try TraceReader.open(projection).header.settings.conceptTarget == .projection)
         let p = try TraceDatabase.open(projection).readImageLayers(), c = try TraceDatabase.open(coefficient).readImageLayers()

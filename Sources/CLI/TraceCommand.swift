@@ -60,6 +60,9 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Error node per traced layer (docs/METHOD.md §4): on integrates GIG to the real layer X with ε = X − X̃ as one more source, so the edges add up to the real model's logits; off integrates to the codes' reconstruction X̃.")
     var errorNode: OnOff = TraceConfiguration.defaultErrorNode ? .on : .off
 
+    @Option(help: "What layer l → l+1 edges flow into (docs/METHOD.md §4): projection (⟨Y_p, v_r⟩ at r's active positions) or coefficient (r's Lasso code u_r on the active set fixed from the real pass, differentiated exactly; runs forward mode).")
+    var target: ConceptTarget = .projection
+
     @OptionGroup var execution: ExecutionOptions
 
     @Option(parsing: .unconditional, help: "Checkpoint at least every N images (and every 30 s).")
@@ -168,6 +171,7 @@ struct TraceCommand: ParsableCommand {
         if let shard { (c.shardIndex, c.shardCount) = try Self.shard(shard) }
         c.seed = learning.seed
         c.errorNode = errorNode == .on
+        c.conceptTarget = target
         c.threads = execution.threads
         c.batchSize = dataset.batchSize
         c.skipBad = dataset.skipBad

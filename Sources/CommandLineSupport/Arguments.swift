@@ -10,6 +10,7 @@ import PFV
 extension ConceptMethod: ExpressibleByArgument {}
 extension Quadrature.Method: ExpressibleByArgument {}
 extension GIGComputation.Mode: ExpressibleByArgument {}
+extension ConceptTarget: ExpressibleByArgument {}
 extension ERFMethod: ExpressibleByArgument {}
 extension DatasetFormat: ExpressibleByArgument {}
 extension GraphExporter.Format: ExpressibleByArgument {}

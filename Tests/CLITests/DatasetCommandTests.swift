@@ -81,10 +81,11 @@ import Testing
 }
 
 extension DatasetCommandTests {
+    /// With --force an existing output is replaced whole (a shorter export leaves no old tail).
     @Test func exportReplacesAnExistingOutput() throws {
         for limit in ["3", "5", "2"] {
             let command = try DatasetExportCommand.parse(["--data", Self.images, "--limit", limit, "--out", "\(dir)/r.npy",
-                                                          "--labels-out", "\(dir)/rl.npy", "--quiet"])
+                                                          "--labels-out", "\(dir)/rl.npy", "--force", "--quiet"])
             try command.run()
             #expect(try readFloats("\(dir)/r.npy").header.contains("'shape': (\(limit), 1, 28, 28)"))
         }

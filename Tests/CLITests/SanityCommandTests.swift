@@ -101,10 +101,10 @@ import Testing
     @Test func badInputGivesOneLineErrors() throws {
         let base = ["--model", Self.model, "--data", Self.images, "--mean", "0.2860", "--std", "0.3530", "--limit", "2", "--out", "\(dir)/o", "--quiet"]
         func run(_ extra: [String]) -> String { message { try SanityCommand.parse(base + extra).compute() } }
-        #expect(run(["--methods", "lime"]).contains("--methods: unknown method 'lime'"))
+        #expect(run(["--methods", "lime"]).contains("'lime' is invalid for '--methods"))
         #expect(run(["--methods", "gradient", "--target", "Unicorn"]).contains("not pred, label"))
         #expect(run(["--methods", "gradient", "--target", "12"]).contains("out of range"))
-        #expect(run(["--checks", "shuffle"]).contains("--checks: unknown check 'shuffle'"))
+        #expect(run(["--checks", "shuffle"]).contains("'shuffle' is invalid for '--checks"))
         #expect(run(["--sigma", "0"]) == "--sigma must be positive, got 0.0")
         #expect(run(["--sigma=-1"]) == "--sigma must be positive, got -1.0")
         #expect(run(["--perturbed-models", "0"]) == "--perturbed-models must be at least 1, got 0")

@@ -41,7 +41,13 @@ public struct GIGComputation: Sendable {
     /// Upper bound on floats held by one chunk of steps × targets (or sources) × layer-a size (memory knob).
     public var chunkElements: Int = 1 << 23
     /// Reverse or forward mode for the path integral (METHOD §4); `.auto` takes the fewer passes.
+    /// The coefficient target always runs forward mode (its cotangent changes along the path).
     public var mode: Mode = .auto
+    /// Concept targets: the projection ⟨Y_p, v_r⟩ or r's code u_{p,r}(Y_p) (`CoefficientTarget`;
+    /// needs the `.masked` mask, whose active sets it solves on).
+    public var conceptTarget: ConceptTarget = .projection
+    /// The target bank's coding λ (relative to ‖y‖), used by the coefficient target.
+    public var targetLambda: Float = 0
 
     /// How the integrand is differentiated. Both give the same relevance up to rounding.
     public enum Mode: String, Sendable, Codable, CaseIterable {
@@ -113,9 +119,10 @@ public struct GIGComputation: Sendable {
         let prepared = try prepare(sourceCodes: sourceCodes, realTarget: realTarget, targetCodes: targetCodes,
                                    sourceActivation: sourceActivation)
         guard prepared.t > 0 else { return prepared.result }
-        if mode == .forward || (mode == .auto && sourceCount < prepared.t) {
-            let sums = try forwardModeSums(prepared, collecting: [])
-            return finish(prepared, forwardSums: sums[subnetwork.to] ?? [])
+        if mode == .forward || (mode == .auto && sourceCount < prepared.t) || prepared.coefficient != nil {
+            let sums = try forwardModeSums(prepared, collecting: [],
+                                           normals: prepared.coefficient == nil ? nil : (subnetwork.to, prepared.stepDirections))
+            return finish(prepared, forwardSums: sums[subnetwork.to] ?? [], directionSums: sums.directionSums)
         }
         return finish(prepared, relevance: try reverseModeRelevance(prepared))
     }
@@ -136,8 +143,9 @@ public struct GIGComputation: Sendable {
                                       sourceActivation: sourceActivation)
         let classes = try toClasses.prepare(sourceCodes: sourceCodes, realTarget: realLogits, targetCodes: nil,
                                             sourceActivation: sourceActivation)
-        let sums = try toClasses.forwardModeSums(classes, collecting: [toNext.subnetwork.to])
-        return (toNext.finish(next, forwardSums: sums[toNext.subnetwork.to] ?? []),
+        let sums = try toClasses.forwardModeSums(classes, collecting: [toNext.subnetwork.to],
+                                                 normals: next.coefficient == nil ? nil : (toNext.subnetwork.to, next.stepDirections))
+        return (toNext.finish(next, forwardSums: sums[toNext.subnetwork.to] ?? [], directionSums: sums.directionSums),
                 toClasses.finish(classes, forwardSums: sums[toClasses.subnetwork.to] ?? []))
     }
 
@@ -156,6 +164,10 @@ public struct GIGComputation: Sendable {
         /// E = X − X̃ with the error node, else empty.
         let errorDirection: [Float]
         let gAtRecon: [Double], gAtZero: [Double], gAtReal: [Double]
+        /// The coefficient target (nil for projections and classes) and, per integration step,
+        /// the unit directions Y_p/‖Y_p‖ of F(α_k · end) (steps × C_b·P_b) its norm term needs.
+        var coefficient: CoefficientTarget? = nil
+        var stepDirections: [Float] = []
     }
 
     func prepare(sourceCodes: [Float], realTarget: Tensor, targetCodes: [Float]?,
@@ -167,7 +179,9 @@ public struct GIGComputation: Sendable {
             throw TraceError.shapeMismatch("\(sourceCodes.count) codes for \(positionsA) positions × \(k) concepts of '\(subnetwork.from)'")
         }
         let targetSize = realTarget.count
-        let block = try targetBlock(realTarget: realTarget, targetCodes: targetCodes)
+        let coefficient = try coefficientTarget(realTarget: realTarget, targetCodes: targetCodes)
+        let block = try coefficient.map { (cotangents: $0.linear, active: activeFlags($0)) }
+            ?? targetBlock(realTarget: realTarget, targetCodes: targetCodes)
         let targets = block.active.indices.filter { block.active[$0] }
         let t = targets.count
         let sources = sourceCount
@@ -202,11 +216,71 @@ public struct GIGComputation: Sendable {
             errorDirection = zip(x, reconstruction).map { $0 - $1 }
             pathEnd = x
         }
+        guard let coefficient else {
+            return Prepared(result: result, sourceCodes: sourceCodes, shapeA: shapeA, targetSize: targetSize, block: block,
+                            targets: targets, reconstruction: pathEnd, errorDirection: errorDirection,
+                            gAtRecon: dots(block.cotangents, t, targetSize, ends.output.data, offset: 0),
+                            gAtZero: dots(block.cotangents, t, targetSize, ends.output.data, offset: targetSize),
+                            gAtReal: dots(block.cotangents, t, targetSize, realTarget.data, offset: 0))
+        }
         return Prepared(result: result, sourceCodes: sourceCodes, shapeA: shapeA, targetSize: targetSize, block: block,
                         targets: targets, reconstruction: pathEnd, errorDirection: errorDirection,
-                        gAtRecon: dots(block.cotangents, t, targetSize, ends.output.data, offset: 0),
-                        gAtZero: dots(block.cotangents, t, targetSize, ends.output.data, offset: targetSize),
-                        gAtReal: dots(block.cotangents, t, targetSize, realTarget.data, offset: 0))
+                        gAtRecon: coefficient.values(ends.output.data, offset: 0),
+                        gAtZero: coefficient.values(ends.output.data, offset: targetSize),
+                        gAtReal: coefficient.values(realTarget.data, offset: 0),
+                        coefficient: coefficient, stepDirections: try stepDirections(pathEnd, coefficient))
+    }
+
+    /// The coefficient target of concept targets under `.coefficient` (nil otherwise).
+    func coefficientTarget(realTarget: Tensor, targetCodes: [Float]?) throws -> CoefficientTarget? {
+        guard conceptTarget == .coefficient, case .concepts(let bank) = target else { return nil }
+        guard mask == .masked else {
+            throw TraceError.invalidRequest("the coefficient target needs the masked target (its active sets come from the real layer's codes)")
+        }
+        let positions = realTarget.count / bank.channels
+        guard let codes = targetCodes, codes.count == positions * bank.k else {
+            throw TraceError.shapeMismatch("target codes for '\(subnetwork.to)' must be \(positions)×\(bank.k)")
+        }
+        return try CoefficientTarget(bank: bank, lambda: targetLambda, codes: codes, positions: positions)
+    }
+
+    func activeFlags(_ c: CoefficientTarget) -> [Bool] {
+        guard case .concepts(let bank) = target else { return [] }
+        var active = [Bool](repeating: false, count: bank.k)
+        for r in c.targets { active[r] = true }
+        return active
+    }
+
+    /// Y_p/‖Y_p‖ of Y = F(α_k · end) at every quadrature point α_k (steps × size of b), for the
+    /// coefficient target's norm term.
+    func stepDirections(_ end: [Float], _ c: CoefficientTarget) throws -> [Float] {
+        let shapeA = subnetwork.model.tensorShapes[subnetwork.from] ?? []
+        let sizeA = end.count, sizeB = c.channels * c.positions
+        var out = [Float]()
+        out.reserveCapacity(quadrature.steps * sizeB)
+        let stepsPerChunk = max(1, min(quadrature.steps, chunkElements / max(1, max(sizeA, sizeB))))
+        var first = 0
+        while first < quadrature.steps {
+            let steps = first..<min(first + stepsPerChunk, quadrature.steps)
+            let input = pathPoints(end, steps: steps)
+            let y = try subnetwork.forward(Tensor(uncheckedShape: [steps.count] + shapeA, data: input)).output.data
+            for i in steps.indices.map({ $0 - first }) {
+                out += CoefficientTarget.unitDirections(y, offset: i * sizeB, channels: c.channels, positions: c.positions)
+            }
+            first = steps.upperBound
+        }
+        return out
+    }
+
+    /// α_k · end for each step k of `steps`, one after the other (the path's points, batched).
+    func pathPoints(_ end: [Float], steps: Range<Int>) -> [Float] {
+        let size = end.count
+        return Buffers.make(steps.count * size) { out in
+            for (i, step) in steps.enumerated() {
+                let alpha = Float(quadrature.alphas[step])
+                for j in 0..<size { out[i * size + j] = alpha * end[j] }
+            }
+        }
     }
 
     /// Reverse mode: A(q→r) = Σ_p u_{p,q} (V G_r)_{q,p} with G_r = Σ_k w_k ∇_X g_r(F(α_k X̃)),
@@ -227,12 +301,7 @@ public struct GIGComputation: Sendable {
         var first = 0
         while first < quadrature.steps {
             let steps = first..<min(first + stepsPerChunk, quadrature.steps)
-            let input = Buffers.make(steps.count * sizeA) { out in
-                for (i, step) in steps.enumerated() {
-                    let alpha = Float(quadrature.alphas[step])
-                    for j in 0..<sizeA { out[i * sizeA + j] = alpha * reconstruction[j] }
-                }
-            }
+            let input = pathPoints(reconstruction, steps: steps)
             let tape = try subnetwork.forward(Tensor(uncheckedShape: [steps.count] + shapeA, data: input))
             let pulled = try subnetwork.backwardSum(tape, block: cotangents, weights: steps.map { Float(quadrature.weights[$0]) })
             if gradient.isEmpty {
@@ -277,13 +346,18 @@ public struct GIGComputation: Sendable {
         return relevance
     }
 
-    /// Forward mode's result: A(q→r) = ⟨S_q, cot_r⟩ for the active targets, one GEMM.
-    func finish(_ prepared: Prepared, forwardSums sums: [Float]) -> Result {
+    /// Forward mode's result: A(q→r) = ⟨S_q, cot_r⟩ for the active targets, one GEMM; for the
+    /// coefficient target minus its norm term Σ_p β_{p,r} D_{q,p} (`directionSums` D, sources × P_b).
+    func finish(_ prepared: Prepared, forwardSums sums: [Float], directionSums: [Float] = []) -> Result {
         let (sources, t, size) = (sourceCount, prepared.t, prepared.targetSize)
         var edges = [Float](repeating: 0, count: sources * t)
         if sums.count == sources * size {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(sources), Int32(t), Int32(size), 1,
                         sums, Int32(size), prepared.block.cotangents, Int32(size), 0, &edges, Int32(t))
+        }
+        if let c = prepared.coefficient, directionSums.count == sources * c.positions {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(sources), Int32(t), Int32(c.positions), -1,
+                        directionSums, Int32(c.positions), c.normWeights, Int32(c.positions), 1, &edges, Int32(t))
         }
         return finish(prepared, relevance: edges)
     }
@@ -318,8 +392,11 @@ public struct GIGComputation: Sendable {
     /// row-major) at b and at each tensor in `names` inside the subnetwork, where X̃_q is source
     /// q's share of X̃: v_q u_{p,q} at each position p, the mean (if any) at every position, and E
     /// for the error node.
-    /// The tangents of one chunk of steps go through one sweep.
-    func forwardModeSums(_ prepared: Prepared, collecting names: Set<String>) throws -> [String: [Float]] {
+    /// The tangents of one chunk of steps go through one sweep. With `normals` (a tensor in the
+    /// subnetwork and per step its unit directions n_k, steps × size) also the coefficient target's
+    /// D_{q,p} = Σ_k w_k ⟨n_{k,p}, S_{k,q,p}⟩ (sources × positions of that tensor).
+    func forwardModeSums(_ prepared: Prepared, collecting names: Set<String>,
+                         normals: (name: String, perStep: [Float])? = nil) throws -> ForwardSums {
         let shapeA = prepared.shapeA, sourceCodes = prepared.sourceCodes
         let (channels, positions) = (shapeA[0], shapeA[1] * shapeA[2])
         let sizeA = channels * positions, k = source.k, d = sourceCount
@@ -345,6 +422,8 @@ public struct GIGComputation: Sendable {
         }
         var sums = [String: [Float]]()
         for (name, size) in sizes { sums[name] = [Float](repeating: 0, count: d * size) }
+        let normalChannels = normals.flatMap { subnetwork.model.tensorShapes[$0.name]?.first } ?? 1
+        var directionSums = [Float]()
         let largest = sizes.map(\.1).max() ?? 1
         let stepsPerChunk = max(1, min(quadrature.steps, chunkElements / max(1, d * max(sizeA, largest))))
         var first = 0
@@ -361,6 +440,19 @@ public struct GIGComputation: Sendable {
             let tape = try subnetwork.forward(Tensor(uncheckedShape: [steps.count] + shapeA, data: input))
             let pushed = try subnetwork.jvp(tape, tangents: Tensor(uncheckedShape: [steps.count * d] + shapeA, data: tangents),
                                             collecting: names)
+            if let normals, let out = pushed[normals.name] {
+                let size = out.count / max(1, steps.count * d), positions = size / normalChannels
+                if directionSums.isEmpty { directionSums = [Float](repeating: 0, count: d * positions) }
+                for (i, step) in steps.enumerated() {
+                    let w = Float(quadrature.weights[step])
+                    for q in 0..<d {
+                        let row = (i * d + q) * size
+                        for j in 0..<size {
+                            directionSums[q * positions + j % positions] += w * normals.perStep[step * size + j] * out.data[row + j]
+                        }
+                    }
+                }
+            }
             // sums += Σ_i w_i · pushed[i], pushed viewed as [steps, d·size].
             let weights = steps.map { Float(quadrature.weights[$0]) }
             for (name, size) in sizes {
@@ -374,7 +466,14 @@ public struct GIGComputation: Sendable {
             }
             first += steps.count
         }
-        return sums
+        return ForwardSums(byTensor: sums, directionSums: directionSums)
+    }
+
+    /// What forward mode accumulates: S_q per collected tensor, and the coefficient target's D.
+    struct ForwardSums {
+        var byTensor: [String: [Float]]
+        var directionSums: [Float]
+        subscript(name: String) -> [Float]? { byTensor[name] }
     }
 
     /// The cotangent of g_r at b for every active target r, T×size row-major, and the active flags.

@@ -18,13 +18,19 @@ public struct GIGComputations: Sendable {
 
     /// Throws when the traced layers (tensor names, forward order) do not run forward: each
     /// computed from the previous one alone, every path to `output` through each. `banks[l]` is
-    /// layer l's concept bank; `errorNode` adds the error node ε to every layer's sources.
+    /// layer l's concept bank; `errorNode` adds the error node ε to every layer's sources;
+    /// `conceptTarget` chooses what layer l → l+1 edges flow into (METHOD §4; `.coefficient` codes
+    /// with each target bank's own λ).
     public init(model: Model, layers names: [String], banks: [ConceptBank], errorNode: Bool = false, output: String,
-                classes count: Int, quadrature: Quadrature, mode: GIGComputation.Mode) throws {
+                classes count: Int, quadrature: Quadrature, mode: GIGComputation.Mode,
+                conceptTarget: ConceptTarget = .projection) throws {
         let (toNext, toClasses) = try Self.subnetworks(model: model, layers: names, output: output)
         layers = try toNext.enumerated().map { l, sub in
-            try GIGComputation(subnetwork: sub, source: banks[l], errorNode: errorNode, target: .concepts(banks[l + 1]),
-                               quadrature: quadrature, mode: mode)
+            var gig = try GIGComputation(subnetwork: sub, source: banks[l], errorNode: errorNode, target: .concepts(banks[l + 1]),
+                                         quadrature: quadrature, mode: mode)
+            gig.conceptTarget = conceptTarget
+            gig.targetLambda = banks[l + 1].lambda
+            return gig
         }
         classes = try toClasses.enumerated().map { l, sub in
             try GIGComputation(subnetwork: sub, source: banks[l], errorNode: errorNode, target: .classes(count: count),
@@ -38,7 +44,8 @@ public struct GIGComputations: Sendable {
         }
         let viaTrees = generalized
         joint = toNext.indices.map { l in
-            viaTrees[l] == nil && (mode == .forward || (mode == .auto && banks[l].gigSourceCount(errorNode: errorNode) < banks[l + 1].k + count))
+            viaTrees[l] == nil && (mode == .forward || (mode == .auto && banks[l].gigSourceCount(errorNode: errorNode) < banks[l + 1].k + count)
+                                   || conceptTarget == .coefficient)
         }
     }
 

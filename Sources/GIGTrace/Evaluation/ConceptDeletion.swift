@@ -23,17 +23,41 @@ import Core
 /// let (curves, ends) = try d.curves(orders: [gigOrder] + randomOrders)   // curves[target][order]
 /// ```
 public struct ConceptDeletion: Sendable {
-    /// A target: t(Y) = ⟨weights, tensor⟩ (one image's values of `tensor`, which F computes).
+    /// A target: t(Y) = ⟨weights, tensor⟩ (one image's values of `tensor`, which F computes),
+    /// minus Σ_p β_p ‖Y_p‖ with `normWeights` β (one per position of a C×P tensor) for the
+    /// coefficient target (METHOD §4).
     public struct Target: Sendable {
         public var tensor: String
         public var weights: [Float]
         /// The sub-network from layer a to `tensor`, for gradient × activation.
         public var gradientNetwork: Subnetwork
+        public var normWeights: [Float]?
 
-        public init(tensor: String, weights: [Float], gradientNetwork: Subnetwork) {
+        public init(tensor: String, weights: [Float], gradientNetwork: Subnetwork, normWeights: [Float]? = nil) {
             self.tensor = tensor
             self.weights = weights
             self.gradientNetwork = gradientNetwork
+            self.normWeights = normWeights
+        }
+
+        /// t at one image's values `y` of the tensor (from `offset`).
+        func value(_ y: [Float], offset: Int) -> Double {
+            let n = weights.count
+            var s = 0.0
+            for j in 0..<n where weights[j] != 0 { s += Double(weights[j]) * Double(y[offset + j]) }
+            if let beta = normWeights, !beta.isEmpty {
+                let norms = CoefficientTarget.positionNorms(y, offset: offset, channels: n / beta.count, positions: beta.count)
+                for p in beta.indices where beta[p] != 0 { s -= Double(beta[p]) * norms[p] }
+            }
+            return s
+        }
+
+        /// ∇_Y t at `y`: the weights, minus β_p Y_p/‖Y_p‖ for the coefficient target.
+        func gradient(at y: [Float]) -> [Float] {
+            guard let beta = normWeights, !beta.isEmpty else { return weights }
+            let p = beta.count, c = weights.count / p
+            let unit = CoefficientTarget.unitDirections(y, offset: 0, channels: c, positions: p)
+            return weights.indices.map { weights[$0] - beta[$0 % p] * unit[$0] }
         }
     }
 
@@ -56,7 +80,8 @@ public struct ConceptDeletion: Sendable {
         }
         for t in targets {
             guard let out = subnetwork.model.tensorShapes[t.tensor], out.reduce(1, *) == t.weights.count,
-                  t.gradientNetwork.from == subnetwork.from, t.gradientNetwork.to == t.tensor else {
+                  t.gradientNetwork.from == subnetwork.from, t.gradientNetwork.to == t.tensor,
+                  t.normWeights.map({ !$0.isEmpty && t.weights.count % $0.count == 0 }) ?? true else {
                 throw TraceError.shapeMismatch("deletion target at '\(t.tensor)': weights or sub-network do not fit")
             }
         }
@@ -137,7 +162,7 @@ public struct ConceptDeletion: Sendable {
         for x in contributions { for j in full.indices { full[j] += x[j] } }
         let sub = target.gradientNetwork
         let tape = try sub.forward(Tensor(uncheckedShape: [1] + shape, data: full))
-        let gradient = try sub.backward(tape, cotangent: Tensor(uncheckedShape: [1] + outShape, data: target.weights))
+        let gradient = try sub.backward(tape, cotangent: Tensor(uncheckedShape: [1] + outShape, data: target.gradient(at: tape.output.data)))
         return contributions.map { x in zip(x, gradient.data).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } }
     }
 
@@ -197,12 +222,7 @@ public struct ConceptDeletion: Sendable {
                 return v.data
             }
             for i in 0..<chunk.count {
-                out.append(targets.indices.map { t in
-                    let w = targets[t].weights, n = w.count
-                    var s = 0.0
-                    for j in 0..<n where w[j] != 0 { s += Double(w[j]) * Double(tensors[t][i * n + j]) }
-                    return s
-                })
+                out.append(targets.indices.map { t in targets[t].value(tensors[t], offset: i * targets[t].weights.count) })
             }
             first += chunk.count
         }

@@ -52,6 +52,8 @@ public struct TraceEvaluation: Sendable {
     let banks: [ConceptBank]
     /// Whether the trace's GIG has the error node (METHOD §4).
     let errorNode: Bool
+    /// The trace's concept target (METHOD §4): layer targets are evaluated as GIG's were.
+    let conceptTarget: ConceptTarget
     let loader: DatasetLoader
     let output: String
 
@@ -74,6 +76,10 @@ public struct TraceEvaluation: Sendable {
         layers = try source.layers(in: model)
         banks = header.banks
         errorNode = header.settings.errorNode
+        guard let target = header.settings.conceptTarget else {
+            throw TraceError.invalidTrace("\(path) was traced with concept target '\(header.settings.extra["conceptTarget"] ?? "")', which this build does not know")
+        }
+        conceptTarget = target
         loader = try source.spec.makeLoader(batchSize: options.batchSize)
         if let c = options.classIndex, !reader.layout.classNames.indices.contains(c) {
             throw TraceError.invalidSettings("class \(c) is not one of the trace's \(reader.layout.classCount) classes")
@@ -147,7 +153,8 @@ public struct TraceEvaluation: Sendable {
                     // Layer target: the image's strongest active concept of the next layer.
                     if options.layerTargets, l + 1 < layers.count,
                        let next = try nextTarget(layer: l, image: i, codes: codes[l + 1], row: row, index: index) {
-                        targets.append(ConceptDeletion.Target(tensor: layers[l + 1].name, weights: next.weights, gradientNetwork: pairSubs[l]))
+                        targets.append(ConceptDeletion.Target(tensor: layers[l + 1].name, weights: next.weights, gradientNetwork: pairSubs[l],
+                                                              normWeights: next.normWeights))
                         gig.append(next.gig)
                         means.append((0..<k).map { reader.graph.layerEdge(layer: l, source: $0, target: next.concept).mean })
                         names.append("\(layers[l].name) → \(layers[l + 1].name)")
@@ -257,25 +264,34 @@ public struct TraceEvaluation: Sendable {
     }
 
     /// The image's strongest active concept r of layer l + 1 (largest Σ_p |u_{p,r}|), its target
-    /// weights (r's direction at the positions where it is active) and the image's GIG edges into it;
+    /// weights (r's direction at the positions where it is active; for the coefficient target its
+    /// linear part and norm weights, `CoefficientTarget`) and the image's GIG edges into it;
     /// nil when no concept is active.
     func nextTarget(layer l: Int, image i: Int, codes: Matrix, row: ImageLayerRecord, index: Int) throws
-        -> (concept: Int, weights: [Float], gig: [Double])? {
+        -> (concept: Int, weights: [Float], normWeights: [Float]?, gig: [Double])? {
         let bank = banks[l + 1], kb = bank.k, pb = layers[l + 1].positions, cb = layers[l + 1].channels
         let ub = Array(codes.data[(i * pb * kb)..<((i + 1) * pb * kb)])
         var sums = [Double](repeating: 0, count: kb)
         for pos in 0..<pb { for r in 0..<kb where bank.isActive(ub[pos * kb + r]) { sums[r] += abs(Double(ub[pos * kb + r])) } }
         guard let r = sums.indices.max(by: { sums[$0] < sums[$1] || (sums[$0] == sums[$1] && $0 > $1) }), sums[r] > 0 else { return nil }
         var weights = [Float](repeating: 0, count: cb * pb)
-        for c in 0..<cb {
-            let v = bank.concepts.data[r * cb + c]
-            for pos in 0..<pb where bank.isActive(ub[pos * kb + r]) { weights[c * pb + pos] = v }
+        var normWeights: [Float]?
+        if conceptTarget == .coefficient {
+            let target = try CoefficientTarget(bank: bank, lambda: bank.lambda, codes: ub, positions: pb)
+            guard let slot = target.targets.firstIndex(of: r) else { return nil }
+            weights = Array(target.linear[(slot * cb * pb)..<((slot + 1) * cb * pb)])
+            normWeights = Array(target.normWeights[(slot * pb)..<((slot + 1) * pb)])
+        } else {
+            for c in 0..<cb {
+                let v = bank.concepts.data[r * cb + c]
+                for pos in 0..<pb where bank.isActive(ub[pos * kb + r]) { weights[c * pb + pos] = v }
+            }
         }
         let sources = banks[l].gigSourceCount(errorNode: errorNode)
         guard row.nextEdges.count == sources * kb else {
             throw InputError.corruptFile(path: tracePath, reason: "image \(index) has \(row.nextEdges.count) edges into \(layers[l + 1].name), expected \(sources * kb)")
         }
-        return (r, weights, (0..<banks[l].k).map { Double(row.nextEdges[$0 * kb + r]) })
+        return (r, weights, normWeights, (0..<banks[l].k).map { Double(row.nextEdges[$0 * kb + r]) })
     }
 
     /// One image's curves for every target of `deletion` and every order, added to the blocks `keys`

@@ -67,8 +67,11 @@ public struct GraphSanityCheck: Sendable {
     /// `progress(images done)` after every batch.
     public func graph(of model: Model, progress: (Int) -> Void = { _ in }) throws -> ConceptGraph {
         let header = source.reader.header
+        guard let target = header.settings.conceptTarget else {
+            throw TraceError.invalidTrace("\(source.path) was traced with concept target '\(header.settings.extra["conceptTarget"] ?? "")', which this build does not know")
+        }
         let tracer = try BatchTracer(model: model, layers: layers, banks: header.banks, quadrature: quadrature,
-                                     codingThreads: model.threads, errorNode: header.settings.errorNode)
+                                     codingThreads: model.threads, errorNode: header.settings.errorNode, conceptTarget: target)
         var graph = ConceptGraph(layout: source.reader.layout)
         var done = 0
         for batch in batches {

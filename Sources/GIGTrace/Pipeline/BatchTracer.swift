@@ -32,7 +32,7 @@ public struct BatchTracer: Sendable {
     /// path to the logits through each), or a bank does not fit its layer.
     public init(model: Model, layers: [LayerGeometry], banks: [ConceptBank], quadrature: Quadrature,
                 exemplarMass: Double = 0.9, codingThreads: Int = 1, mode: GIGComputation.Mode = .auto,
-                errorNode: Bool = false) throws {
+                errorNode: Bool = false, conceptTarget: ConceptTarget = .projection) throws {
         guard !layers.isEmpty, banks.count == layers.count else {
             throw TraceError.invalidRequest("\(banks.count) concept banks for \(layers.count) traced layers")
         }
@@ -49,11 +49,11 @@ public struct BatchTracer: Sendable {
         self.codingThreads = codingThreads
         self.errorNode = errorNode
         gig = try GIGComputations(model: model, layers: layers.map(\.name), banks: banks, errorNode: errorNode, output: out,
-                                  classes: classes, quadrature: quadrature, mode: mode)
+                                  classes: classes, quadrature: quadrature, mode: mode, conceptTarget: conceptTarget)
         var serial = model
         serial.threads = 1
         serialGIG = try GIGComputations(model: serial, layers: layers.map(\.name), banks: banks, errorNode: errorNode, output: out,
-                                        classes: classes, quadrature: quadrature, mode: mode)
+                                        classes: classes, quadrature: quadrature, mode: mode, conceptTarget: conceptTarget)
         receptiveFields = try layers.map { try ReceptiveFieldTracer(model: model, layer: $0.name) }
     }
 

@@ -36,6 +36,8 @@ public struct TraceConfiguration: Sendable {
     public var gigMode: GIGComputation.Mode = .auto
     /// Integrate GIG to the real layer with an error node ε per layer (METHOD §4); off: to X̃.
     public var errorNode: Bool = TraceConfiguration.defaultErrorNode
+    /// What layer l → l+1 edges flow into: the projection on the target concept or its code (METHOD §4).
+    public var conceptTarget: ConceptTarget = .projection
     /// Seed of PFV sampling and concept learning.
     public var seed: UInt64 = 0
     /// Concepts are learned from the first `conceptImages` images of the whole selection (not of

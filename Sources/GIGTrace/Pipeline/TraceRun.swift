@@ -135,7 +135,7 @@ public struct TraceRun: Sendable {
         let tracer = try BatchTracer(model: model, layers: layers, banks: banks,
                                      quadrature: try Quadrature(method: c.quadrature, steps: c.steps),
                                      exemplarMass: c.exemplarMass, codingThreads: c.threads, mode: c.gigMode,
-                                     errorNode: c.errorNode)
+                                     errorNode: c.errorNode, conceptTarget: c.conceptTarget)
         let completed = writer.completedImages
         let todo = shardIndices.filter { !completed.contains($0) }
         let resumed = shardIndices.count - todo.count
@@ -252,7 +252,8 @@ public struct TraceRun: Sendable {
             extra: ["conceptImages": "\(c.conceptImages)", "samplesPerImage": "\(c.samplesPerImage)", "lambda": "\(c.lambda)",
                     "exemplarMass": "\(c.exemplarMass)",
                     "targetMask": GIGComputation.TargetMask.masked.rawValue].merging(
-                        c.errorNode ? ["errorNode": "true"] : [:]) { a, _ in a })
+                        c.errorNode ? ["errorNode": "true"] : [:]) { a, _ in a }
+                     .merging(c.conceptTarget == .projection ? [:] : ["conceptTarget": c.conceptTarget.rawValue]) { a, _ in a })
         let identity = ModelIdentity(sha256: try SHA256.hex(ofFile: c.modelPath), path: c.modelPath,
                                      inputShape: model.inputShape, classNames: classNames)
         return TraceHeader(model: identity, preprocessingJSON: try c.dataset.jsonText(), settings: settings,

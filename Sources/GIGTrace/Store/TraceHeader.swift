@@ -79,6 +79,9 @@ public struct RunSettings: Sendable, Equatable, Codable {
 
     /// Whether the trace's GIG has an error node per layer (METHOD §4), stored in `extra["errorNode"]`.
     public var errorNode: Bool { extra["errorNode"] == "true" }
+    /// What the trace's layer l → l+1 edges flow into (METHOD §4), stored in `extra["conceptTarget"]`
+    /// when it is not the projection; nil for a value this build does not know.
+    public var conceptTarget: ConceptTarget? { extra["conceptTarget"].map { ConceptTarget(rawValue: $0) } ?? .projection }
 
     /// Names of the settings that differ from `other`, ignoring the shard index.
     public func differences(from other: RunSettings) -> [String] {

@@ -30,9 +30,11 @@ public struct LayerAliases: Sendable, Equatable {
         layers = names
     }
 
-    /// `alias:index`, or `alias:mean` for a PCA mean node.
+    /// `alias:index`, `alias:mean` for a PCA mean node, or `alias:error` for the error node (as
+    /// `TraceLayout.nodeName` names them with the full tensor name).
     public func node(layer: Int, index: Int) -> String {
         let l = layout.layers[layer]
+        if index == l.errorIndex { return "\(layers[layer]):error" }
         return "\(layers[layer]):" + (l.hasMeanNode && index == l.conceptCount ? "mean" : "\(index)")
     }
 }

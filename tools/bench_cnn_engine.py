@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer for `gigtrace bench-engine` on three ImageNet networks: ResNet-18, ResNet-50 and
+"""PyTorch peer for `gigtrace-bench engine` on three ImageNet networks: ResNet-18, ResNet-50 and
 MobileNetV2 (torchvision's layouts, written out in plain torch because torchvision does not import
 against this CPU torch), random weights with random eval-mode BatchNorm statistics, 3x224x224.
 
@@ -8,8 +8,8 @@ against this CPU torch), random weights with random eval-mode BatchNorm statisti
                                                               # not committed: ~45-100 MB each
   python3 tools/bench_cnn_engine.py bench NET [THREADS] [BATCH]
       images/s: inference_mode forward, and forward + input gradient of one logit per image
-      (weights requires_grad=False, input requires_grad=True), as `gigtrace bench-engine` measures.
-Then: gigtrace bench-engine --model OUT_DIR/NET.onnx --threads THREADS --targets 0
+      (weights requires_grad=False, input requires_grad=True), as `gigtrace-bench engine` measures.
+Then: .build/release/gigtrace-bench engine --model OUT_DIR/NET.onnx --threads THREADS --targets 0
 Interleave the two in one shell loop (BENCHMARKS.md gives the loop).
 """
 import sys

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer for `gigtrace bench-engine`: a ResNet-18 (torchvision layout, from
+"""PyTorch peer for `gigtrace-bench engine`: a ResNet-18 (torchvision layout, from
 tools/bench_cnn_engine.py) with random eval-mode BatchNorm statistics.
 
   python3 tools/bench_resnet18_engine.py export OUT_DIR   # OUT_DIR/r18.onnx (legacy exporter, opset 13,
@@ -7,7 +7,7 @@ tools/bench_cnn_engine.py) with random eval-mode BatchNorm statistics.
   python3 tools/bench_resnet18_engine.py bench [THREADS]  # images/s: inference_mode forward and
                                                           # forward + input gradient of one logit, batch 16
                                                           # (weights requires_grad=False, input True)
-Then: gigtrace bench-engine --model OUT_DIR/r18.onnx --threads THREADS
+Then: .build/release/gigtrace-bench engine --model OUT_DIR/r18.onnx --threads THREADS
 """
 import os
 import sys

@@ -229,19 +229,23 @@ struct AttributeCommand: ParsableCommand {
         guard all.rank == 2, all.shape[1] == features else {
             throw InputError.shapeMismatch("--data \(path): shape \(all.shape) is not [N, \(features)]: the model's input '\(inputName)' takes rows of \(features) features")
         }
-        var positions = Array(0..<min(all.shape[0], max(0, limit ?? all.shape[0])))
-        if let indices {
-            positions = try indices.map { i -> Int in
-                guard positions.indices.contains(i) else {
-                    throw InputError.invalidInput("--indices: '\(i)' is not a position in the selection of \(positions.count) rows of \(path)")
-                }
-                return positions[i]
-            }
-        }
+        let positions = try Self.picked(indices, from: Array(0..<min(all.shape[0], max(0, limit ?? all.shape[0]))), of: "rows of \(path)")
         guard !positions.isEmpty else { throw InputError.invalidInput("no rows selected from \(path) (N = 0)") }
         let rows = Tensor(uncheckedShape: [positions.count, features],
                           data: positions.flatMap { all.data[($0 * features)..<(($0 + 1) * features)] })
         return (rows, positions, all.shape[0])
+    }
+
+    /// The `--indices` positions of `selection` (all of it without `--indices`); `what` names the
+    /// selection in the error ("images of DATA").
+    static func picked(_ indices: [Int]?, from selection: [Int], of what: String) throws -> [Int] {
+        guard let indices else { return selection }
+        return try indices.map { i in
+            guard selection.indices.contains(i) else {
+                throw InputError.invalidInput("--indices: '\(i)' is not a position in the selection of \(selection.count) \(what)")
+            }
+            return selection[i]
+        }
     }
 
     /// `--target` for every sample, against the output the method explains.
@@ -255,14 +259,8 @@ struct AttributeCommand: ParsableCommand {
     /// The images of the selection (or of the `--indices` positions in it), their labels and the class names.
     static func loadImages(spec: DatasetSpec, indices: [Int]?) throws -> (images: Tensor, labels: [Int], classNames: [String]) {
         var loader = try spec.makeLoader(batchSize: 64)
-        if let indices {
-            let picks = try indices.map { i -> Int in
-                guard (0..<loader.indices.count).contains(i) else {
-                    throw InputError.invalidInput("--indices: '\(i)' is not a position in the selection of \(loader.indices.count) images of \(spec.data)")
-                }
-                return loader.indices[i]
-            }
-            loader = loader.restricted(to: picks)
+        if indices != nil {
+            loader = loader.restricted(to: try Self.picked(indices, from: loader.indices, of: "images of \(spec.data)"))
         }
         guard !loader.indices.isEmpty else { throw InputError.invalidInput("no images selected from \(spec.data) (N = 0)") }
         var batches = [Tensor](), labels = [Int]()

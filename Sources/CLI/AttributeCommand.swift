@@ -206,13 +206,9 @@ struct AttributeCommand: ParsableCommand {
 
     /// Image-only dataset options are an error for feature rows (they would be silently ignored).
     func checkNoImageOptions(features: Int) throws {
-        let given: [(String, Bool)] = [
-            ("--resize", dataset.resize != nil), ("--crop", dataset.crop != nil), ("--mean", dataset.mean != nil),
-            ("--std", dataset.std != nil), ("--channels", dataset.channels != nil), ("--classes", dataset.classes != nil),
-            ("--shuffle-seed", dataset.shuffleSeed != nil), ("--class-names", dataset.classNames != nil),
-            ("--format", dataset.format != .auto && dataset.format != .npy),
-        ]
-        if let (flag, _) = given.first(where: \.1) {
+        // --labels and --limit apply to feature rows too, and --format npy is what they are.
+        let rowOptions: Set = ["--labels", "--limit"]
+        if let flag = dataset.givenOptions.first(where: { !rowOptions.contains($0) && !($0 == "--format" && dataset.format == .npy) }) {
             throw InputError.invalidInput("\(flag) applies to image data; \(model) takes feature rows [N, \(features)], read from --data as given")
         }
     }

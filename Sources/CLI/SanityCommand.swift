@@ -108,15 +108,10 @@ struct SanityCommand: ParsableCommand {
         if trace != nil {
             let mapOnly: [(String, Bool)] = [("--methods", methods != nil), ("--target", target != nil), ("--steps", steps != nil),
                                              ("--quadrature", quadrature != nil), ("--render", render != nil), ("--indices", indices != nil)]
-            let preprocessing: [(String, Bool)] = [
-                ("--labels", dataset.labels != nil), ("--resize", dataset.resize != nil), ("--crop", dataset.crop != nil),
-                ("--mean", dataset.mean != nil), ("--std", dataset.std != nil), ("--channels", dataset.channels != nil),
-                ("--limit", dataset.limit != nil), ("--classes", dataset.classes != nil), ("--shuffle-seed", dataset.shuffleSeed != nil),
-                ("--class-names", dataset.classNames != nil)]
             if let (name, _) = mapOnly.first(where: \.1) {
                 throw ValidationError("\(name) applies to map checks; with --trace the concept graph is checked")
             }
-            if let (name, _) = preprocessing.first(where: \.1) {
+            if let name = dataset.givenOptions.first(where: { $0 != "--format" }) {
                 throw ValidationError("\(name): with --trace the dataset and its preprocessing are the trace's (only --data, when it moved)")
             }
         } else if model == nil {

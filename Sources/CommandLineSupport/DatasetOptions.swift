@@ -54,13 +54,25 @@ public struct DatasetOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Background threads decoding ahead of the consumer (0 = decode inline). Keep OpenBLAS threads + these ≤ cores.")
     public var prefetchThreads: Int = 1
 
-    /// The dataset, preprocessing and selection the flags describe, as a storable spec.
-    /// `defaultData` stands in for a missing `--data` (the built-in demo); without either it throws.
     /// The files these options read, for `OutputPaths.check` (nil when not given).
     public var inputPaths: [(option: String, path: String?)] {
         [("--data", data), ("--labels", labels), ("--class-names", classNames)]
     }
 
+    /// The options besides `--data` that describe the dataset, its preprocessing and selection and
+    /// were given (`--format` when not auto), in a fixed order: for a command to refuse those a
+    /// mode of it would ignore.
+    public var givenOptions: [String] {
+        let given: [(String, Bool)] = [
+            ("--labels", labels != nil), ("--resize", resize != nil), ("--crop", crop != nil), ("--mean", mean != nil),
+            ("--std", std != nil), ("--channels", channels != nil), ("--limit", limit != nil), ("--classes", classes != nil),
+            ("--shuffle-seed", shuffleSeed != nil), ("--class-names", classNames != nil), ("--format", format != .auto),
+        ]
+        return given.filter(\.1).map(\.0)
+    }
+
+    /// The dataset, preprocessing and selection the flags describe, as a storable spec.
+    /// `defaultData` stands in for a missing `--data` (the built-in demo); without either it throws.
     public func spec(defaultData: String? = nil) throws -> DatasetSpec {
         guard let path = data ?? defaultData else { throw InputError.invalidInput("--data is required (the dataset to read)") }
         return DatasetSpec(data: path, format: format.rawValue, labels: labels, classNames: classNames,

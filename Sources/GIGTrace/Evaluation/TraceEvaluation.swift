@@ -44,9 +44,11 @@ public struct TraceEvaluation: Sendable {
         public init() {}
     }
 
-    public let tracePath: String
+    /// The trace with its model file and dataset.
+    public let source: TraceSource
     public let options: Options
-    public let reader: TraceReader
+    public var tracePath: String { source.path }
+    public var reader: TraceReader { source.reader }
     let model: Model
     let layers: [LayerGeometry]
     let banks: [ConceptBank]
@@ -66,20 +68,16 @@ public struct TraceEvaluation: Sendable {
         guard options.randomPathways >= 1 else {
             throw InputError.invalidParameter(.randomPathways, "random pathways must be at least 1, got \(options.randomPathways)")
         }
-        tracePath = path
         self.options = options
         let source = try TraceSource.open(path, modelPath: options.modelPath, dataPath: options.dataPath)
-        reader = source.reader
-        let header = reader.header
+        self.source = source
+        let header = source.reader.header
         model = try source.loadModel(threads: options.threads)
         output = model.outputNames.first ?? ""
         layers = try source.layers(in: model)
         banks = header.banks
         errorNode = header.settings.errorNode
-        guard let target = header.settings.conceptTarget else {
-            throw TraceError.invalidTrace("\(path) was traced with concept target '\(header.settings.extra["conceptTarget"] ?? "")', which this build does not know")
-        }
-        conceptTarget = target
+        conceptTarget = try source.conceptTarget()
         loader = try source.spec.makeLoader(batchSize: options.batchSize)
         if let c = options.classIndex, !reader.layout.classNames.indices.contains(c) {
             throw TraceError.invalidSettings("class \(c) is not one of the trace's \(reader.layout.classCount) classes")
@@ -105,10 +103,7 @@ public struct TraceEvaluation: Sendable {
         }
         let chosen = Array(records.prefix(options.images))
         let recordOf = Dictionary(uniqueKeysWithValues: chosen.map { ($0.index, $0) })
-        let available = Set(loader.indices)
-        if let missing = chosen.first(where: { !available.contains($0.index) }) {
-            throw TraceError.invalidSettings("image \(missing.index) of \(tracePath) is not in its dataset any more (\(loader.indices.count) images): did the dataset change?")
-        }
+        try source.checkImages(chosen, in: loader)
         let classSubs = try layers.map { try model.subnetwork(from: $0.name, to: output) }
         let pairSubs = try zip(layers, layers.dropFirst()).map { try model.subnetwork(from: $0.name, to: $1.name) }
         var accumulators = [String: BlockAccumulator]()

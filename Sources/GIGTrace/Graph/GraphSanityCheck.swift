@@ -25,6 +25,8 @@ public struct GraphSanityCheck: Sendable {
     public let batches: [DataBatch]
     /// The trace's GIG quadrature.
     let quadrature: Quadrature
+    /// The trace's concept target (METHOD §4).
+    let conceptTarget: ConceptTarget
 
     /// Loads the first `images` traced images and checks that `model` still predicts what the trace
     /// recorded for them (else the dataset or its preprocessing changed).
@@ -35,15 +37,13 @@ public struct GraphSanityCheck: Sendable {
             throw InputError.corruptFile(path: source.path, reason: "unknown quadrature '\(settings.quadrature)' in its settings")
         }
         quadrature = try Quadrature(method: method, steps: settings.steps)
+        conceptTarget = try source.conceptTarget()
         self.source = source
         layers = try source.layers(in: model)
         let records = Array(try source.reader.images().sorted { $0.index < $1.index }.prefix(images))
         guard !records.isEmpty else { throw TraceError.invalidSettings("\(source.path) has no traced images") }
         let loader = try source.spec.makeLoader(batchSize: batchSize)
-        let available = Set(loader.indices)
-        if let missing = records.first(where: { !available.contains($0.index) }) {
-            throw TraceError.invalidSettings("image \(missing.index) of \(source.path) is not in its dataset any more (\(loader.indices.count) images): did the dataset change?")
-        }
+        try source.checkImages(records, in: loader)
         let stream = loader.restricted(to: records.map(\.index)).stream(prefetchThreads: 0)
         var batches = [DataBatch]()
         while let batch = try stream.next() { batches.append(batch) }
@@ -67,11 +67,8 @@ public struct GraphSanityCheck: Sendable {
     /// `progress(images done)` after every batch.
     public func graph(of model: Model, progress: (Int) -> Void = { _ in }) throws -> ConceptGraph {
         let header = source.reader.header
-        guard let target = header.settings.conceptTarget else {
-            throw TraceError.invalidTrace("\(source.path) was traced with concept target '\(header.settings.extra["conceptTarget"] ?? "")', which this build does not know")
-        }
         let tracer = try BatchTracer(model: model, layers: layers, banks: header.banks, quadrature: quadrature,
-                                     codingThreads: model.threads, errorNode: header.settings.errorNode, conceptTarget: target)
+                                     codingThreads: model.threads, errorNode: header.settings.errorNode, conceptTarget: conceptTarget)
         var graph = ConceptGraph(layout: source.reader.layout)
         var done = 0
         for batch in batches {

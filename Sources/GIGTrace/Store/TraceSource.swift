@@ -49,6 +49,25 @@ public struct TraceSource: Sendable {
         return model
     }
 
+    /// What the trace's layer → next-layer edges flow into (METHOD §4); throws for a target this
+    /// build does not know.
+    public func conceptTarget() throws -> ConceptTarget {
+        let settings = reader.header.settings
+        guard let target = settings.conceptTarget else {
+            throw TraceError.invalidTrace("\(path) was traced with concept target '\(settings.extra["conceptTarget"] ?? "")', which this build does not know")
+        }
+        return target
+    }
+
+    /// Throws when an image of `records` is not among `loader`'s images: the dataset (or its
+    /// selection) changed since the trace.
+    public func checkImages(_ records: [ImageRecord], in loader: DatasetLoader) throws {
+        let available = Set(loader.indices)
+        if let missing = records.first(where: { !available.contains($0.index) }) {
+            throw TraceError.invalidSettings("image \(missing.index) of \(path) is not in its dataset any more (\(loader.indices.count) images): did the dataset change?")
+        }
+    }
+
     /// The traced layers' geometry in `model`, in forward order.
     public func layers(in model: Model) throws -> [LayerGeometry] {
         try reader.header.banks.map { try LayerGeometry(model: model, layer: $0.layer) }

@@ -134,21 +134,13 @@ import Testing
         let pixels = (0..<(6 * 8 * 8)).map { UInt8(($0 * 37) % 256) }
         try Npy.encode(descr: "|u1", shape: [6, 8, 8], body: Data(pixels)).write(to: URL(fileURLWithPath: images))
         let spec = DatasetSpec(data: images, format: "npy")
-        let options = ConceptOptions()
-        let bank = { (name: String, k: Int) in
-            // Consistent by construction (unit rows, no mean); a failure is a bug in the test.
-            try! ConceptBank.restored(
-                layer: name, method: .nmf, concepts: Matrix(rows: k, cols: 2, data: Array(repeating: Float(0.5).squareRoot(), count: k * 2)),
-                mean: nil, lambda: 0.1, codingMaxSweeps: options.codingMaxSweeps, codingTolerance: options.codingTolerance,
-                sample: ConceptSample(seed: 1, count: 0), r2: 0.8, meanNonzeros: 1, activeShare: Array(repeating: 0.5, count: k))
-        }
         let layers = [hostileLayer, "\"quoted\" & 'layer'"]
         let header = TraceHeader(
             model: ModelIdentity(sha256: "feed", path: dir + "/absent.onnx", inputShape: [1, 8, 8], classNames: [hostileClass, quotedClass]),
             preprocessingJSON: try spec.jsonText(),
             settings: RunSettings(layers: layers, conceptMethod: "nmf", conceptsPerLayer: [2, 3], steps: 8,
                                   quadrature: "gausslegendre", seed: 1, datasetPath: images, datasetCount: 6),
-            banks: [bank(layers[0], 2), bank(layers[1], 3)])
+            banks: [unitBank(layers[0], 2), unitBank(layers[1], 3)])
         let path = dir + "/hostile.sqlite"
         let writer = try TraceWriter.create(at: path, header: header)
         for n in 0..<6 {

@@ -16,21 +16,13 @@ import Testing
 
     /// Two layers (2 and 3 concepts), two classes; image n has edges n+1 and n−1 so sums are known.
     func header(shard: Int) -> TraceHeader {
-        let options = ConceptOptions()
-        let bank = { (name: String, k: Int) in
-            // Consistent by construction (unit rows, no mean); a failure is a bug in the test.
-            try! ConceptBank.restored(
-                layer: name, method: .nmf, concepts: Matrix(rows: k, cols: 2, data: Array(repeating: Float(0.5).squareRoot(), count: k * 2)),
-                mean: nil, lambda: 0.1, codingMaxSweeps: options.codingMaxSweeps, codingTolerance: options.codingTolerance,
-                sample: ConceptSample(seed: 1, count: 0), r2: 0.8, meanNonzeros: 1, activeShare: Array(repeating: 0.5, count: k))
-        }
         return TraceHeader(
             model: ModelIdentity(sha256: "feed", path: "m.onnx", inputShape: [1, 4, 4], classNames: ["even", "odd"]),
             preprocessingJSON: "{}",
             settings: RunSettings(layers: ["a", "b"], conceptMethod: "nmf", conceptsPerLayer: [2, 3], steps: 8,
                                   quadrature: "gausslegendre", seed: 1, shardIndex: shard, shardCount: 2,
                                   datasetPath: "d", datasetCount: 6),
-            banks: [bank("a", 2), bank("b", 3)])
+            banks: [unitBank("a", 2), unitBank("b", 3)])
     }
 
     func trace(_ n: Int) -> ImageTrace {

@@ -13,11 +13,14 @@ made by the command in manifest.json: stage 2 and stage 3, K = 4 k-means concept
     zero baseline; the attribution of s is the error node's edge, those of the codes summed over
     positions the concepts' edges;
   - stage 2 → stage 3 (masked concept targets, mask from the real stage-3 codes), and each stage →
-    the predicted class's logit.
+    the predicted class's logit;
+  - stage 2 → stage 3 with the coefficient target (docs/METHOD.md §4, `--target coefficient`): target r
+    is Σ_p m_{p,r} u_{p,r}(Y_p), the Lasso's KKT solution on the active set S_p of the real stage-3 code,
+    u_S(y) = G_S⁻¹(V_S y − λ‖y‖·1) with G_S = V_S V_Sᵀ (torch.linalg.solve per position).
 
 Writes, per image (sources = 4 concepts + the error node):
   class_relevance_stage2.npy [4, 5], class_relevance_stage3.npy [4, 5], next_edges_stage2.npy [4, 5, 4],
-  predictions.npy [4].
+  next_edges_coefficient_stage2.npy [4, 5, 4], predictions.npy [4].
 Tests/GIGTraceTests/TraceEdgeReferenceTests.swift retraces the 4 images with the stored banks
 (`--concept-bank trace.sqlite`) and compares what the new trace stores with these to 1e-3.
 
@@ -84,6 +87,24 @@ def gig_with_error_node(f, x, v, u, score, targets):
     return edges
 
 
+def coefficient_target(v, lam, codes):
+    """Per position p and concept r in the active set S_p (codes > 0): the rows of G_S⁻¹V_S and λ·G_S⁻¹1, so
+    that u_{p,r}(y) = a[p, r]·y − b[p, r]·‖y‖; zero outside S_p (those targets are masked out)."""
+    p_count, k = codes.shape
+    a = torch.zeros(p_count, k, v.shape[1], dtype=torch.float64)
+    b = torch.zeros(p_count, k, dtype=torch.float64)
+    vt = torch.as_tensor(v, dtype=torch.float64)
+    for p in range(p_count):
+        support = np.flatnonzero(codes[p] > 0)
+        if support.size == 0:
+            continue
+        vs = vt[support]
+        gram = vs @ vs.t()
+        a[p, support] = torch.linalg.solve(gram, vs)
+        b[p, support] = lam * torch.linalg.solve(gram, torch.ones(support.size, dtype=torch.float64))
+    return a.float(), b.float()
+
+
 def main():
     torch.set_num_threads(1)
     net = OnnxTorch(MODEL)
@@ -99,7 +120,7 @@ def main():
     u2, u3 = codes_of(a2, v2, lam2), codes_of(a3, v3, lam3)
     f23, f2l, f3l = net.subnetwork(STAGE2, STAGE3), net.subnetwork(STAGE2, "logits"), net.subnetwork(STAGE3, "logits")
     k3 = v3.shape[0]
-    class2, class3, next2 = [], [], []
+    class2, class3, next2, next2_coefficient = [], [], [], []
     for i, c in enumerate(predictions):
         logit = lambda y: y  # noqa: E731  (targets pick the logit)
         class2.append(gig_with_error_node(f2l, a2[i], v2, u2[i], logit, [int(c)])[:, 0])
@@ -116,9 +137,21 @@ def main():
         if active:
             edges[:, active] = gig_with_error_node(f23, a2[i], v2, u2[i], concept_scores, active)
         next2.append(edges)
+
+        coefficient_map, norm_weight = coefficient_target(v3, lam3, u3[i])
+
+        def coefficient_scores(y, a=coefficient_map, b=norm_weight):
+            y = y.reshape(y.shape[0], y.shape[1], -1).transpose(1, 2)                # [B, P, C]
+            return torch.einsum("pkc,bpc->bk", a, y) - torch.einsum("pk,bp->bk", b, y.norm(dim=2))
+
+        edges = np.zeros((v2.shape[0] + 1, k3))
+        if active:
+            edges[:, active] = gig_with_error_node(f23, a2[i], v2, u2[i], coefficient_scores, active)
+        next2_coefficient.append(edges)
     np.save(os.path.join(OUT, "class_relevance_stage2.npy"), np.array(class2, dtype=np.float32))
     np.save(os.path.join(OUT, "class_relevance_stage3.npy"), np.array(class3, dtype=np.float32))
     np.save(os.path.join(OUT, "next_edges_stage2.npy"), np.array(next2, dtype=np.float32))
+    np.save(os.path.join(OUT, "next_edges_coefficient_stage2.npy"), np.array(next2_coefficient, dtype=np.float32))
     np.save(os.path.join(OUT, "predictions.npy"), predictions.astype(np.int64))
     print("predictions", predictions.tolist(), "max |edge|", float(np.abs(np.array(next2)).max()))
 

@@ -60,8 +60,8 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Error node per traced layer (docs/METHOD.md §4): on integrates GIG to the real layer X with ε = X − X̃ as one more source, so the edges add up to the real model's logits; off integrates to the codes' reconstruction X̃.")
     var errorNode: OnOff = TraceConfiguration.defaultErrorNode ? .on : .off
 
-    @Option(help: "What layer l → l+1 edges flow into (docs/METHOD.md §4): projection (⟨Y_p, v_r⟩ at r's active positions) or coefficient (r's Lasso code u_r on the active set fixed from the real pass, differentiated exactly; runs forward mode).")
-    var target: ConceptTarget = .projection
+    @Option(help: "What layer l → l+1 edges flow into (docs/METHOD.md §4): coefficient (r's Lasso code u_r on the active set fixed from the real pass, differentiated exactly; runs forward mode) or projection (⟨Y_p, v_r⟩ at r's active positions).")
+    var target: ConceptTarget = TraceConfiguration.defaultConceptTarget
 
     @OptionGroup var execution: ExecutionOptions
 

@@ -15,10 +15,12 @@ public struct ConceptOptions: Sendable, Codable, Equatable {
     /// the first iteration (scikit-learn `NMF(solver='cd')` rule and `tol`).
     public var nmfTolerance: Double = 1e-4
     /// Coding: λ relative to ‖x‖, i.e. u = argmin ½‖x − Vᵀu‖² + lambda·‖x‖·‖u‖₁.
-    /// Default 0.1, measured on the planted benchmark PFVs (tools/bench_concepts.py: 100,000 × 512,
-    /// 1–5 of 256 atoms per PFV, 3 on average), K = 256: k-means concepts 3.0 non-zeros per PFV
-    /// (R² 0.39), NMF concepts after 20 HALS iterations 31 (R² 0.70; λ = 0.2 gives 3.6) — see
-    /// BENCHMARKS.md, section Concepts.
+    /// Default 0.02, chosen by the K study of docs/METHOD.md §3: on the demo model's PFVs it rebuilds
+    /// the layers better than 0.1 (the error node's share of the class relevance 5–8 points lower at
+    /// K = 16) and orders concepts better in deletion, at the same cost; below 0.02 little changes.
+    /// On the planted benchmark PFVs (tools/bench_concepts.py: 100,000 × 512, 1–5 of 256 atoms per
+    /// PFV, 3 on average, K = 256) k-means codes have 3.8 non-zeros per PFV at 0.02 and the planted
+    /// 3.0 at 0.1 (BENCHMARKS.md, section Concepts).
     public var lambda: Float = ConceptOptions.defaultLambda
     /// Coding: coordinate-descent sweep cap per PFV.
     public var codingMaxSweeps: Int = 100
@@ -28,7 +30,7 @@ public struct ConceptOptions: Sendable, Codable, Equatable {
     public var threads: Int = 1
 
     /// The documented default of `lambda`.
-    public static let defaultLambda: Float = 0.1
+    public static let defaultLambda: Float = 0.02
 
     public init() {}
 }

@@ -14,6 +14,9 @@ public struct TraceConfiguration: Sendable {
     public static let defaultConceptImages = 1000
     /// Default for the error node (METHOD §4 and §8 say why).
     public static let defaultErrorNode = true
+    /// Default concept target: the coefficient, whose edges predict their targets better in deletion
+    /// and insertion than the projection's (METHOD §4, "Projection or coefficient?").
+    public static let defaultConceptTarget = ConceptTarget.coefficient
     /// Default number of concepts per layer.
     public static let defaultConcepts = 16
 
@@ -37,7 +40,7 @@ public struct TraceConfiguration: Sendable {
     /// Integrate GIG to the real layer with an error node ε per layer (METHOD §4); off: to X̃.
     public var errorNode: Bool = TraceConfiguration.defaultErrorNode
     /// What layer l → l+1 edges flow into: the projection on the target concept or its code (METHOD §4).
-    public var conceptTarget: ConceptTarget = .projection
+    public var conceptTarget: ConceptTarget = TraceConfiguration.defaultConceptTarget
     /// Seed of PFV sampling and concept learning.
     public var seed: UInt64 = 0
     /// Concepts are learned from the first `conceptImages` images of the whole selection (not of

@@ -20,6 +20,9 @@ public struct ConceptOptions: Sendable, Codable, Equatable {
     /// (R² 0.39), NMF concepts after 20 HALS iterations 31 (R² 0.70; λ = 0.2 gives 3.6) — see
     /// BENCHMARKS.md, section Concepts.
     public var lambda: Float = ConceptOptions.defaultLambda
+    /// Coding: the Lasso, or its support refit by non-negative least squares (METHOD §3; kmeans,
+    /// nmf only — learning a PCA or identity bank with `.debiased` throws).
+    public var coding: ConceptBank.Coding = .lasso
     /// Coding: coordinate-descent sweep cap per PFV.
     public var codingMaxSweeps: Int = 100
     /// Coding: stop when the largest code change of a sweep is ≤ tolerance · largest |code|.

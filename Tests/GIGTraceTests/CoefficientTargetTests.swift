@@ -195,4 +195,26 @@ import Testing
         #expect(report.blocks.count == 3)
         for block in report.blocks { for o in block.orders { #expect(o.deletionAUC.mean.isFinite && o.insertionAUC.mean.isFinite) } }
     }
+
+    /// The same with debiased codes (METHOD §3): the settings carry the coding, `evaluate` recodes
+    /// with debiased banks, and the concept → class edges differ from the Lasso trace's (the codes,
+    /// hence X̃ and the sources' shares, are not the same).
+    @Test func aDebiasedCoefficientTraceStoresItsCodingAndEvaluates() throws {
+        let dir = try makeTemporaryFolder("debiased-trace")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lasso = try EvaluationTests.smallTrace(in: dir, name: "lasso", conceptTarget: .coefficient)
+        let debiased = try EvaluationTests.smallTrace(in: dir, name: "debiased", conceptTarget: .coefficient, coding: .debiased)
+        #expect(try TraceReader.open(debiased).header.settings.coding == .debiased)
+        let l = try TraceDatabase.open(lasso).readImageLayers(), d = try TraceDatabase.open(debiased).readImageLayers()
+        #expect(l.count == d.count && d.count == 24)
+        #expect(zip(l, d).contains { $0.0.classRelevance != $0.1.classRelevance })
+        var options = TraceEvaluation.Options()
+        options.images = 4
+        options.threads = 1
+        let evaluation = try TraceEvaluation(trace: debiased, options: options)
+        #expect(evaluation.banks.allSatisfy { $0.coding == .debiased && $0.supportLambda == 0 })
+        let report = try evaluation.run()
+        #expect(report.blocks.count == 3)
+        for block in report.blocks { for o in block.orders { #expect(o.deletionAUC.mean.isFinite && o.insertionAUC.mean.isFinite) } }
+    }
 }

@@ -7,16 +7,18 @@ V_b with coding λ, and computes in float64, from the formulas alone (no Swift, 
 
   * the real layer b, Y = F(X̃), X̃ = V_aᵀ U (the path end without the error node);
   * its non-negative Lasso codes u = argmin ½‖y − V_bᵀu‖² + λ‖y‖·‖u‖₁, u ≥ 0 (projected coordinate
-    descent run to 1e-14) and their active sets S_p;
-  * the coefficient target g_r(Y) = Σ_{p: r ∈ S_p} [G_S⁻¹(V_S Y_p − λ‖Y_p‖·1)]_r, G_S = V_S V_Sᵀ
-    (np.linalg.inv), its gradient a_{p,r} − β_{p,r} Y_p/‖Y_p‖, pulled back through ReLU and the
-    convolution by hand;
+    descent run to 1e-14) and their active sets S_p; with CODING = debiased (docs/METHOD.md §3) the
+    codes are then refit on each S_p by non-negative least squares (scipy.optimize.nnls), S_p shrinks
+    to the refit's non-zeros, and λ leaves the closed form below (λ_S = 0: u_S = G_S⁻¹V_S Y_p);
+  * the coefficient target g_r(Y) = Σ_{p: r ∈ S_p} [G_S⁻¹(V_S Y_p − λ_S‖Y_p‖·1)]_r, G_S = V_S V_Sᵀ
+    (np.linalg.inv; λ_S = λ for Lasso codes, 0 for debiased ones), its gradient a_{p,r} − β_{p,r}
+    Y_p/‖Y_p‖, pulled back through ReLU and the convolution by hand;
   * GIG(q → r) = Σ_p u_{p,q} ⟨v_q, Σ_k w_k ∇_X g_r(F(α_k X̃))_p⟩ with Gauss–Legendre points on [0, 1]
     (numpy.polynomial.legendre.leggauss), and g_r(F(X̃)) − g_r(F(0)).
 
-Usage: coefficient_target_reference.py OUTDIR [STEPS]  — writes model.onnx, basis_a.npy (K_a×C_a),
+Usage: coefficient_target_reference.py OUTDIR [STEPS [lasso|debiased]]  — writes model.onnx, basis_a.npy (K_a×C_a),
 codes_a.npy (P×K_a), basis_b.npy (K_b×C_b), codes_b.npy (P×K_b), edges.npy (K_a×K_b, 0 for
-inactive targets), delta.npy (K_b), layer_b.npy (C_b×H×W) and meta.json (tensor names, λ, steps).
+inactive targets), delta.npy (K_b), layer_b.npy (C_b×H×W) and meta.json (tensor names, λ, λ_S, coding, steps).
 """
 import json
 import os
@@ -25,6 +27,7 @@ import sys
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from scipy.optimize import nnls
 
 CA, CB, H, W, KA, KB, CLASSES, LAMBDA = 3, 4, 4, 4, 4, 5, 3, 0.1
 P = H * W
@@ -71,6 +74,8 @@ def lasso_codes(y, basis, lam):
 def main():
     out = sys.argv[1]
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+    coding = sys.argv[3] if len(sys.argv) > 3 else "lasso"
+    assert coding in ("lasso", "debiased"), f"unknown coding {coding}"
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(15)
     weight = rng.normal(0, 0.5, (CB, CA, 3, 3))
@@ -87,6 +92,13 @@ def main():
     z = conv(x_tilde, weight, bias)
     y = np.maximum(z, 0)
     codes_b = lasso_codes(y.reshape(CB, P).T, basis_b, LAMBDA)
+    support_lambda = LAMBDA
+    if coding == "debiased":
+        for p in range(P):
+            s = np.flatnonzero(codes_b[p] > 0)
+            if len(s):
+                codes_b[p, s] = nnls(basis_b[s].T, y.reshape(CB, P)[:, p])[0]
+        support_lambda = 0.0
     active = codes_b > 0
 
     # Per position: a_{p,r} (C_b) and β_{p,r} for r ∈ S_p.
@@ -99,7 +111,7 @@ def main():
         inverse = np.linalg.inv(basis_b[s] @ basis_b[s].T)
         for i, r in enumerate(s):
             a[r, :, p] = inverse[i] @ basis_b[s]
-            beta[r, p] = LAMBDA * inverse[i].sum()
+            beta[r, p] = support_lambda * inverse[i].sum()
 
     def g(yy):
         flat = yy.reshape(CB, P)
@@ -139,7 +151,8 @@ def main():
                         ("edges", edges), ("delta", delta), ("layer_b", y)]:
         np.save(os.path.join(out, name + ".npy"), value.astype(np.float32))
     with open(os.path.join(out, "meta.json"), "w") as f:
-        json.dump({"from": "a", "to": "layer_b", "lambda": LAMBDA, "steps": steps,
+        json.dump({"from": "a", "to": "layer_b", "lambda": LAMBDA, "supportLambda": support_lambda, "coding": coding,
+                   "steps": steps,
                    "activeTargets": [int(r) for r in np.flatnonzero(active.any(axis=0))]}, f)
 
 

@@ -63,6 +63,9 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "What layer l → l+1 edges flow into (docs/METHOD.md §4): coefficient (r's Lasso code u_r on the active set fixed from the real pass, differentiated exactly; runs forward mode) or projection (⟨Y_p, v_r⟩ at r's active positions).")
     var target: ConceptTarget = TraceConfiguration.defaultConceptTarget
 
+    @Option(help: "How PFVs are coded against the concepts (docs/METHOD.md §3): lasso (non-negative Lasso, λ shrinks the codes) or debiased (the Lasso's support refit by non-negative least squares; kmeans and nmf only).")
+    var coding: ConceptBank.Coding = .lasso
+
     @OptionGroup var execution: ExecutionOptions
 
     @Option(parsing: .unconditional, help: "Checkpoint at least every N images (and every 30 s).")
@@ -168,6 +171,7 @@ struct TraceCommand: ParsableCommand {
         c.conceptImages = conceptImages
         c.samplesPerImage = learning.samplesPerImage
         c.lambda = learning.lambda
+        c.coding = coding
         if let shard { (c.shardIndex, c.shardCount) = try Self.shard(shard) }
         c.seed = learning.seed
         c.errorNode = errorNode == .on

@@ -11,6 +11,7 @@ extension ConceptMethod: ExpressibleByArgument {}
 extension Quadrature.Method: ExpressibleByArgument {}
 extension GIGComputation.Mode: ExpressibleByArgument {}
 extension ConceptTarget: ExpressibleByArgument {}
+extension ConceptBank.Coding: ExpressibleByArgument {}
 extension ERFMethod: ExpressibleByArgument {}
 extension DatasetFormat: ExpressibleByArgument {}
 extension GraphExporter.Format: ExpressibleByArgument {}

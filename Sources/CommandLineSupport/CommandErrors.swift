@@ -51,6 +51,7 @@ extension Parameter {
         case .shard: return "--shard"
         case .conceptImages: return "--concept-images"
         case .lambda: return "--lambda"
+        case .coding: return "--coding"
         case .layers: return "--layers"
         case .conceptsPerLayer: return "--k-per-layer"
         case .conceptBanks: return "--concept-bank"

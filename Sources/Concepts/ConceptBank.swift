@@ -33,6 +33,19 @@ public struct ConceptBank: Sendable, Codable, Equatable {
     public var sample: ConceptSample
     /// Quality on the training sample.
     public var quality: QualityReport
+    /// How `encode` codes a PFV (METHOD §3): the non-negative Lasso, or its support refit by
+    /// non-negative least squares (kmeans, nmf only). Bank files without it read as `.lasso`.
+    public var coding: Coding = .lasso
+
+    /// How the codes of a non-negative bank are computed (METHOD §3, `gigtrace trace --coding`).
+    public enum Coding: String, Sendable, Codable, CaseIterable {
+        /// u = argmin ½‖x − Vᵀu‖² + λ‖x‖·‖u‖₁, u ≥ 0 (λ shrinks the codes, so X̃ is smaller than X).
+        case lasso
+        /// The Lasso picks the support S = {j : u_j > 0}; u_S is then refit by non-negative least
+        /// squares, u_S = argmin ½‖x − V_Sᵀu_S‖², u_S ≥ 0 (entries it sets to 0 leave the support),
+        /// which removes λ's shrinkage. Not defined for PCA and identity banks, whose codes are linear.
+        case debiased
+    }
 
     public static let formatName = "gigtrace-concept-bank"
     public static let formatVersion = 1
@@ -44,6 +57,12 @@ public struct ConceptBank: Sendable, Codable, Equatable {
     /// Whether codes are signed (PCA, identity): a concept is then active where its code is ≠ 0,
     /// otherwise (k-means, NMF) where it is > 0.
     public var signedCodes: Bool { method == .pca || method == .identity }
+
+    /// The λ in the closed form of a code on its support S (METHOD §4, the coefficient target): the
+    /// Lasso's KKT conditions give u_S = G_S⁻¹(V_S x − λ‖x‖·1) for `.lasso` codes; debiased codes
+    /// are the least-squares solution on S, u_S = G_S⁻¹V_S x (λ = 0), and PCA / identity codes are
+    /// linear (λ = 0).
+    public var supportLambda: Float { coding == .lasso && !signedCodes ? lambda : 0 }
 
     /// Whether code value `u` counts as active (see `signedCodes`).
     @inline(__always) public func isActive(_ u: Float) -> Bool { signedCodes ? u != 0 : u > 0 }
@@ -63,12 +82,19 @@ public struct ConceptBank: Sendable, Codable, Equatable {
     }
 
     /// Codes of `pfvs` (N×C): N×K. kmeans / nmf: the non-negative Lasso
-    /// u = argmin ½‖x − Vᵀu‖² + λ‖x‖·‖u‖₁, u ≥ 0, by coordinate descent on VVᵀ with Vx from one GEMM;
-    /// pca: u = V(x − mean); identity: u = x. Throws on a channel mismatch or non-finite PFVs.
+    /// u = argmin ½‖x − Vᵀu‖² + λ‖x‖·‖u‖₁, u ≥ 0, by coordinate descent on VVᵀ with Vx from one GEMM,
+    /// and with `coding == .debiased` its support refit by non-negative least squares (Lawson–Hanson);
+    /// pca: u = V(x − mean); identity: u = x. Throws on a channel mismatch, non-finite PFVs, or debiased
+    /// coding of a PCA / identity bank.
+    ///
+    ///     var bank = try ConceptLearner.learn(pfvs: p, k: 16, method: .kmeans)
+    ///     bank.coding = .debiased
+    ///     let u = try bank.encode(p)   // N×16, no λ shrinkage on each PFV's support
     public func encode(_ pfvs: Matrix, threads: Int = 1) throws -> Matrix {
         guard pfvs.cols == channels else {
             throw ConceptError.shapeMismatch("PFVs have \(pfvs.cols) channels but the concept bank of layer '\(layer)' has \(channels)")
         }
+        if let problem = codingProblem { throw ConceptError.invalidRequest("concept bank of layer '\(layer)': \(problem)") }
         try ConceptLearner.checkFinite(pfvs)
         let n = pfvs.rows, c = channels, k = self.k
         if n == 0 { return Matrix(rows: 0, cols: k) }
@@ -98,6 +124,16 @@ public struct ConceptBank: Sendable, Codable, Equatable {
                         gram: gram, linear: pl.baseAddress!, codes: pu.baseAddress!, codesAreZero: true, rows: n, k: k,
                         lambdas: lambdas, nonNegative: true, maxSweeps: codingMaxSweeps, tolerance: codingTolerance,
                         threads: threads)
+                }
+            }
+            if coding == .debiased {
+                codes.data.withUnsafeMutableBufferPointer { pu in
+                    pfvs.data.withUnsafeBufferPointer { px in
+                        concepts.data.withUnsafeBufferPointer { pv in
+                            NonNegativeLeastSquares.refitSupports(codes: pu.baseAddress!, pfvs: px.baseAddress!, concepts: pv.baseAddress!,
+                                                                  rows: n, k: k, c: c, threads: threads)
+                        }
+                    }
                 }
             }
             return codes
@@ -169,8 +205,21 @@ public struct ConceptBank: Sendable, Codable, Equatable {
         if method == .identity && k != channels { return "identity bank must have K = C, has \(k)×\(channels)" }
         if !(lambda >= 0) || !lambda.isFinite { return "lambda \(lambda) must be ≥ 0" }
         if codingMaxSweeps < 1 { return "codingMaxSweeps \(codingMaxSweeps) must be ≥ 1" }
+        if let codingProblem { return codingProblem }
         if quality.k != k || quality.activeShare.count != k { return "quality report is for K = \(quality.k), bank has \(k)" }
         return nil
+    }
+
+    /// Why `coding` does not apply to this bank's method, or nil.
+    var codingProblem: String? { Self.codingProblem(method: method, coding: coding) }
+
+    /// Why `coding` does not apply to banks of `method` (debiased PCA or identity codes), or nil.
+    ///
+    ///     ConceptBank.codingProblem(method: .pca, coding: .debiased)   // "debiased codes are defined …"
+    public static func codingProblem(method: ConceptMethod, coding: Coding) -> String? {
+        coding == .debiased && !method.nonNegativeCodes
+            ? "debiased codes are defined for kmeans and nmf banks only; \(method.rawValue) codes are linear (use --coding lasso)"
+            : nil
     }
 
     private static func describe(_ error: DecodingError) -> String {
@@ -185,17 +234,35 @@ public struct ConceptBank: Sendable, Codable, Equatable {
 }
 
 extension ConceptBank {
+    /// Reads a bank file; files written before `coding` existed have none and read as `.lasso`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decode(String.self, forKey: .format)
+        version = try c.decode(Int.self, forKey: .version)
+        layer = try c.decode(String.self, forKey: .layer)
+        method = try c.decode(ConceptMethod.self, forKey: .method)
+        concepts = try c.decode(Matrix.self, forKey: .concepts)
+        mean = try c.decodeIfPresent([Float].self, forKey: .mean)
+        lambda = try c.decode(Float.self, forKey: .lambda)
+        codingMaxSweeps = try c.decode(Int.self, forKey: .codingMaxSweeps)
+        codingTolerance = try c.decode(Float.self, forKey: .codingTolerance)
+        sample = try c.decode(ConceptSample.self, forKey: .sample)
+        quality = try c.decode(QualityReport.self, forKey: .quality)
+        coding = try c.decodeIfPresent(Coding.self, forKey: .coding) ?? .lasso
+    }
+
     /// A bank from stored parts (e.g. a trace database's bank record, which keeps R², non-zeros and
     /// activity shares of the quality report); throws when they are
     /// inconsistent, by the same rules as `read(from:)`.
     public static func restored(layer: String, method: ConceptMethod, concepts: Matrix, mean: [Float]?, lambda: Float,
                                 codingMaxSweeps: Int, codingTolerance: Float, sample: ConceptSample,
-                                r2: Double, meanNonzeros: Double, activeShare: [Double]) throws -> ConceptBank {
+                                r2: Double, meanNonzeros: Double, activeShare: [Double], coding: Coding = .lasso) throws -> ConceptBank {
         let quality = QualityReport(layer: layer, method: method, k: concepts.rows, pfvCount: sample.count, r2: r2,
                                     meanNonzeros: meanNonzeros, activeShare: activeShare,
                                     deadConcepts: activeShare.indices.filter { activeShare[$0] == 0 })
         let bank = ConceptBank(layer: layer, method: method, concepts: concepts, mean: mean, lambda: lambda,
-                               codingMaxSweeps: codingMaxSweeps, codingTolerance: codingTolerance, sample: sample, quality: quality)
+                               codingMaxSweeps: codingMaxSweeps, codingTolerance: codingTolerance, sample: sample, quality: quality,
+                               coding: coding)
         if let problem = bank.validationProblem() { throw ConceptError.invalidBank("concept bank of layer '\(layer)': \(problem)") }
         return bank
     }

@@ -6,7 +6,7 @@ public enum ConceptLearner {
     /// `sample` records where the PFVs came from (default: `options.seed`, N).
     /// Throws on empty, non-finite or all-zero PFVs, K out of range for the method (kmeans: K ≤ N and
     /// at most the number of distinct PFVs; nmf, pca: K ≤ min(N, C); identity: K = C), or negative
-    /// PFVs for nmf. `progress(done, total)` reports k-means splits or NMF iterations (for a progress
+    /// PFVs for nmf, or debiased coding of a pca / identity bank. `progress(done, total)` reports k-means splits or NMF iterations (for a progress
     /// display).
     public static func learn(
         pfvs: Matrix, k: Int, method: ConceptMethod, options: ConceptOptions = ConceptOptions(),
@@ -16,6 +16,9 @@ public enum ConceptLearner {
             throw ConceptError.invalidPFVs("no PFVs to learn concepts from (\(pfvs.rows)×\(pfvs.cols)) for layer '\(layer)'")
         }
         try checkFinite(pfvs)
+        if let problem = ConceptBank.codingProblem(method: method, coding: options.coding) {
+            throw ConceptError.invalidRequest("layer '\(layer)': \(problem)")
+        }
         if method != .identity && pfvs.data.allSatisfy({ $0 == 0 }) {
             throw ConceptError.invalidPFVs("all \(pfvs.rows) PFVs of layer '\(layer)' are zero: no concept direction can be learned")
         }
@@ -40,8 +43,9 @@ public enum ConceptLearner {
                         sample: sample)
     }
 
-    /// A bank of given `concepts` (K×C; rows are normalised here) coding with `options`, its
-    /// quality measured on `pfvs` (which are also the recorded sample unless `sample` is given).
+    /// A bank of given `concepts` (K×C; rows are normalised here) coding with `options` (λ, sweeps,
+    /// Lasso or debiased codes), its quality measured on `pfvs` with those codes (which are also the
+    /// recorded sample unless `sample` is given).
     public static func bank(
         concepts given: Matrix, mean: [Float]? = nil, method: ConceptMethod, options: ConceptOptions = ConceptOptions(),
         layer: String = "", pfvs: Matrix, sample: ConceptSample? = nil
@@ -59,7 +63,9 @@ public enum ConceptLearner {
         var bank = ConceptBank(
             layer: layer, method: method, concepts: concepts, mean: mean, lambda: options.lambda,
             codingMaxSweeps: options.codingMaxSweeps, codingTolerance: options.codingTolerance,
-            sample: sample ?? ConceptSample(seed: options.seed, count: pfvs.rows), quality: placeholder)
+            sample: sample ?? ConceptSample(seed: options.seed, count: pfvs.rows), quality: placeholder,
+            coding: options.coding)
+        if let problem = bank.codingProblem { throw ConceptError.invalidRequest("layer '\(layer)': \(problem)") }
         let codes = try bank.encode(pfvs, threads: options.threads)
         bank.quality = QualityReport.measure(pfvs: pfvs, codes: codes, concepts: concepts, mean: mean, layer: layer, method: method)
         return bank

@@ -22,6 +22,9 @@ public struct ConceptOptions: Sendable, Codable, Equatable {
     /// PFV, 3 on average, K = 256) k-means codes have 3.8 non-zeros per PFV at 0.02 and the planted
     /// 3.0 at 0.1 (BENCHMARKS.md, section Concepts).
     public var lambda: Float = ConceptOptions.defaultLambda
+    /// Coding: the Lasso, or its support refit by non-negative least squares (METHOD §3; kmeans,
+    /// nmf only — learning a PCA or identity bank with `.debiased` throws).
+    public var coding: ConceptBank.Coding = .lasso
     /// Coding: coordinate-descent sweep cap per PFV.
     public var codingMaxSweeps: Int = 100
     /// Coding: stop when the largest code change of a sweep is ≤ tolerance · largest |code|.

@@ -343,11 +343,13 @@ import TestSupport
         #expect(try TraceDatabase.open(trace).readImageLayers().isEmpty)
     }
 
-    static func smallTrace(in dir: String, name: String = "t", conceptTarget: ConceptTarget = .projection) throws -> String {
+    static func smallTrace(in dir: String, name: String = "t", conceptTarget: ConceptTarget = .projection,
+                           coding: ConceptBank.Coding = .lasso) throws -> String {
         let spec = DatasetSpec(data: TestPaths.fashionMNISTTestImages, preprocessing: Preprocessing(mean: [0.2860], std: [0.3530]),
                                selection: DatasetSelection(limit: 12))
         var c = TraceConfiguration(modelPath: TestPaths.demoModel, dataset: spec, output: "\(dir)/\(name).sqlite")
         c.conceptTarget = conceptTarget
+        c.coding = coding
         c.layers = [stage2, stage3]
         c.conceptsPerLayer = [4]
         c.steps = 8

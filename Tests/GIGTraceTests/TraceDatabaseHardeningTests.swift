@@ -43,6 +43,8 @@ struct TraceDatabaseHardeningTests {
          "table nodes, row 1, column images_active: -1 is outside 0…"),
         ("UPDATE model SET class_names = '[]'",
          "table model, row 1, column class_names: 0 classes"),
+        ("UPDATE run_settings SET json = json_set(json, '$.extra.coding', 'ridge')",
+         "table run_settings, row 1, column json: coding 'ridge' is not one this build knows (lasso, debiased)"),
     ])
     func hostileValues(sql: String, expected: String) throws {
         for (reader, text) in zip(["open", "images", "merge"], try errors(after: sql)) {

@@ -7,7 +7,8 @@ public enum ConceptTarget: String, Sendable, Codable, CaseIterable {
     /// bank is not orthogonal it also counts the correlated concepts' share of Y_p.
     case projection
     /// g_r(Y) = Σ_p m_{p,r} u_{p,r}(Y_p): r's code, the non-negative Lasso solution on the active
-    /// set S_p fixed from the real forward pass, u_S(y) = G_S⁻¹(V_S y − λ‖y‖·1), G_S = V_S V_Sᵀ.
+    /// set S_p fixed from the real forward pass, u_S(y) = G_S⁻¹(V_S y − λ‖y‖·1), G_S = V_S V_Sᵀ
+    /// (λ = 0 for debiased codes).
     case coefficient
 }
 
@@ -18,7 +19,7 @@ public enum ConceptTarget: String, Sendable, Codable, CaseIterable {
 /// G_S⁻¹(V_S − λ·1·yᵀ/‖y‖).
 ///
 /// ```swift
-/// let t = try CoefficientTarget(bank: bankB, lambda: bankB.lambda, codes: realCodesB, positions: p)
+/// let t = try CoefficientTarget(bank: bankB, lambda: bankB.supportLambda, codes: realCodesB, positions: p)
 /// let g = t.values(y)   // one g_r per active target, at a layer-b tensor y (C×P)
 /// ```
 struct CoefficientTarget: Sendable {
@@ -31,8 +32,10 @@ struct CoefficientTarget: Sendable {
     let channels: Int
     let positions: Int
 
-    /// `codes` are the real layer-b codes (P×K row-major); `lambda` the bank's λ (relative to ‖y‖;
-    /// 0 for signed codes: PCA codes are linear, u = V(y − mean), and the mean only shifts g).
+    /// `codes` are the real layer-b codes (P×K row-major); `lambda` the λ of the bank's codes on their
+    /// support (relative to ‖y‖; `bank.supportLambda`): the bank's λ for Lasso codes, 0 for debiased
+    /// codes (least squares on S: u_S = G_S⁻¹V_S y) and for signed codes (PCA codes are linear,
+    /// u = V(y − mean), and the mean only shifts g).
     init(bank: ConceptBank, lambda: Float, codes: [Float], positions: Int) throws {
         let k = bank.k, c = bank.channels, vectors = bank.concepts.data
         guard codes.count == positions * k else {

@@ -46,7 +46,8 @@ public struct GIGComputation: Sendable {
     /// Concept targets: the projection ⟨Y_p, v_r⟩ or r's code u_{p,r}(Y_p) (`CoefficientTarget`;
     /// needs the `.masked` mask, whose active sets it solves on).
     public var conceptTarget: ConceptTarget = .projection
-    /// The target bank's coding λ (relative to ‖y‖), used by the coefficient target.
+    /// The λ of the target bank's codes on their support (relative to ‖y‖; `ConceptBank.supportLambda`:
+    /// 0 for debiased codes), used by the coefficient target.
     public var targetLambda: Float = 0
 
     /// How the integrand is differentiated. Both give the same relevance up to rounding.

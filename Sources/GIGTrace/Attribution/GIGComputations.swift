@@ -20,7 +20,7 @@ public struct GIGComputations: Sendable {
     /// computed from the previous one alone, every path to `output` through each. `banks[l]` is
     /// layer l's concept bank; `errorNode` adds the error node ε to every layer's sources;
     /// `conceptTarget` chooses what layer l → l+1 edges flow into (METHOD §4; `.coefficient` codes
-    /// with each target bank's own λ).
+    /// with each target bank's own λ, 0 for debiased codes: `ConceptBank.supportLambda`).
     public init(model: Model, layers names: [String], banks: [ConceptBank], errorNode: Bool = false, output: String,
                 classes count: Int, quadrature: Quadrature, mode: GIGComputation.Mode,
                 conceptTarget: ConceptTarget = .projection) throws {
@@ -29,7 +29,7 @@ public struct GIGComputations: Sendable {
             var gig = try GIGComputation(subnetwork: sub, source: banks[l], errorNode: errorNode, target: .concepts(banks[l + 1]),
                                          quadrature: quadrature, mode: mode)
             gig.conceptTarget = conceptTarget
-            gig.targetLambda = banks[l + 1].lambda
+            gig.targetLambda = banks[l + 1].supportLambda
             return gig
         }
         classes = try toClasses.enumerated().map { l, sub in

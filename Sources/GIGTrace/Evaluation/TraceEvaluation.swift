@@ -272,7 +272,7 @@ public struct TraceEvaluation: Sendable {
         var weights = [Float](repeating: 0, count: cb * pb)
         var normWeights: [Float]?
         if conceptTarget == .coefficient {
-            let target = try CoefficientTarget(bank: bank, lambda: bank.lambda, codes: ub, positions: pb)
+            let target = try CoefficientTarget(bank: bank, lambda: bank.supportLambda, codes: ub, positions: pb)
             guard let slot = target.targets.firstIndex(of: r) else { return nil }
             weights = Array(target.linear[(slot * cb * pb)..<((slot + 1) * cb * pb)])
             normWeights = Array(target.normWeights[(slot * pb)..<((slot + 1) * pb)])

@@ -21,6 +21,8 @@ public struct ConceptBankLearning: Sendable {
     public var seed: UInt64
     /// Sparsity λ of the codes, relative to each PFV's norm (kmeans, nmf).
     public var lambda: Float = ConceptOptions.defaultLambda
+    /// Lasso codes, or their support refit by non-negative least squares (kmeans, nmf; METHOD §3).
+    public var coding: ConceptBank.Coding = .lasso
     /// Threads of the learner (1 keeps results independent of the thread count).
     public var threads: Int = 1
     /// Images decoded ahead of the model on worker threads.
@@ -57,6 +59,7 @@ public struct ConceptBankLearning: Sendable {
         var options = ConceptOptions()
         options.seed = seed
         options.lambda = lambda
+        options.coding = coding
         options.threads = threads
         return try withoutActuallyEscaping(progress) { progress in try zip(layers, sets).enumerated().map { l, pair -> ConceptBank in
             let (g, set) = pair

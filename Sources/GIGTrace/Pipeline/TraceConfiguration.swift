@@ -50,6 +50,9 @@ public struct TraceConfiguration: Sendable {
     public var samplesPerImage: Int = 4
     /// Coding sparsity λ relative to ‖x‖ (kmeans, nmf).
     public var lambda: Float = ConceptOptions.defaultLambda
+    /// Lasso codes, or their support refit by non-negative least squares (METHOD §3; kmeans, nmf).
+    /// Applied to every bank, learned or loaded; stored in the settings (`extra["coding"]`).
+    public var coding: ConceptBank.Coding = .lasso
     /// Shard I of N (0-based I): a contiguous block of the selection.
     public var shardIndex: Int = 0
     public var shardCount: Int = 1

@@ -40,6 +40,9 @@ public struct TraceRun: Sendable {
             throw TraceError.invalidSettings("exemplar patch mass must be in (0, 1], got \(c.exemplarMass)")
         }
         guard c.lambda.isFinite, c.lambda >= 0 else { throw InputError.invalidParameter(.lambda, "lambda must be a finite number ≥ 0, got \(c.lambda)") }
+        if c.conceptBankPaths.isEmpty, let problem = ConceptBank.codingProblem(method: c.method, coding: c.coding) {
+            throw InputError.invalidParameter(.coding, problem)
+        }
         _ = try Quadrature(method: c.quadrature, steps: c.steps)
         let model = try Model.load(path: c.modelPath, threads: c.threads)
         let names = c.layers.isEmpty ? model.suggestedTraceLayers : c.layers
@@ -129,6 +132,7 @@ public struct TraceRun: Sendable {
             } else {
                 banks = try learnBanks(progress: progress, shouldStop: { shouldStop(0) })
             }
+            banks = try Self.coding(banks, c.coding)
             return try header(banks)
         }
 
@@ -203,6 +207,7 @@ public struct TraceRun: Sendable {
         var learning = ConceptBankLearning(method: c.method, conceptsPerLayer: c.conceptsPerLayer, seed: c.seed)
         learning.perImage = .count(c.samplesPerImage)
         learning.lambda = c.lambda
+        learning.coding = c.coding
         learning.prefetchThreads = c.prefetchThreads
         let banks = try learning.learn(model: singleThreaded, loader: sampleLoader, layers: layers) { event in
             if case .sampled(let done, let total) = event {
@@ -234,6 +239,20 @@ public struct TraceRun: Sendable {
         }
     }
 
+    /// `banks` coding with `coding` (a resumed trace's stored banks carry its stored coding, and a
+    /// different one then shows as a settings difference); throws naming `--coding` for a bank whose
+    /// method has no debiased codes.
+    static func coding(_ banks: [ConceptBank], _ coding: ConceptBank.Coding) throws -> [ConceptBank] {
+        try banks.map { bank in
+            if let problem = ConceptBank.codingProblem(method: bank.method, coding: coding) {
+                throw InputError.invalidParameter(.coding, "concept bank of layer '\(bank.layer)': \(problem)")
+            }
+            var coded = bank
+            coded.coding = coding
+            return coded
+        }
+    }
+
     /// Whether `path` is an SQLite file (a trace database) rather than a bank's JSON.
     static func isTraceDatabase(_ path: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
@@ -253,7 +272,8 @@ public struct TraceRun: Sendable {
                     "exemplarMass": "\(c.exemplarMass)",
                     "targetMask": GIGComputation.TargetMask.masked.rawValue].merging(
                         c.errorNode ? ["errorNode": "true"] : [:]) { a, _ in a }
-                     .merging(c.conceptTarget == .projection ? [:] : ["conceptTarget": c.conceptTarget.rawValue]) { a, _ in a })
+                     .merging(c.conceptTarget == .projection ? [:] : ["conceptTarget": c.conceptTarget.rawValue]) { a, _ in a }
+                     .merging(c.coding == .lasso ? [:] : ["coding": c.coding.rawValue]) { a, _ in a })
         let identity = ModelIdentity(sha256: try SHA256.hex(ofFile: c.modelPath), path: c.modelPath,
                                      inputShape: model.inputShape, classNames: classNames)
         return TraceHeader(model: identity, preprocessingJSON: try c.dataset.jsonText(), settings: settings,

@@ -52,13 +52,16 @@ public struct TraceSummary: Sendable, Equatable, Codable {
     }
 
     public func table() -> String {
+        // The coding (METHOD §3) is named on its own, also where the settings do not store it (Lasso).
+        let coding = settings.coding?.rawValue ?? settings.extra["coding"] ?? ""
+        let extra = settings.extra.filter { $0.key != "coding" }
         let out = """
             model        \(modelPath) (sha256 \(modelSHA256)), input \(inputShape.map(String.init).joined(separator: "×"))
             classes      \(classNames.count): \(classNames.prefix(20).joined(separator: ", "))\(classNames.count > 20 ? ", …" : "")
             dataset      \(datasetPath) (\(datasetCount) images)
             traced       \(imagesTraced) images\(complete ? "" : " (unfinished run)")
             completeness median \(TextTable.number(completenessMedian * 100, digits: 2)) %, worst \(TextTable.number(completenessWorst * 100, digits: 2)) %; reconstruction gap median \(TextTable.number(reconstructionGapMedian * 100, digits: 2)) %
-            settings     \(settings.conceptMethod), \(settings.steps) steps \(settings.quadrature), seed \(settings.seed), shard \(settings.shardIndex)/\(settings.shardCount)\(settings.extra.isEmpty ? "" : ", " + settings.extra.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+            settings     \(settings.conceptMethod), \(coding) codes, \(settings.steps) steps \(settings.quadrature), seed \(settings.seed), shard \(settings.shardIndex)/\(settings.shardCount)\(extra.isEmpty ? "" : ", " + extra.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
 
             """
         var t = TextTable(["layer", "method", "K", "mean node", "R²", "nonzeros/PFV"])

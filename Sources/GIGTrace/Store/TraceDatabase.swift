@@ -156,6 +156,10 @@ public struct TraceDatabase: Sendable {
                 let identity = ModelIdentity(sha256: try m.value(model, "sha256"), path: try m.value(model, "path"),
                                              inputShape: inputShape, classNames: classNames)
                 let settings = try decode(RunSettings.self, r.value(run, "json"), r, "json")
+                guard let coding = settings.coding else {
+                    throw r.invalid("json", "coding '\(settings.extra["coding"] ?? "")' is not one this build knows ("
+                        + ConceptBank.Coding.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                }
                 var banks: [ConceptBank] = []
                 var b = ColumnReader(path: path, table: "concept_banks", row: 0)
                 for row in try Row.fetchAll(db, sql: """
@@ -181,7 +185,7 @@ public struct TraceDatabase: Sendable {
                             concepts: try Matrix(rows: k, cols: channels, data: vectors), mean: mean, lambda: Float(lambda),
                             codingMaxSweeps: options.codingMaxSweeps, codingTolerance: options.codingTolerance,
                             sample: ConceptSample(seed: settings.seed, count: 0), r2: quality.r2,
-                            meanNonzeros: quality.meanNonzeros, activeShare: quality.activeShare))
+                            meanNonzeros: quality.meanNonzeros, activeShare: quality.activeShare, coding: coding))
                     } catch let error as ConceptError {
                         throw b.invalid("vectors", "\(error)")
                     }

@@ -82,6 +82,9 @@ public struct RunSettings: Sendable, Equatable, Codable {
     /// What the trace's layer l → l+1 edges flow into (METHOD §4), stored in `extra["conceptTarget"]`
     /// when it is not the projection; nil for a value this build does not know.
     public var conceptTarget: ConceptTarget? { extra["conceptTarget"].map { ConceptTarget(rawValue: $0) } ?? .projection }
+    /// How the trace's banks code PFVs (METHOD §3), stored in `extra["coding"]` when it is not the
+    /// Lasso (traces made before the option read as `.lasso`); nil for a value this build does not know.
+    public var coding: ConceptBank.Coding? { extra["coding"].map { ConceptBank.Coding(rawValue: $0) } ?? .lasso }
 
     /// Names of the settings that differ from `other`, ignoring the shard index.
     public func differences(from other: RunSettings) -> [String] {

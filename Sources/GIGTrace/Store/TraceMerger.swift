@@ -108,11 +108,11 @@ public enum TraceMerger {
 }
 
 extension ConceptBank {
-    /// Whether two banks agree in everything a trace stores of them (method, concepts, mean, λ and
-    /// the quality figures), which is what decides whether they code alike.
+    /// Whether two banks agree in everything a trace stores of them (method, concepts, mean, λ, the
+    /// coding and the quality figures), which is what decides whether they code alike.
     func sameStoredForm(as other: ConceptBank) -> Bool {
         layer == other.layer && method == other.method && concepts == other.concepts && mean == other.mean
-            && lambda == other.lambda && quality.r2 == other.quality.r2
+            && lambda == other.lambda && coding == other.coding && quality.r2 == other.quality.r2
             && quality.meanNonzeros == other.quality.meanNonzeros && quality.activeShare == other.quality.activeShare
     }
 }

@@ -12,8 +12,10 @@ import CMalloc
 /// gradient passes): ResNet-50 2.43 M minor faults and 6.5 s of system time in 29 s of CPU before,
 /// 0.49 M (the first touch of the peak footprint) and 1.4 s after, for 2–3 % more peak RSS;
 /// ResNet-18 790 k faults and 2.1 s before, 160 k and 0.5 s after. The price is that the process
-/// keeps its peak footprint until it exits, as PyTorch's caching allocator does; one arena costs
-/// nothing measurable because the engine allocates few, large blocks.
+/// keeps its peak footprint until it exits, as PyTorch's caching allocator does. One arena costs
+/// nothing measurable: the engine allocates few, large blocks, and glibc's per-thread caches serve
+/// small ones without the arena's lock (`gigtrace-bench dataset`, 300 JPEGs, two prefetch threads:
+/// 273–319 img/s before, 310–311 after, 3 runs each at load 7).
 ///
 /// ```swift
 /// @main enum Entry { static func main() async { keepFreedMemoryForReuse(); await MyCommand.main() } }

@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs",
                        providers: [.apt(["libjpeg62-turbo-dev", "libspng-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // glibc's mallopt, for the executables' start-up only (libraries set no process-wide state).
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // libjpeg decoding behind a setjmp/longjmp error manager (libjpeg's default one calls exit()).
         .target(name: "CJpegDecoder", linkerSettings: [.linkedLibrary("jpeg")]),
 
@@ -52,7 +54,7 @@ let package = Package(
         // What both executables share: option groups, progress on stderr, error reporting.
         .target(
             name: "CommandLineSupport",
-            dependencies: ["Core", "Datasets", "CNN", "PFV", "Concepts", "GIGTrace",
+            dependencies: ["CMalloc", "Core", "Datasets", "CNN", "PFV", "Concepts", "GIGTrace",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(

@@ -114,6 +114,10 @@ import Testing
         let m = try Self.model()
         try Self.check(GeometricallyGuidedIG(model: m, intervals: 50), reference: "ggig_m50_zero.npy", baseline: false)
         try Self.check(GeometricallyGuidedIG(model: m, intervals: 50, internalBatchSize: 13), reference: "ggig_m50_baseline.npy", baseline: true)
+        // Every point through the whole network (no affine prefix) gives the same maps.
+        try Self.check(GeometricallyGuidedIG(model: m, intervals: 50, affinePrefix: false), reference: "ggig_m50_zero.npy", baseline: false)
+        try Self.check(GeometricallyGuidedIG(model: m, intervals: 50, internalBatchSize: 13, affinePrefix: false),
+                       reference: "ggig_m50_baseline.npy", baseline: true)
         let ascent = try GGIGAscent(steps: 4, rate: 0.05)
         try Self.check(GeometricallyGuidedIG(model: m, intervals: 10, ascent: ascent), reference: "ggig_m10_ascent_T4_eta0.05_zero.npy", baseline: false)
     }

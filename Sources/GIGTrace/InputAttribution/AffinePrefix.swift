@@ -38,6 +38,18 @@ struct AffinePrefix {
         return (try prefix.forward(baseline).output, atImage)
     }
 
+    /// The cotangent selecting logit `target` of each of `rows` samples of `output` (`[rows, K]`,
+    /// or `[1, K]` as `backwardSum`'s block). Throws when `target` is not a class of the output.
+    func seed(target: Int, rows: Int, output: Tensor) throws -> Tensor {
+        let classCount = output.count / max(1, output.shape.first ?? 1)
+        guard target >= 0 && target < classCount else {
+            throw ModelError.invalidArgument("target class \(target) out of range 0..<\(classCount) for output '\(rest.to)'")
+        }
+        var seed = Tensor(shape: [rows] + Array(output.shape.dropFirst()))
+        for i in 0..<rows { seed.data[i * classCount + target] = 1 }
+        return seed
+    }
+
     /// A(x') + α_k (A(x) − A(x')) for the α of `range`, `[range.count, ...shape(A)]`.
     static func scaled(_ start: Tensor, _ end: Tensor, alphas: [Float], range: Range<Int>) -> Tensor {
         let size = start.count

@@ -60,12 +60,7 @@ public struct IntegratedGradients: InputAttributor {
         while first < alphas.count {
             let range = first..<min(alphas.count, first + chunk)
             let tape = try split.rest.forward(AffinePrefix.scaled(start, end.output, alphas: alphas, range: range))
-            let classCount = tape.output.count / range.count
-            guard target >= 0 && target < classCount else {
-                throw ModelError.invalidArgument("target class \(target) out of range 0..<\(classCount) for output '\(split.rest.to)'")
-            }
-            var block = Tensor(shape: [1] + Array(tape.output.shape.dropFirst()))
-            block.data[target] = 1
+            let block = try split.seed(target: target, rows: 1, output: tape.output)
             let g = try split.rest.backwardSum(tape, block: block, weights: Array(weights[range]))
             if var total = summed {
                 for j in 0..<total.count { total.data[j] += g.data[j] }
@@ -117,12 +112,16 @@ public struct GeometricallyGuidedIG: InputAttributor {
     public let intervals: Int
     public let ascent: GGIGAscent?
     public let internalBatchSize: Int?
+    /// Whether an affine first layer (`AffinePrefix`) runs twice instead of once per point (the
+    /// scale-max form; the ascent variant moves the points off the line and runs it all).
+    public let affinePrefix: Bool
 
-    public init(model: Model, intervals: Int = 50, ascent: GGIGAscent? = nil, internalBatchSize: Int? = nil) {
+    public init(model: Model, intervals: Int = 50, ascent: GGIGAscent? = nil, internalBatchSize: Int? = nil, affinePrefix: Bool = true) {
         self.model = model
         self.intervals = max(1, intervals)
         self.ascent = ascent
         self.internalBatchSize = internalBatchSize
+        self.affinePrefix = affinePrefix
     }
 
     /// The points a_k = k/m.
@@ -142,6 +141,19 @@ public struct GeometricallyGuidedIG: InputAttributor {
         }
         if let ascent {
             try climb(image: image, baseline: baseline, target: target, ascent: ascent, keepMaximum)
+        } else if affinePrefix, let split = AffinePrefix(model: model, output: model.outputNames.first ?? "") {
+            // The points' affine first layer from two evaluations; each point's gradient is still
+            // pulled back through it (the maximum is per point, not a sum).
+            let (start, end) = try split.ends(image: image, baseline: baseline)
+            let points = alphas, chunk = max(1, internalBatchSize ?? points.count)
+            var first = 0
+            while first < points.count {
+                let range = first..<min(points.count, first + chunk)
+                let tape = try split.rest.forward(AffinePrefix.scaled(start, end.output, alphas: points, range: range))
+                let seed = try split.seed(target: target, rows: range.count, output: tape.output)
+                keepMaximum(try split.prefix.backward(end, cotangent: try split.rest.backward(tape, cotangent: seed)))
+                first = range.upperBound
+            }
         } else {
             try AttributionMath.pathGradients(model: model, image: image, baseline: baseline, alphas: alphas, target: target,
                                               batch: internalBatchSize) { _, g in keepMaximum(g) }

@@ -288,4 +288,33 @@ import Testing
             }
         }
     }
+    /// At a constant input (GGIG's point a_0 = 0 is the baseline itself) every MaxPool window ties
+    /// and ReLUs can sit exactly at 0, where finite differences say nothing. The engine follows
+    /// PyTorch's and ONNX Runtime's choices: a tie's cotangent goes to the first maximum of the
+    /// window in row-major order (padding never wins), and ReLU'(0) = 0 — including when the ReLU
+    /// is fused into the convolution before it. Expected values by hand.
+    @Test func maxPoolTiesAndReluAtZeroFollowPyTorch() throws {
+        var g = GraphFixture()
+        g.initializers["w"] = .float(Tensor(uncheckedShape: [1, 1, 1, 1], data: [1]))
+        g.initializers["b"] = .float(Tensor(uncheckedShape: [1], data: [-0.5]))
+        g.node("Conv", ["x", "w", "b"], "c", ["kernel_shape": .ints([1, 1])])
+        g.node("Relu", ["c"], "r")
+        g.node("MaxPool", ["r"], "p", ["kernel_shape": .ints([3, 3]), "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1])])
+        g.node("Flatten", ["p"], "y", ["axis": .int(1)])
+        let model = try Model(onnx: g.model(input: [1, 4, 4], outputs: ["y"]))
+        // Output (i, j) pools rows 2i−1…2i+1 and columns 2j−1…2j+1 of the 4×4 plane; its first
+        // in-plane element in row-major order is (max(0, 2i−1), max(0, 2j−1)).
+        let firstOfWindow = [0: 0, 1: 1, 2: 4, 3: 5]    // flat indices of (0,0), (0,1), (1,0), (1,1)
+        let above = Tensor(uncheckedShape: [1, 1, 4, 4], data: [Float](repeating: 1.5, count: 16))   // pre-activation 1
+        for k in 0..<4 {
+            let grad = try model.gradient(above, classes: [k])
+            var expected = [Float](repeating: 0, count: 16)
+            expected[firstOfWindow[k]!] = 1
+            #expect(grad.data == expected, "output \(k)")
+        }
+        let atZero = Tensor(uncheckedShape: [1, 1, 4, 4], data: [Float](repeating: 0.5, count: 16))   // pre-activation exactly 0
+        for k in 0..<4 {
+            #expect(try model.gradient(atZero, classes: [k]).data == [Float](repeating: 0, count: 16))
+        }
+    }
 }

@@ -57,6 +57,55 @@ import Testing
         try Self.check(left, reference: "ig_riemann_left_16_baseline.npy", baseline: true)
     }
 
+    /// IG through the affine prefix (the fixture starts with Conv → Relu) and IG running every step
+    /// through the whole network both equal Captum.
+    @Test func integratedGradientsWithAndWithoutTheAffinePrefixEqualCaptum() throws {
+        let m = try Self.model()
+        let split = try #require(AffinePrefix(model: m, output: m.outputNames[0]))
+        #expect(split.prefix.nodeIndices.count == 1 && split.rest.from == m.nodes[split.prefix.nodeIndices[0]].output)
+        for prefix in [true, false] {
+            let gl = try Quadrature(method: .gaussLegendre, steps: 50)
+            try Self.check(IntegratedGradients(model: m, quadrature: gl, affinePrefix: prefix), reference: "ig_gausslegendre_50_zero.npy", baseline: false)
+            let trapezoid = try Quadrature(method: .riemannTrapezoid, steps: 20)
+            try Self.check(IntegratedGradients(model: m, quadrature: trapezoid, internalBatchSize: 7, affinePrefix: prefix),
+                           reference: "ig_riemann_trapezoid_20_baseline_ibs7.npy", baseline: true)
+        }
+    }
+
+    /// A network whose first node is a Relu (nothing affine before it), or whose affine start
+    /// feeds two non-linear branches, has no affine prefix: IG runs every step through it all.
+    @Test func integratedGradientsFallBackWithoutAnAffinePrefix() throws {
+        let dir = try makeTemporaryFolder("affine-prefix")
+        _ = try runPython("""
+            import sys, numpy as np, onnx
+            from onnx import helper, numpy_helper, TensorProto
+            r = np.random.default_rng(5)
+            init = lambda name, shape: numpy_helper.from_array(r.normal(0, 0.5, shape).astype(np.float32), name)
+            def save(nodes, inits, path):
+                graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 4, 4])],
+                                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3])], inits)
+                onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+            head = [helper.make_node("GlobalAveragePool", ["h"], ["p"]), helper.make_node("Flatten", ["p"], ["f"]),
+                    helper.make_node("Gemm", ["f", "G", "g"], ["logits"])]
+            save([helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Conv", ["r", "W", "B"], ["c"], pads=[1, 1, 1, 1]),
+                  helper.make_node("Relu", ["c"], ["h"])] + head,
+                 [init("W", (2, 2, 3, 3)), init("B", (2,)), init("G", (2, 3)), init("g", (3,))], sys.argv[1] + "/relu_first.onnx")
+            save([helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Conv", ["x", "V", "B"], ["d"], pads=[1, 1, 1, 1]),
+                  helper.make_node("Relu", ["c"], ["rc"]), helper.make_node("Relu", ["d"], ["rd"]), helper.make_node("Add", ["rc", "rd"], ["h"])] + head,
+                 [init("W", (2, 2, 3, 3)), init("V", (2, 2, 3, 3)), init("B", (2,)), init("G", (2, 3)), init("g", (3,))],
+                 sys.argv[1] + "/two_branches.onnx")
+            """, arguments: [dir])
+        for name in ["relu_first", "two_branches"] {
+            let m = try Model.load(path: "\(dir)/\(name).onnx")
+            #expect(AffinePrefix(model: m, output: "logits") == nil, "\(name)")
+            let x = Tensor(uncheckedShape: [1, 2, 4, 4], data: (0..<32).map { Float(($0 * 7) % 11) / 5 - 1 })
+            let q = try Quadrature(method: .gaussLegendre, steps: 8)
+            let on = try IntegratedGradients(model: m, quadrature: q).attribute(image: x, target: 1, baseline: Tensor(shape: x.shape))
+            let off = try IntegratedGradients(model: m, quadrature: q, affinePrefix: false).attribute(image: x, target: 1, baseline: Tensor(shape: x.shape))
+            #expect(on.data == off.data, "\(name): the fallback is the whole-network path")
+        }
+    }
+
     @Test func gradientTimesInputEqualsCaptum() throws {
         try Self.check(GradientTimesInput(model: try Self.model(), timesInput: true), reference: "gradxinput.npy", baseline: false)
     }
@@ -65,6 +114,10 @@ import Testing
         let m = try Self.model()
         try Self.check(GeometricallyGuidedIG(model: m, intervals: 50), reference: "ggig_m50_zero.npy", baseline: false)
         try Self.check(GeometricallyGuidedIG(model: m, intervals: 50, internalBatchSize: 13), reference: "ggig_m50_baseline.npy", baseline: true)
+        // Every point through the whole network (no affine prefix) gives the same maps.
+        try Self.check(GeometricallyGuidedIG(model: m, intervals: 50, affinePrefix: false), reference: "ggig_m50_zero.npy", baseline: false)
+        try Self.check(GeometricallyGuidedIG(model: m, intervals: 50, internalBatchSize: 13, affinePrefix: false),
+                       reference: "ggig_m50_baseline.npy", baseline: true)
         let ascent = try GGIGAscent(steps: 4, rate: 0.05)
         try Self.check(GeometricallyGuidedIG(model: m, intervals: 10, ascent: ascent), reference: "ggig_m10_ascent_T4_eta0.05_zero.npy", baseline: false)
     }

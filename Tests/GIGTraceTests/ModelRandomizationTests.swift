@@ -82,4 +82,81 @@ import Testing
         #expect(throws: InputError.self) { try m.perturbing(sigma: 0, rng: &bad) }
         #expect(throws: InputError.self) { try check.perturbedModels(count: 0, sigma: 1e-3, images: x, targets: targets, maxTries: 5, rng: &bad) }
     }
+    /// Tied weights: two convs read one weight and one bias initializer, two Gemms one matrix and
+    /// one bias (built with Python's onnx). Randomizing or perturbing either reader changes the
+    /// parameter once for both, in memory and in the file OnnxWriter writes; the written file run
+    /// by onnx's own ReferenceEvaluator gives the in-memory model's logits.
+    @Test func sharedInitializersChangeOnceForEveryReader() throws {
+        let dir = try makeTemporaryFolder("shared-weights")
+        let path = "\(dir)/shared.onnx"
+        _ = try runPython("""
+            import sys, numpy as np, onnx
+            from onnx import helper, numpy_helper, TensorProto
+            r = np.random.default_rng(3)
+            init = lambda name, shape: numpy_helper.from_array(r.normal(0, 0.5, shape).astype(np.float32), name)
+            nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+                     helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+                     helper.make_node("Conv", ["r1", "W", "B"], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
+                     helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+                     helper.make_node("Flatten", ["r2"], ["f"], name="flatten"),
+                     helper.make_node("Gemm", ["f", "G", "g"], ["h1"], name="fc1"),
+                     helper.make_node("Relu", ["h1"], ["s1"], name="relu3"),
+                     helper.make_node("Gemm", ["s1", "H", "h"], ["h2"], name="fc2"),
+                     helper.make_node("Relu", ["h2"], ["s2"], name="relu4"),
+                     helper.make_node("Gemm", ["s2", "H", "h"], ["logits"], name="fc3")]
+            graph = helper.make_graph(nodes, "tied", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 5, 5])],
+                                      [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 6])],
+                                      [init("W", (2, 2, 3, 3)), init("B", (2,)), init("G", (50, 6)), init("g", (6,)),
+                                       init("H", (6, 6)), init("h", (6,))])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+            onnx.checker.check_model(model)
+            onnx.save(model, sys.argv[1])
+            """, arguments: [path])
+        let m = try Model.load(path: path, foldBatchNorm: false)
+        let layers = m.parameterLayers
+        #expect(layers.map(\.name) == ["conv1", "conv2", "fc1", "fc2", "fc3"])
+        #expect(layers.map(\.weight) == ["W", "W", "G", "H", "H"] && layers.map(\.bias) == ["B", "B", "g", "h", "h"])
+        func convBias(_ model: Model, _ node: Int) -> [Float] {
+            if case .conv(let c) = model.nodes[node].op { return c.bias ?? [] } else { return [] }
+        }
+        var rng = SamplingRNG(seed: 4)
+        let input = Tensor(uncheckedShape: [3, 2, 5, 5], data: (0..<150).map { _ in Float(rng.unit()) * 2 - 1 })
+        var variants = [(String, Model)]()
+        for (label, chosen) in [("conv2", [layers[1].node]), ("fc2", [layers[3].node]), ("all", layers.map(\.node))] {
+            let r = try m.randomizing(chosen, rng: &rng)
+            let (w1, w2) = (Self.weights(r, layers[0].node), Self.weights(r, layers[1].node))
+            #expect(w1 == w2 && (label == "fc2") == (w1 == Self.weights(m, layers[0].node)), "\(label): conv weights")
+            #expect(convBias(r, layers[0].node) == convBias(r, layers[1].node))
+            #expect((label == "fc2") == (convBias(r, layers[0].node) == convBias(m, layers[0].node)), "\(label): conv biases")
+            #expect((label == "conv2") == (Self.weights(r, layers[3].node) == Self.weights(m, layers[3].node)), "\(label): fc weight")
+            #expect((label == "all") == (Self.weights(r, layers[2].node) != Self.weights(m, layers[2].node)), "\(label): fc1 untouched")
+            variants.append((label, r))
+        }
+        // One draw per parameter: randomizing all five layers draws W, G and H (conv2 and fc3 add none).
+        var a = SamplingRNG(seed: 8), b = SamplingRNG(seed: 8)
+        _ = try m.randomizing(layers.map(\.node), rng: &a)
+        for _ in 0..<(2 * 2 * 9 + 50 * 6 + 6 * 6) { _ = Model.gaussian(&b) }
+        #expect(a.unit() == b.unit())
+        let perturbed = try m.perturbing(sigma: 0.05, rng: &rng)
+        #expect(Self.weights(perturbed, layers[0].node) == Self.weights(perturbed, layers[1].node))
+        #expect(Self.weights(perturbed, layers[0].node) != Self.weights(m, layers[0].node))
+        variants.append(("perturbed", perturbed))
+        try Npy.write(input, to: "\(dir)/x.npy")
+        for (label, variant) in variants {
+            let file = "\(dir)/\(label).onnx"
+            try OnnxWriter.write(variant, replacingInitializersOf: path, to: file)
+            let logits = try #require(try variant.forward(input)["logits"])
+            try Npy.write(logits, to: "\(dir)/\(label)-ours.npy")
+            let result = try runPython("""
+                import sys, numpy as np, onnx
+                from onnx.reference import ReferenceEvaluator
+                model = onnx.load(sys.argv[1]); onnx.checker.check_model(model, full_check=True)
+                y = ReferenceEvaluator(model).run(None, {"x": np.load(sys.argv[2])})[0]
+                ours = np.load(sys.argv[3])
+                print(float(np.abs(y - ours).max() / np.abs(y).max()))
+                """, arguments: [file, "\(dir)/x.npy", "\(dir)/\(label)-ours.npy"])
+            let difference = try #require(Double(result.trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(difference < 1e-5, "\(label): written file's logits vs in-memory, relative \(difference)")
+        }
+    }
 }

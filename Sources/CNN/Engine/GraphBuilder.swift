@@ -228,7 +228,9 @@ struct GraphBuilder {
             let kernel = try a.ints("kernel_shape") ?? Array(w.shape[2...])
             let conv = Conv2D(weight: w, bias: bias, window: try window(a, kernel: kernel, node: node, pooling: false),
                               groups: try a.int("group", 1))
-            return make(.conv(conv))
+            var made = make(.conv(conv))
+            made.parameterNames = Array(node.inputs[1...].prefix(bias == nil ? 1 : 2))
+            return made
         case "BatchNormalization":
             if try a.int("training_mode", 0) != 0 {
                 throw ModelError.unsupportedOp(op: "BatchNormalization in training mode", node: name)

@@ -6,6 +6,10 @@ import Core
 /// (model randomization, model perturbation) are built from. BatchNormalization nodes (load the
 /// model with `foldBatchNorm: false` to keep them apart from the convs) are never touched.
 ///
+/// A parameter is a named constant (an ONNX initializer): when several layers read one (tied
+/// weights), it is one parameter — replaced once, with every reader (and any other node reading
+/// the constant) seeing the same new values.
+///
 ///     let layers = model.parameterLayers                       // conv/linear, input to logits
 ///     var rng = SamplingRNG(seed: 1)
 ///     let random = model.randomizing(layers.suffix(2).map(\.node), rng: &rng)   // the top two layers
@@ -18,6 +22,10 @@ public struct ParameterLayer: Sendable, Equatable {
     public let kind: String
     /// Inputs to one output unit: C_in/groups·kH·kW for a conv, the input features for a linear layer.
     public let fanIn: Int
+    /// The name of the constant (ONNX initializer) the weight was read from; other layers may read it too.
+    public let weight: String
+    /// The bias's constant, when the layer has one.
+    public let bias: String?
 }
 
 extension Model {
@@ -26,41 +34,65 @@ extension Model {
         nodes.enumerated().compactMap { i, n in
             switch n.op {
             case .conv(let conv):
-                let w = conv.weight.shape
-                return ParameterLayer(node: i, name: n.name, kind: "Conv", fanIn: w.dropFirst().reduce(1, *))
+                let w = conv.weight.shape, names = Model.parameterNames(ofConv: n)
+                return ParameterLayer(node: i, name: n.name, kind: "Conv", fanIn: w.dropFirst().reduce(1, *), weight: names[0],
+                                      bias: conv.bias == nil ? nil : names.dropFirst().first)
             case .gemm(_, _, _, let transB):
                 guard n.inputs.count > 1, let w = constants[n.inputs[1]], w.rank == 2 else { return nil }
-                return ParameterLayer(node: i, name: n.name, kind: "Gemm", fanIn: transB ? w.shape[1] : w.shape[0])
+                return ParameterLayer(node: i, name: n.name, kind: "Gemm", fanIn: transB ? w.shape[1] : w.shape[0],
+                                      weight: n.inputs[1], bias: Model.constantBias(n, constants))
             case .matMul:
                 guard n.inputs.count > 1, let w = constants[n.inputs[1]], w.rank == 2 else { return nil }
-                return ParameterLayer(node: i, name: n.name, kind: "MatMul", fanIn: w.shape[0])
+                return ParameterLayer(node: i, name: n.name, kind: "MatMul", fanIn: w.shape[0], weight: n.inputs[1], bias: nil)
             default:
                 return nil
             }
         }
     }
 
+    /// The names of a conv's weight and bias: the ONNX names it was read from, or names of its
+    /// own for a conv built without them (never by `Model(onnx:)`).
+    static func parameterNames(ofConv n: Node) -> [String] {
+        n.parameterNames.isEmpty ? ["\(n.name)#weight", "\(n.name)#bias"] : n.parameterNames
+    }
+
+    /// A Gemm's third input, when it is a constant.
+    static func constantBias(_ n: Node, _ constants: [String: Tensor]) -> String? {
+        n.inputs.count > 2 && !n.inputs[2].isEmpty && constants[n.inputs[2]] != nil ? n.inputs[2] : nil
+    }
+
     /// A copy whose layers at `nodeIndices` have weights redrawn from N(0, 2/fan_in) and biases
-    /// set to 0 (Adebayo et al.'s re-initialisation, METHOD §7).
+    /// set to 0 (Adebayo et al.'s re-initialisation, METHOD §7). A weight shared with other
+    /// layers is drawn once (with the fan-in of the first chosen layer reading it) and every
+    /// reader gets the draw, chosen or not.
     public func randomizing(_ nodeIndices: [Int], rng: inout SamplingRNG) throws -> Model {
         var copy = self
+        var done = Set<String>()
         for layer in parameterLayers where nodeIndices.contains(layer.node) {
             let std = Float((2 / Double(layer.fanIn)).squareRoot())
-            try copy.replaceParameters(layer.node) { weight, _ in
-                (weight.map { _ in std * Model.gaussian(&rng) }, nil)
+            if done.insert(layer.weight).inserted {
+                let draw = (0..<copy.parameterCount(layer)).map { _ in std * Model.gaussian(&rng) }
+                try copy.replaceParameter(layer.weight) { _ in draw }
+            }
+            if let bias = layer.bias, done.insert(bias).inserted {
+                try copy.replaceParameter(bias) { old in [Float](repeating: 0, count: old.count) }
             }
         }
         return copy
     }
 
     /// A copy with N(0, σ²) noise added to every conv/linear weight and bias (the GGIG paper's
-    /// model perturbation, METHOD §7). Throws unless σ > 0.
+    /// model perturbation, METHOD §7); a parameter shared by several layers gets one noise draw,
+    /// added for all its readers. Throws unless σ > 0.
     public func perturbing(sigma: Float, rng: inout SamplingRNG) throws -> Model {
         guard sigma > 0, sigma.isFinite else { throw InputError.invalidParameter(.sigma, "noise σ must be positive, got \(sigma)") }
         var copy = self
+        var done = Set<String>()
         for layer in parameterLayers {
-            try copy.replaceParameters(layer.node) { weight, bias in
-                (weight.map { $0 + sigma * Model.gaussian(&rng) }, bias.map { $0.map { $0 + sigma * Model.gaussian(&rng) } })
+            for (name, count) in [(layer.weight, copy.parameterCount(layer)), (layer.bias, copy.biasCount(layer))] {
+                guard let name, done.insert(name).inserted else { continue }
+                let noise = (0..<count).map { _ in sigma * Model.gaussian(&rng) }
+                try copy.replaceParameter(name) { old in zip(old, noise).map(+) }
             }
         }
         return copy
@@ -72,27 +104,38 @@ extension Model {
         return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
     }
 
-    /// Replaces node `index`'s weight and bias by `transform(weight, bias)`; a nil bias from the
-    /// transform means zero (where the layer has a bias).
-    mutating func replaceParameters(_ index: Int, _ transform: ([Float], [Float]?) throws -> ([Float], [Float]?)) throws {
-        let node = nodes[index]
-        switch node.op {
-        case .conv(let conv):
-            let (w, b) = try transform(conv.weight.data, conv.bias)
-            let bias = conv.bias.map { old in b ?? [Float](repeating: 0, count: old.count) }
-            nodes[index].op = .conv(Conv2D(weight: Tensor(uncheckedShape: conv.weight.shape, data: w), bias: bias,
-                                           window: conv.window, groups: conv.groups))
-        case .gemm, .matMul:
-            guard let weight = constants[node.inputs[1]] else { return }
-            let biasName = node.inputs.count > 2 && !node.inputs[2].isEmpty ? node.inputs[2] : nil
-            let bias = biasName.flatMap { constants[$0] }
-            let (w, b) = try transform(weight.data, bias?.data)
-            constants[node.inputs[1]] = Tensor(uncheckedShape: weight.shape, data: w)
-            if let biasName, let bias {
-                constants[biasName] = Tensor(uncheckedShape: bias.shape, data: b ?? [Float](repeating: 0, count: bias.count))
+    /// The number of weights of `layer`.
+    func parameterCount(_ layer: ParameterLayer) -> Int {
+        if case .conv(let conv) = nodes[layer.node].op { return conv.weight.count }
+        return constants[layer.weight]?.count ?? 0
+    }
+
+    /// The number of biases of `layer` (0 without a bias).
+    func biasCount(_ layer: ParameterLayer) -> Int {
+        if case .conv(let conv) = nodes[layer.node].op { return conv.bias?.count ?? 0 }
+        return layer.bias.flatMap { constants[$0]?.count } ?? 0
+    }
+
+    /// Replaces the parameter `name` by `transform(old values)` wherever it is read: in every conv
+    /// whose weight or bias came from it and in `constants` (the linear layers' weights and biases,
+    /// and any other node reading it).
+    mutating func replaceParameter(_ name: String, _ transform: ([Float]) throws -> [Float]) throws {
+        func replaced(_ old: [Float]) throws -> [Float] {
+            let new = try transform(old)
+            guard new.count == old.count else {
+                throw ModelError.invalidArgument("internal: \(new.count) new values for parameter '\(name)' of \(old.count)")
             }
-        default:
-            throw ModelError.invalidArgument("internal: node \(node.name) has no weights to replace")
+            return new
+        }
+        for i in nodes.indices {
+            let names = Model.parameterNames(ofConv: nodes[i])
+            guard case .conv(let conv) = nodes[i].op, names.contains(name) else { continue }
+            let weight = names[0] == name ? Tensor(uncheckedShape: conv.weight.shape, data: try replaced(conv.weight.data)) : conv.weight
+            let bias = names.count > 1 && names[1] == name ? try conv.bias.map(replaced) : conv.bias
+            nodes[i].op = .conv(Conv2D(weight: weight, bias: bias, window: conv.window, groups: conv.groups))
+        }
+        if let old = constants[name] {
+            constants[name] = Tensor(uncheckedShape: old.shape, data: try replaced(old.data))
         }
     }
 }

@@ -12,12 +12,17 @@ public struct Node: Sendable {
     public var output: String
     /// For a Conv with a BatchNormalization folded in: the BN node's name.
     public var foldedBatchNorm: String?
+    /// For a Conv: the ONNX names its weight and (when it has one) bias were read from — they
+    /// live inside the `Op`, not in `inputs`. Several convs may read one initializer.
+    public var parameterNames: [String]
 
-    public init(name: String, op: Op, inputs: [String], output: String, foldedBatchNorm: String? = nil) {
+    public init(name: String, op: Op, inputs: [String], output: String, foldedBatchNorm: String? = nil,
+                parameterNames: [String] = []) {
         self.name = name
         self.op = op
         self.inputs = inputs
         self.output = output
         self.foldedBatchNorm = foldedBatchNorm
+        self.parameterNames = parameterNames
     }
 }

@@ -24,7 +24,9 @@ public enum OnnxWriter {
     }
 
     /// The initializer values of `model`'s conv and linear layers, by the ONNX initializer name
-    /// their nodes in `onnx` read (input 1: the weight, input 2: the bias).
+    /// their weight and bias were read from. An initializer read by several layers (tied
+    /// weights) is written once; its readers must hold the same values, as `Model.randomizing`
+    /// and `Model.perturbing` keep them.
     public static func parameterInitializers(of model: Model, onnx: OnnxModel, file: String) throws -> [String: [Float]] {
         var values = [String: [Float]]()
         for layer in model.parameterLayers {
@@ -32,23 +34,21 @@ public enum OnnxWriter {
             guard node.foldedBatchNorm == nil else {
                 throw ModelError.invalidArgument("\(file): BatchNormalization \(node.foldedBatchNorm ?? "") is folded into \(node.name); load the model with foldBatchNorm: false to write it")
             }
-            guard let source = onnx.graph.nodes.first(where: { $0.opType == layer.kind && $0.outputs.first == node.output })
-                    ?? onnx.graph.nodes.first(where: { $0.opType == layer.kind && $0.displayName == node.name }) else {
-                throw ModelError.invalidArgument("\(file) has no \(layer.kind) node '\(node.name)'")
-            }
             let weight: [Float], bias: [Float]?
             switch node.op {
             case .conv(let conv):
                 (weight, bias) = (conv.weight.data, conv.bias)
             default:
-                weight = model.constants[node.inputs[1]]?.data ?? []
-                bias = node.inputs.count > 2 && !node.inputs[2].isEmpty ? model.constants[node.inputs[2]]?.data : nil
+                weight = model.constants[layer.weight]?.data ?? []
+                bias = layer.bias.flatMap { model.constants[$0]?.data }
             }
-            for (slot, data) in [(1, weight), (2, bias)] {
-                guard let data, slot < source.inputs.count, !source.inputs[slot].isEmpty else { continue }
-                let name = source.inputs[slot]
+            for (name, data) in [(layer.weight, weight), (layer.bias, bias)] {
+                guard let name, let data else { continue }
                 guard onnx.graph.initializers[name] != nil else {
                     throw ModelError.invalidArgument("\(file): input '\(name)' of \(layer.kind) '\(node.name)' is not an initializer; only initializer weights can be replaced")
+                }
+                if let other = values[name], other != data {
+                    throw ModelError.invalidArgument("\(file): initializer '\(name)' is read by several layers that hold different values")
                 }
                 values[name] = data
             }

@@ -6,6 +6,11 @@ import Core
 /// x' + α_k (x − x') at the quadrature's points (Captum's `method`, `n_steps`), their gradients
 /// of logit c summed with the quadrature's weights (`step_sizes`), times (x − x').
 ///
+/// When the network starts with an affine part (a first Conv before the first Relu/MaxPool,
+/// `AffinePrefix`), that part runs twice (at x' and x) instead of once per step, and the weighted
+/// gradients are summed at its output and pulled back through it once: the same map up to float
+/// rounding (`affinePrefix: false` runs every step through the whole network).
+///
 ///     let ig = IntegratedGradients(model: m, quadrature: try Quadrature(method: .gaussLegendre, steps: 50))
 ///     let map = try ig.attribute(image: x, target: 3, baseline: Tensor(shape: x.shape))
 public struct IntegratedGradients: InputAttributor {
@@ -13,15 +18,21 @@ public struct IntegratedGradients: InputAttributor {
     public let quadrature: Quadrature
     /// Captum's `internal_batch_size`: scaled copies per forward/backward (nil: all at once).
     public let internalBatchSize: Int?
+    /// Whether an affine first part of the network is evaluated twice instead of once per step.
+    public let affinePrefix: Bool
 
-    public init(model: Model, quadrature: Quadrature, internalBatchSize: Int? = nil) {
+    public init(model: Model, quadrature: Quadrature, internalBatchSize: Int? = nil, affinePrefix: Bool = true) {
         self.model = model
         self.quadrature = quadrature
         self.internalBatchSize = internalBatchSize
+        self.affinePrefix = affinePrefix
     }
 
     public func attribute(image: Tensor, target: Int, baseline: Tensor) throws -> Tensor {
         try AttributionMath.check(image, baseline)
+        if affinePrefix, let split = AffinePrefix(model: model, output: model.outputNames.first ?? "") {
+            return try attribute(through: split, image: image, target: target, baseline: baseline)
+        }
         let size = image.count
         var total = [Float](repeating: 0, count: size)
         let weights = quadrature.weights.map(Float.init)
@@ -35,6 +46,34 @@ public struct IntegratedGradients: InputAttributor {
         }
         for j in 0..<size { total[j] *= image.data[j] - baseline.data[j] }
         return Tensor(uncheckedShape: image.shape, data: total)
+    }
+
+    /// IG with the affine prefix A: the steps start from A(x') + α_k (A(x) − A(x')), their
+    /// gradients are summed with the weights at A's output, and that sum is pulled back to the
+    /// input once (Jᵀ, A's transposed linear part).
+    private func attribute(through split: AffinePrefix, image: Tensor, target: Int, baseline: Tensor) throws -> Tensor {
+        let alphas = quadrature.alphas.map(Float.init), weights = quadrature.weights.map(Float.init)
+        let (start, end) = try split.ends(image: image, baseline: baseline)
+        let chunk = max(1, internalBatchSize ?? alphas.count)
+        var summed: Tensor?
+        var first = 0
+        while first < alphas.count {
+            let range = first..<min(alphas.count, first + chunk)
+            let tape = try split.rest.forward(AffinePrefix.scaled(start, end.output, alphas: alphas, range: range))
+            let block = try split.seed(target: target, rows: 1, output: tape.output)
+            let g = try split.rest.backwardSum(tape, block: block, weights: Array(weights[range]))
+            if var total = summed {
+                for j in 0..<total.count { total.data[j] += g.data[j] }
+                summed = total
+            } else {
+                summed = g
+            }
+            first = range.upperBound
+        }
+        guard let atPrefixOutput = summed else { throw ModelError.invalidArgument("internal: IG without steps") }
+        var map = try split.prefix.backwardSum(end, block: atPrefixOutput, weights: [1])
+        for j in 0..<map.count { map.data[j] *= image.data[j] - baseline.data[j] }
+        return Tensor(uncheckedShape: image.shape, data: map.data)
     }
 }
 
@@ -73,12 +112,16 @@ public struct GeometricallyGuidedIG: InputAttributor {
     public let intervals: Int
     public let ascent: GGIGAscent?
     public let internalBatchSize: Int?
+    /// Whether an affine first layer (`AffinePrefix`) runs twice instead of once per point (the
+    /// scale-max form; the ascent variant moves the points off the line and runs it all).
+    public let affinePrefix: Bool
 
-    public init(model: Model, intervals: Int = 50, ascent: GGIGAscent? = nil, internalBatchSize: Int? = nil) {
+    public init(model: Model, intervals: Int = 50, ascent: GGIGAscent? = nil, internalBatchSize: Int? = nil, affinePrefix: Bool = true) {
         self.model = model
         self.intervals = max(1, intervals)
         self.ascent = ascent
         self.internalBatchSize = internalBatchSize
+        self.affinePrefix = affinePrefix
     }
 
     /// The points a_k = k/m.
@@ -98,6 +141,19 @@ public struct GeometricallyGuidedIG: InputAttributor {
         }
         if let ascent {
             try climb(image: image, baseline: baseline, target: target, ascent: ascent, keepMaximum)
+        } else if affinePrefix, let split = AffinePrefix(model: model, output: model.outputNames.first ?? "") {
+            // The points' affine first layer from two evaluations; each point's gradient is still
+            // pulled back through it (the maximum is per point, not a sum).
+            let (start, end) = try split.ends(image: image, baseline: baseline)
+            let points = alphas, chunk = max(1, internalBatchSize ?? points.count)
+            var first = 0
+            while first < points.count {
+                let range = first..<min(points.count, first + chunk)
+                let tape = try split.rest.forward(AffinePrefix.scaled(start, end.output, alphas: points, range: range))
+                let seed = try split.seed(target: target, rows: range.count, output: tape.output)
+                keepMaximum(try split.prefix.backward(end, cotangent: try split.rest.backward(tape, cotangent: seed)))
+                first = range.upperBound
+            }
         } else {
             try AttributionMath.pathGradients(model: model, image: image, baseline: baseline, alphas: alphas, target: target,
                                               batch: internalBatchSize) { _, g in keepMaximum(g) }

@@ -30,7 +30,7 @@ extension Node {
         case .binary(let k):
             return (try Broadcast.forward(k, try input(0), try input(1)), nil)
         case .maxPool(let p):
-            let (y, arg) = try Pooling.maxForward(p, try input(0))
+            let (y, arg) = try Pooling.maxForward(p, try input(0), threads: threads)
             return (y, arg)
         case .averagePool(let p, let inc):
             return (try Pooling.averageForward(p, includePad: inc, try input(0)), nil)

@@ -8,7 +8,9 @@ enum Pooling {
 
     /// Max pooling; also returns, per output element, the flat index of the winner inside its
     /// `H×W` input plane (-1 when the window holds only padding).
-    static func maxForward(_ p: Pool2D, _ x: Tensor) throws -> (Tensor, [Int32]) {
+    /// Planes (sample × channel) are split over `threads` workers. Within a window the first
+    /// maximum in row-major order wins (PyTorch's and ONNX's tie rule; a NaN first tap stays).
+    static func maxForward(_ p: Pool2D, _ x: Tensor, threads: Int = 1) throws -> (Tensor, [Int32]) {
         try check(x.shape, "MaxPool")
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let win = p.window, r = win.resolve(h: h, w: w)
@@ -17,27 +19,40 @@ enum Pooling {
         let data: [Float] = Buffers.make(n * c * planeOut) { out in
             x.data.withUnsafeBufferPointer { xs in
                 arg.withUnsafeMutableBufferPointer { am in
-                    for plane in 0..<(n * c) {
-                        let src = xs.baseAddress! + plane * h * w
-                        var o = plane * planeOut
-                        for oh in 0..<r.outH {
-                            let h0 = oh * win.strideH - r.padTop
-                            let (kiLo, kiHi) = taps(h0, win.kernelH, win.dilationH, h)
-                            for ow in 0..<r.outW {
-                                let w0 = ow * win.strideW - r.padLeft
-                                let (kjLo, kjHi) = taps(w0, win.kernelW, win.dilationW, w)
-                                var best = -Float.infinity, bi: Int32 = -1
-                                for ki in kiLo..<kiHi {
-                                    let rowBase = (h0 + ki * win.dilationH) * w + w0
-                                    for kj in kjLo..<kjHi {
-                                        let at = rowBase + kj * win.dilationW
-                                        let v = src[at]
-                                        if v > best || bi < 0 { best = v; bi = Int32(at) }
+                    let xp = SharedConstPointer(xs.baseAddress!), op = SharedPointer(out.baseAddress!)
+                    let ap = SharedPointer(am.baseAddress!)
+                    // Small planes are not worth a thread hand-off.
+                    let workers = n * c * h * w < 65_536 ? 1 : threads
+                    Parallel.chunks(n * c, threads: workers) { planes, _ in
+                        for plane in planes {
+                            let src = xp.base + plane * h * w
+                            var o = plane * planeOut
+                            for oh in 0..<r.outH {
+                                let h0 = oh * win.strideH - r.padTop
+                                let (kiLo, kiHi) = taps(h0, win.kernelH, win.dilationH, h)
+                                for ow in 0..<r.outW {
+                                    let w0 = ow * win.strideW - r.padLeft
+                                    let (kjLo, kjHi) = taps(w0, win.kernelW, win.dilationW, w)
+                                    guard kiLo < kiHi, kjLo < kjHi else {
+                                        op.base[o] = 0
+                                        ap.base[o] = -1
+                                        o += 1
+                                        continue
                                     }
+                                    var bi = (h0 + kiLo * win.dilationH) * w + w0 + kjLo * win.dilationW
+                                    var best = src[bi]
+                                    for ki in kiLo..<kiHi {
+                                        let rowBase = (h0 + ki * win.dilationH) * w + w0
+                                        for kj in kjLo..<kjHi {
+                                            let at = rowBase + kj * win.dilationW
+                                            let v = src[at]
+                                            if v > best { best = v; bi = at }
+                                        }
+                                    }
+                                    op.base[o] = best
+                                    ap.base[o] = Int32(bi)
+                                    o += 1
                                 }
-                                out[o] = bi < 0 ? 0 : best
-                                am[o] = bi
-                                o += 1
                             }
                         }
                     }

@@ -49,20 +49,4 @@ struct AffinePrefix {
         for i in 0..<rows { seed.data[i * classCount + target] = 1 }
         return seed
     }
-
-    /// A(x') + α_k (A(x) − A(x')) for the α of `range`, `[range.count, ...shape(A)]`.
-    static func scaled(_ start: Tensor, _ end: Tensor, alphas: [Float], range: Range<Int>) -> Tensor {
-        let size = start.count
-        let data = Buffers.make(range.count * size) { out in
-            start.data.withUnsafeBufferPointer { s in
-                end.data.withUnsafeBufferPointer { e in
-                    for (i, k) in range.enumerated() {
-                        let a = alphas[k], row = out.baseAddress! + i * size
-                        for j in 0..<size { row[j] = s[j] + a * (e[j] - s[j]) }
-                    }
-                }
-            }
-        }
-        return Tensor(uncheckedShape: [range.count] + Array(start.shape.dropFirst()), data: data)
-    }
 }

@@ -157,20 +157,32 @@ enum AttributionMath {
     /// `batch` copies (all at once when nil): `body(first, gradients)` gets each chunk.
     static func pathGradients(model: Model, image: Tensor, baseline: Tensor, alphas: [Float], target: Int,
                               batch: Int?, _ body: (Int, Tensor) throws -> Void) throws {
-        let size = image.count
-        let chunk = max(1, batch ?? alphas.count)
-        var first = 0
-        while first < alphas.count {
-            let range = first..<min(alphas.count, first + chunk)
-            let input = Buffers.make(range.count * size) { out in
-                for (i, k) in range.enumerated() {
-                    let a = alphas[k]
-                    for j in 0..<size { out[i * size + j] = baseline.data[j] + a * (image.data[j] - baseline.data[j]) }
+        for range in batches(alphas.count, size: batch) {
+            let scaled = pathPoints(from: baseline, to: image, alphas: alphas, range: range)
+            try body(range.lowerBound, try model.gradient(scaled, classes: [Int](repeating: target, count: range.count)))
+        }
+    }
+
+    /// `0..<count` in consecutive ranges of `size` (one range when nil): Captum's `internal_batch_size`.
+    static func batches(_ count: Int, size: Int?) -> [Range<Int>] {
+        let chunk = max(1, size ?? count)
+        return stride(from: 0, to: count, by: chunk).map { $0..<min(count, $0 + chunk) }
+    }
+
+    /// start + α_k (end − start) for the α of `range`, `[range.count, ...]` (`start` and `end` are
+    /// `[1, ...]`): the path's points, at the input or at an affine prefix's output.
+    static func pathPoints(from start: Tensor, to end: Tensor, alphas: [Float], range: Range<Int>) -> Tensor {
+        let size = start.count
+        let data = Buffers.make(range.count * size) { out in
+            start.data.withUnsafeBufferPointer { s in
+                end.data.withUnsafeBufferPointer { e in
+                    for (i, k) in range.enumerated() {
+                        let a = alphas[k], row = out.baseAddress! + i * size
+                        for j in 0..<size { row[j] = s[j] + a * (e[j] - s[j]) }
+                    }
                 }
             }
-            let scaled = Tensor(uncheckedShape: [range.count] + Array(image.shape.dropFirst()), data: input)
-            try body(first, try model.gradient(scaled, classes: [Int](repeating: target, count: range.count)))
-            first = range.upperBound
         }
+        return Tensor(uncheckedShape: [range.count] + Array(start.shape.dropFirst()), data: data)
     }
 }

@@ -54,12 +54,9 @@ public struct IntegratedGradients: InputAttributor {
     private func attribute(through split: AffinePrefix, image: Tensor, target: Int, baseline: Tensor) throws -> Tensor {
         let alphas = quadrature.alphas.map(Float.init), weights = quadrature.weights.map(Float.init)
         let (start, end) = try split.ends(image: image, baseline: baseline)
-        let chunk = max(1, internalBatchSize ?? alphas.count)
         var summed: Tensor?
-        var first = 0
-        while first < alphas.count {
-            let range = first..<min(alphas.count, first + chunk)
-            let tape = try split.rest.forward(AffinePrefix.scaled(start, end.output, alphas: alphas, range: range))
+        for range in AttributionMath.batches(alphas.count, size: internalBatchSize) {
+            let tape = try split.rest.forward(AttributionMath.pathPoints(from: start, to: end.output, alphas: alphas, range: range))
             let block = try split.seed(target: target, rows: 1, output: tape.output)
             let g = try split.rest.backwardSum(tape, block: block, weights: Array(weights[range]))
             if var total = summed {
@@ -68,7 +65,6 @@ public struct IntegratedGradients: InputAttributor {
             } else {
                 summed = g
             }
-            first = range.upperBound
         }
         guard let atPrefixOutput = summed else { throw ModelError.invalidArgument("internal: IG without steps") }
         var map = try split.prefix.backwardSum(end, block: atPrefixOutput, weights: [1])
@@ -145,14 +141,11 @@ public struct GeometricallyGuidedIG: InputAttributor {
             // The points' affine first layer from two evaluations; each point's gradient is still
             // pulled back through it (the maximum is per point, not a sum).
             let (start, end) = try split.ends(image: image, baseline: baseline)
-            let points = alphas, chunk = max(1, internalBatchSize ?? points.count)
-            var first = 0
-            while first < points.count {
-                let range = first..<min(points.count, first + chunk)
-                let tape = try split.rest.forward(AffinePrefix.scaled(start, end.output, alphas: points, range: range))
+            let points = alphas
+            for range in AttributionMath.batches(points.count, size: internalBatchSize) {
+                let tape = try split.rest.forward(AttributionMath.pathPoints(from: start, to: end.output, alphas: points, range: range))
                 let seed = try split.seed(target: target, rows: range.count, output: tape.output)
                 keepMaximum(try split.prefix.backward(end, cotangent: try split.rest.backward(tape, cotangent: seed)))
-                first = range.upperBound
             }
         } else {
             try AttributionMath.pathGradients(model: model, image: image, baseline: baseline, alphas: alphas, target: target,
@@ -165,22 +158,15 @@ public struct GeometricallyGuidedIG: InputAttributor {
     /// The ascent variant: the m + 1 scaled points (in chunks of `internalBatchSize`) each take T
     /// gradient steps; `keep` sees every gradient.
     private func climb(image: Tensor, baseline: Tensor, target: Int, ascent: GGIGAscent, _ keep: (Tensor) -> Void) throws {
-        let size = image.count, points = alphas
-        let chunk = max(1, internalBatchSize ?? points.count)
-        var first = 0
-        while first < points.count {
-            let range = first..<min(points.count, first + chunk)
-            var z = Tensor(shape: [range.count] + Array(image.shape.dropFirst()))
-            for (i, k) in range.enumerated() {
-                for j in 0..<size { z.data[i * size + j] = baseline.data[j] + points[k] * (image.data[j] - baseline.data[j]) }
-            }
+        let points = alphas
+        for range in AttributionMath.batches(points.count, size: internalBatchSize) {
+            var z = AttributionMath.pathPoints(from: baseline, to: image, alphas: points, range: range)
             let classes = [Int](repeating: target, count: range.count)
             for _ in 0..<ascent.steps {
                 let g = try model.gradient(z, classes: classes)
                 keep(g)
                 cblas_saxpy(Int32(z.count), ascent.rate, g.data, 1, &z.data, 1)
             }
-            first = range.upperBound
         }
     }
 }

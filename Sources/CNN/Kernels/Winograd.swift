@@ -16,6 +16,11 @@ enum Winograd {
     /// Bytes of transformed input and product (`16·(C + M)·T` floats) per block of tiles: sized
     /// so the blocks stay in the last-level cache between the transforms and the GEMMs.
     static let blockBytes = 2 << 20
+    /// Fewest tiles per block (the GEMMs' N), where the images have that many: every GEMM packs
+    /// its `[M, C]` slice of the filter transform afresh, and for wide layers that costs as much as
+    /// the product at small N (512 channels, N = 32 as the byte budget alone gives: 76 GFLOPS,
+    /// half of it packing; N = 512: 146–182 GFLOPS; OpenBLAS 0.3.21 single-threaded, Zen 5).
+    static let minTilesPerBlock = 512
 
     /// Whether a conv's weights suit the algorithm (shape-only; pads are checked per input in `accepts(_:)`).
     static func accepts(weight: Tensor, window w: Window2D, groups: Int) -> Bool {
@@ -67,31 +72,44 @@ enum Winograd {
         /// Tile rows per block and the row stride (`T` of the block plus 7 spare columns) of the V and product matrices.
         let rowsPerBlock: Int, ld: Int
 
-        init(_ g: Convolution.Geometry, blockBytes: Int) {
+        /// Blocks of about `blockBytes`, but at least `minTiles` tiles, and at most the `rows`
+        /// tile rows one worker has.
+        init(_ g: Convolution.Geometry, blockBytes: Int, minTiles: Int = Winograd.minTilesPerBlock, rows: Int = .max) {
             self.g = g
             th = (g.oh + 1) / 2
             tw = (g.ow + 1) / 2
             lineWidth = 2 * ((tw + 7) / 8 * 8) + 2
-            let tiles = max(tw, blockBytes / (16 * (g.c + g.m) * 4))
-            rowsPerBlock = max(1, tiles / tw)
+            let tiles = max(tw, blockBytes / (16 * (g.c + g.m) * 4), minTiles)
+            rowsPerBlock = max(1, min(tiles / tw, rows))
             ld = rowsPerBlock * tw + 7
         }
 
-        /// Floats of one worker's workspace: V `[16, C, ld]`, product `[16, M, ld]`, four line buffers.
-        var workspace: Int { 16 * (g.c + g.m) * ld + 4 * lineWidth }
+        /// Floats of one worker's V `[16, C, ld]` and product `[16, M, ld]`.
+        var matrices: Int { 16 * (g.c + g.m) * ld }
+        /// Floats of one worker's workspace: the matrices, then four line buffers.
+        var workspace: Int { matrices + 4 * lineWidth }
     }
 
     /// `[N, M, oH, oW]` from `[N, C, H, W]` with the precomputed filter transform `u` (`[16, M, C]`)
     /// and `bias` `[M]` (or none); `fuseRelu` clamps at 0 after the bias. Images are split over `threads` workers (OpenBLAS
     /// single-threaded inside each) and processed in blocks of tile rows of about `blockBytes`.
     static func forward(filter u: [Float], bias: [Float]?, _ x: Tensor, _ g: Convolution.Geometry,
-                        threads: Int, fuseRelu: Bool, blockBytes: Int = Winograd.blockBytes) -> Tensor {
-        let n = x.shape[0], plan = Plan(g, blockBytes: blockBytes)
+                        threads: Int, fuseRelu: Bool, blockBytes: Int = Winograd.blockBytes,
+                        minTiles: Int = Winograd.minTilesPerBlock) -> Tensor {
+        let n = x.shape[0]
         let outCount = n * g.m * g.p
         let workers = max(1, min(threads, n))
+        let plan = Plan(g, blockBytes: blockBytes, minTiles: minTiles, rows: (n + workers - 1) / workers * ((g.oh + 1) / 2))
         let per = plan.workspace
-        // Line buffers rely on their zero border; V/product columns past the block are read but discarded.
-        var workspace = [Float](repeating: 0, count: per * workers)
+        // Line buffers rely on their zero border (zeroed here); V/product columns past the block
+        // are read but discarded, and each block's V is written by its input transform and its
+        // product by beta-0 GEMMs before they are read.
+        var workspace = [Float](unsafeUninitializedCapacity: per * workers) { buf, k in
+            for w in 0..<workers {
+                (buf.baseAddress! + w * per + plan.matrices).initialize(repeating: 0, count: per - plan.matrices)
+            }
+            k = per * workers
+        }
         // Every output element is written by the output transform of its tile.
         var out = [Float](unsafeUninitializedCapacity: outCount) { _, k in k = outCount }
         let bias = bias ?? [Float](repeating: 0, count: g.m)

@@ -55,7 +55,7 @@ struct AttributeCommand: ParsableCommand {
     @Option(help: "Baseline x' (IG, GGIG, Generalized IG): zero (in normalised space), mean (the mean of the selected samples), or a .npy of one sample's shape, [1, ...] or [N, ...] ([C,H,W] for images, [F] for feature rows).")
     var baseline: String = "zero"
 
-    @Option(help: "Captum's internal_batch_size: scaled copies per forward/backward (default: all at once).")
+    @Option(help: "Captum's internal_batch_size: scaled copies per forward/backward (default: as many as keep one chunk's activations within 128 MB per thread, evened out; the sum is the same up to rounding).")
     var internalBatchSize: Int?
 
     @Option(help: "GGIG: m, the number of intervals (points k/m for k = 0…m).")

@@ -240,8 +240,11 @@ enum Winograd {
                 var y00 = s00 + s01 + s02 + b, y01 = s01 - s02 - s03 + b
                 var y10 = s10 + s11 + s12 + b, y11 = s11 - s12 - s13 + b
                 if relu {
-                    y00 = pointwiseMax(y00, .zero); y01 = pointwiseMax(y01, .zero)
-                    y10 = pointwiseMax(y10, .zero); y11 = pointwiseMax(y11, .zero)
+                    // A lane-wise select, as the im2col path's `< 0 → 0` (stdlib's `pointwiseMax`
+                    // was not inlined here: a call per vector).
+                    @inline(__always) func rectified(_ v: SIMD8<Float>) -> SIMD8<Float> { v.replacing(with: 0, where: v .< 0) }
+                    y00 = rectified(y00); y01 = rectified(y01)
+                    y10 = rectified(y10); y11 = rectified(y11)
                 }
                 let x0 = 2 * tx
                 if x0 + 16 <= g.ow {

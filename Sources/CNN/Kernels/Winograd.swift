@@ -37,25 +37,39 @@ enum Winograd {
     }
 
     /// `U = G g Gᵀ` of weight `[M, C, 3, 3]` as `[16, M, C]` (row ξ = 4i + j of the 4×4 transform).
+    /// Works on runs of 64 filters: their 16 transform elements go to a small `[16, 64]` buffer,
+    /// whose rows are then copied out whole (a store to each of 16 rows `M·C` apart per filter was
+    /// 12 % of a one-image `attribute --method gradient` run, mostly model load).
     static func filterTransform(_ weight: Tensor) -> [Float] {
-        let m = weight.shape[0], c = weight.shape[1], mc = m * c
+        let m = weight.shape[0], c = weight.shape[1], mc = m * c, run = 64
         return Buffers.make(16 * mc) { u in
             weight.data.withUnsafeBufferPointer { w in
-                for o in 0..<mc {
-                    let g = w.baseAddress! + o * 9
-                    // G g: 4×3 with rows (g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2); lane i of t_j is (G g)[i][j].
-                    @inline(__always) func column(_ j: Int) -> SIMD4<Float> {
-                        let a = g[j], b = g[3 + j], d = g[6 + j]
-                        return SIMD4(a, 0.5 * (a + b + d), 0.5 * (a - b + d), d)
-                    }
-                    let t0 = column(0), t1 = column(1), t2 = column(2)
-                    // (G g) Gᵀ: the same combination over the kernel columns; lane i of r_j is U[i][j].
-                    let r = (t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2)
-                    for i in 0..<4 {
-                        u[(i * 4) * mc + o] = r.0[i]
-                        u[(i * 4 + 1) * mc + o] = r.1[i]
-                        u[(i * 4 + 2) * mc + o] = r.2[i]
-                        u[(i * 4 + 3) * mc + o] = r.3[i]
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * run) { block in
+                    let b = block.baseAddress!
+                    var first = 0
+                    while first < mc {
+                        let count = min(run, mc - first)
+                        for k in 0..<count {
+                            let g = w.baseAddress! + (first + k) * 9
+                            // G g: 4×3 with rows (g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2); lane i of t_j is (G g)[i][j].
+                            @inline(__always) func column(_ j: Int) -> SIMD4<Float> {
+                                let a = g[j], b = g[3 + j], d = g[6 + j]
+                                return SIMD4(a, 0.5 * (a + b + d), 0.5 * (a - b + d), d)
+                            }
+                            let t0 = column(0), t1 = column(1), t2 = column(2)
+                            // (G g) Gᵀ: the same combination over the kernel columns; lane i of r_j is U[i][j].
+                            let r = (t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2)
+                            for i in 0..<4 {
+                                b[(i * 4) * run + k] = r.0[i]
+                                b[(i * 4 + 1) * run + k] = r.1[i]
+                                b[(i * 4 + 2) * run + k] = r.2[i]
+                                b[(i * 4 + 3) * run + k] = r.3[i]
+                            }
+                        }
+                        for xi in 0..<16 {
+                            (u.baseAddress! + xi * mc + first).initialize(from: b + xi * run, count: count)
+                        }
+                        first += count
                     }
                 }
             }

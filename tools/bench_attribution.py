@@ -3,7 +3,8 @@
 224×224, `gigtrace attribute` against PyTorch, same run, interleaved (ours, peer, ours, peer…).
 
 - IG, 50 steps, Gauss–Legendre, zero baseline: Captum `IntegratedGradients` (all 50 scaled copies
-  in one batch, as `gigtrace attribute` does by default).
+  in one batch; `gigtrace attribute` runs them in chunks of its automatic internal batch size,
+  `--internal-batch-size` here overrides it).
 - GGIG, m = 50 (51 points), zero baseline: PyTorch with all 51 points in one batch, the gradient
   per point, the per-feature maximum times (x − x').
 

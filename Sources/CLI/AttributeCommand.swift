@@ -55,7 +55,7 @@ struct AttributeCommand: ParsableCommand {
     @Option(help: "Baseline x' (IG, GGIG, Generalized IG): zero (in normalised space), mean (the mean of the selected samples), or a .npy of one sample's shape, [1, ...] or [N, ...] ([C,H,W] for images, [F] for feature rows).")
     var baseline: String = "zero"
 
-    @Option(help: "Captum's internal_batch_size: scaled copies per forward/backward (default: all at once).")
+    @Option(help: "Captum's internal_batch_size: scaled copies per forward/backward (default: as many as keep one chunk's activations within 128 MB per thread, evened out; the sum is the same up to rounding).")
     var internalBatchSize: Int?
 
     @Option(help: "GGIG: m, the number of intervals (points k/m for k = 0…m).")
@@ -75,6 +75,9 @@ struct AttributeCommand: ParsableCommand {
 
     @Option(help: "PNG colours (images only): signed (diverging) or absolute (sequential); both clip at the 99th percentile.")
     var render: AttributionRendering.Style = .signed
+
+    @Flag(help: "Print one JSON line on stderr (even with --quiet) with the attribution computation's own wall time: {\"method\", \"samples\", \"attribution_seconds\"} — the attributor calls only, without start-up, model load, the target forward and writing.")
+    var timing = false
 
     @OptionGroup var output: MapOutputOptions
 
@@ -121,11 +124,12 @@ struct AttributeCommand: ParsableCommand {
         var mapChannels = channels
         var progress = ProgressReporter(label: "attribute \(method.rawValue)", total: n, quiet: output.quiet)
         var accounts = [GeneralizedIntegratedGradients.Result]()
+        var clock = AttributionClock()
         let raw = AttributionRendering.rawImage(data.images.data, channels: channels, mean: spec.preprocessing.mean, std: spec.preprocessing.std)
         for i in 0..<n {
             let image = data.images.slice(batch: i..<(i + 1))
             let base = baselines.shape[0] == 1 ? baselines : baselines.slice(batch: i..<(i + 1))
-            let explained = try Self.explain(attributor, sample: i, image, target: targets[i], baseline: base)
+            let explained = try clock.measure { try Self.explain(attributor, sample: i, image, target: targets[i], baseline: base) }
             let map = explained.map
             if let account = explained.generalizedIG { accounts.append(account) }
             mapChannels = map.shape[1]
@@ -142,7 +146,7 @@ struct AttributeCommand: ParsableCommand {
         try Npy.write(Tensor(uncheckedShape: [n, mapChannels, height, width], data: maps), to: "\(output.out)/\(method.rawValue)_maps.npy")
         try Npy.write(Tensor(uncheckedShape: [n, height, width], data: summed), to: "\(output.out)/\(method.rawValue)_summed.npy")
         try Npy.write(int64: targets, shape: [n], to: "\(output.out)/\(method.rawValue)_targets.npy")
-        var summary = "wrote \(n) \(method.title) map(s) of \(height)×\(width) to \(output.out)"
+        var summary = "wrote \(n) \(method.title) map(s) of \(height)×\(width) to \(output.out) (attribution \(clock.text))"
         if !accounts.isEmpty {
             let report = CompletenessReport(accounts: accounts, targets: targets)
             try AtomicFile.write(Data(report.csv(features: false).utf8), to: "\(output.out)/\(method.rawValue)_completeness.csv")
@@ -150,6 +154,7 @@ struct AttributeCommand: ParsableCommand {
             summary += "\n" + report.summaryLine()
         }
         progress.finish(summary: summary, quietSummary: output.quiet)
+        if timing { ProgressReporter.writeStderr(clock.json(method: method, samples: n) + "\n") }
     }
 
     /// A tabular model (input `[N, F]`): Generalized IG of every row of `--data`, written as
@@ -176,9 +181,12 @@ struct AttributeCommand: ParsableCommand {
         let baselines = try Self.baselines(baseline, samples: rows)
         var progress = ProgressReporter(label: "attribute \(method.rawValue)", total: n, unit: "rows", quiet: output.quiet)
         var attributions = [Float](), accounts = [GeneralizedIntegratedGradients.Result]()
+        var clock = AttributionClock()
         for i in 0..<n {
             let base = baselines.shape[0] == 1 ? baselines : baselines.slice(batch: i..<(i + 1))
-            let explained = try Self.explain(attributor, sample: i, rows.slice(batch: i..<(i + 1)), target: targets[i], baseline: base)
+            let explained = try clock.measure {
+                try Self.explain(attributor, sample: i, rows.slice(batch: i..<(i + 1)), target: targets[i], baseline: base)
+            }
             attributions += explained.map.data
             if let account = explained.generalizedIG { accounts.append(account) }
             progress.advance()
@@ -189,8 +197,27 @@ struct AttributeCommand: ParsableCommand {
         let report = CompletenessReport(accounts: accounts, targets: targets)
         try AtomicFile.write(Data(report.csv(features: true).utf8), to: prefix + "_attributions.csv")
         if !output.quiet { ProgressReporter.writeStderr(report.table()) }
-        progress.finish(summary: "wrote \(method.title) attributions of \(n) row(s) × \(features) features to \(output.out)\n" + report.summaryLine(),
-                        quietSummary: output.quiet)
+        progress.finish(summary: "wrote \(method.title) attributions of \(n) row(s) × \(features) features to \(output.out) (attribution \(clock.text))\n"
+                            + report.summaryLine(), quietSummary: output.quiet)
+        if timing { ProgressReporter.writeStderr(clock.json(method: method, samples: n) + "\n") }
+    }
+
+    /// The wall time spent in the attributor calls alone (what `--timing` reports): a benchmark
+    /// compares it with a peer's attribution call over the same scope.
+    struct AttributionClock {
+        private(set) var seconds = 0.0
+
+        mutating func measure<T>(_ body: () throws -> T) rethrows -> T {
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+            return try body()
+        }
+
+        var text: String { String(format: "%.2f s", seconds) }
+
+        func json(method: AttributionMethod, samples: Int) -> String {
+            "{\"method\": \"\(method.rawValue)\", \"samples\": \(samples), \"attribution_seconds\": " + String(format: "%.4f", seconds) + "}"
+        }
     }
 
     /// One sample's attribution; an error names the sample, and Generalized IG's crossing-limit

@@ -48,6 +48,18 @@ import Testing
         #expect(targets == [9, 2])   // Fashion-MNIST test labels of images 0 and 1: ankle boot, pullover
     }
 
+    /// `--timing`'s line parses as JSON with the method, the sample count and the seconds the
+    /// measured calls took; `measure` passes the body's value through.
+    @Test func timingLineIsJSON() throws {
+        var clock = AttributeCommand.AttributionClock()
+        #expect(clock.measure { 42 } == 42)
+        let line = clock.json(method: .integratedGradients, samples: 3)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["method"] as? String == "ig" && object["samples"] as? Int == 3)
+        let seconds = try #require(object["attribution_seconds"] as? Double)
+        #expect(seconds >= 0 && seconds < 1 && abs(seconds - clock.seconds) < 1e-4)
+    }
+
     @Test func badInputGivesOneLineErrors() throws {
         #expect(throws: (any Error).self) { try AttributeCommand.parse(["--model", Self.model, "--out", dir, "--method", "lime"]) }
         #expect(message { try attribute(["--target", "12"]).compute() }.contains("out of range"))

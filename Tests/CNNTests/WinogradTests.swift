@@ -17,10 +17,11 @@ import Testing
         var pads = (1, 1, 1, 1)
         var autoPad = AutoPad.notSet
         var bias = true, relu = false, threads = 1
-        /// Small blocks put block boundaries inside images.
+        /// Small blocks (with `minTiles` 1) put block boundaries inside images.
         var blockBytes = Winograd.blockBytes
+        var minTiles = Winograd.minTilesPerBlock
         var testDescription: String {
-            "n\(n) c\(c) m\(m) \(h)×\(w) pads \(pads) \(autoPad.rawValue) bias \(bias) relu \(relu) threads \(threads) block \(blockBytes)"
+            "n\(n) c\(c) m\(m) \(h)×\(w) pads \(pads) \(autoPad.rawValue) bias \(bias) relu \(relu) threads \(threads) block \(blockBytes) min tiles \(minTiles)"
         }
     }
 
@@ -29,10 +30,10 @@ import Testing
         Case(n: 3, c: 16, m: 24, h: 14, w: 14, relu: true, threads: 2),
         Case(n: 2, c: 32, m: 16, h: 1, w: 1, bias: false),
         Case(n: 2, c: 16, m: 16, h: 9, w: 12, pads: (0, 0, 0, 0)),
-        Case(n: 5, c: 20, m: 17, h: 13, w: 6, relu: true, threads: 2, blockBytes: 16 * 37 * 4 * 10),
+        Case(n: 5, c: 20, m: 17, h: 13, w: 6, relu: true, threads: 2, blockBytes: 16 * 37 * 4 * 10, minTiles: 1),
         Case(n: 2, c: 16, m: 18, h: 8, w: 10, autoPad: .sameUpper, bias: false, relu: true),
         Case(n: 3, c: 17, m: 16, h: 11, w: 9, pads: (1, 0, 0, 1), threads: 2),
-        Case(n: 2, c: 16, m: 16, h: 28, w: 28, pads: (0, 1, 1, 0), relu: true, blockBytes: 16 * 32 * 4 * 30),
+        Case(n: 2, c: 16, m: 16, h: 28, w: 28, pads: (0, 1, 1, 0), relu: true, blockBytes: 16 * 32 * 4 * 30, minTiles: 1),
         Case(n: 4, c: 64, m: 64, h: 56, w: 56, relu: true, threads: 2),
     ]
 
@@ -58,7 +59,8 @@ import Testing
         let g = try Convolution.geometry(conv, inputShape: x.shape)
         #expect(Winograd.accepts(g))
         let u = try #require(conv.winogradFilter)
-        let wino = Winograd.forward(filter: u, bias: conv.bias, x, g, threads: k.threads, fuseRelu: k.relu, blockBytes: k.blockBytes)
+        let wino = Winograd.forward(filter: u, bias: conv.bias, x, g, threads: k.threads, fuseRelu: k.relu, blockBytes: k.blockBytes,
+                                    minTiles: k.minTiles)
         let ref = Convolution.im2colForward(conv, bias: conv.bias, x, g, threads: 1, fuseRelu: k.relu)
         #expect(wino.shape == ref.shape)
         #expect(Self.relativeError(wino, ref) < 1e-5)

@@ -57,6 +57,20 @@ import Testing
         try Self.check(left, reference: "ig_riemann_left_16_baseline.npy", baseline: true)
     }
 
+    /// Without `internal_batch_size`, chunks hold at most `bytesPerThread` of activations per
+    /// thread. legacy_folded.onnx computes 34,858 floats per sample (ONNX shape inference over its
+    /// 17 nodes), so a budget of b samples a thread at 2 threads allows 2b copies a chunk.
+    @Test func automaticChunkKeepsActivationsWithinTheBudget() throws {
+        var m = try Self.model()
+        m.threads = 2
+        let perSample = 34_858 * 4
+        #expect(AttributionMath.automaticBatch(model: m, count: 50, bytesPerThread: 4 * perSample) == 8)   // ≤ 8: 7 chunks
+        #expect(AttributionMath.automaticBatch(model: m, count: 50, bytesPerThread: 7 * perSample) == 13)  // ≤ 14: 4 chunks
+        #expect(AttributionMath.automaticBatch(model: m, count: 50, bytesPerThread: perSample - 1) == 2)   // one a thread
+        #expect(AttributionMath.automaticBatch(model: m, count: 50) == 50)                                 // 128 MB: all
+        #expect(AttributionMath.batches(50, size: 13).map(\.count) == [13, 13, 13, 11])
+    }
+
     /// IG through the affine prefix (the fixture starts with Conv → Relu) and IG running every step
     /// through the whole network both equal Captum.
     @Test func integratedGradientsWithAndWithoutTheAffinePrefixEqualCaptum() throws {

@@ -133,7 +133,9 @@ enum Convolution {
         let batched = g.p < batchedPlane && samples > 1
         let sub = subBatch(g)
         let colSize = batched ? (g.k + g.mg) * sub * g.p : (g.isPointwise ? 0 : g.k * g.p)
-        var workspace = [Float](repeating: 0, count: max(1, colSize * workers))
+        // Every element is written before it is read (the gathered cotangents, beta-0 GEMMs).
+        var workspace = [Float](unsafeUninitializedCapacity: max(1, colSize * workers)) { _, n in n = max(1, colSize * workers) }
+        // col2im adds into it.
         var out = [Float](repeating: 0, count: samples * g.c * g.h * g.w)
         grad.data.withUnsafeBufferPointer { gs in
             conv.weight.data.withUnsafeBufferPointer { ws in

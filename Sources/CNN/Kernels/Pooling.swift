@@ -30,8 +30,19 @@ enum Pooling {
                             for oh in 0..<r.outH {
                                 let h0 = oh * win.strideH - r.padTop
                                 let (kiLo, kiHi) = taps(h0, win.kernelH, win.dilationH, h)
-                                for ow in 0..<r.outW {
+                                let fullRows = kiLo == 0 && kiHi == win.kernelH && win.dilationH == 1 && win.dilationW == 1
+                                    && (1...2).contains(win.strideW)
+                                var ow = 0
+                                while ow < r.outW {
                                     let w0 = ow * win.strideW - r.padLeft
+                                    if fullRows && w0 >= 0 && ow + 8 <= r.outW && w0 + win.kernelW - 1 + 8 * win.strideW <= w {
+                                        maxEight(src, w: w, h0: h0, w0: w0, kernelH: win.kernelH, kernelW: win.kernelW,
+                                                 stride: win.strideW, op.base + o, ap.base + o)
+                                        o += 8
+                                        ow += 8
+                                        continue
+                                    }
+                                    defer { ow += 1 }
                                     let (kjLo, kjHi) = taps(w0, win.kernelW, win.dilationW, w)
                                     guard kiLo < kiHi, kjLo < kjHi else {
                                         op.base[o] = 0
@@ -60,6 +71,33 @@ enum Pooling {
             }
         }
         return (Tensor(uncheckedShape: [n, c, r.outH, r.outW], data: data), arg)
+    }
+
+    /// Eight consecutive outputs of one row of a unit-dilation window with column stride 1 or 2
+    /// whose taps (and the loads, up to `w0 + kernelW − 1 + 8·stride` exclusive) lie inside the
+    /// row: the scalar loop's scan lane by lane (row-major, strict `>`, the first tap's value to
+    /// start), so values and argmaxes are the same.
+    @inline(__always)
+    static func maxEight(_ src: UnsafePointer<Float>, w: Int, h0: Int, w0: Int, kernelH: Int, kernelW: Int, stride: Int,
+                         _ out: UnsafeMutablePointer<Float>, _ arg: UnsafeMutablePointer<Int32>) {
+        let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &* Int32(stride)
+        @inline(__always) func load(_ at: Int) -> SIMD8<Float> {
+            let p = UnsafeRawPointer(src + at)
+            return stride == 1 ? p.loadUnaligned(as: SIMD8<Float>.self) : p.loadUnaligned(as: SIMD16<Float>.self).evenHalf
+        }
+        let first = h0 * w + w0
+        var best = load(first), index = SIMD8<Int32>(repeating: Int32(first)) &+ lanes
+        for ki in 0..<kernelH {
+            let rowBase = (h0 + ki) * w + w0
+            for kj in 0..<kernelW where ki > 0 || kj > 0 {
+                let v = load(rowBase + kj)
+                let better = v .> best
+                best.replace(with: v, where: better)
+                index.replace(with: SIMD8<Int32>(repeating: Int32(rowBase + kj)) &+ lanes, where: better)
+            }
+        }
+        UnsafeMutableRawPointer(out).storeBytes(of: best, as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(arg).storeBytes(of: index, as: SIMD8<Int32>.self)
     }
 
     /// Routes each cotangent row `[S, C, oH, oW]` to the argmax of sample `row / t`.

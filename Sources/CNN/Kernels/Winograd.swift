@@ -16,6 +16,11 @@ enum Winograd {
     /// Bytes of transformed input and product (`16·(C + M)·T` floats) per block of tiles: sized
     /// so the blocks stay in the last-level cache between the transforms and the GEMMs.
     static let blockBytes = 2 << 20
+    /// Fewest tiles per block (the GEMMs' N), where the images have that many: every GEMM packs
+    /// its `[M, C]` slice of the filter transform afresh, and for wide layers that costs as much as
+    /// the product at small N (512 channels, N = 32 as the byte budget alone gives: 76 GFLOPS,
+    /// half of it packing; N = 512: 146–182 GFLOPS; OpenBLAS 0.3.21 single-threaded, Zen 5).
+    static let minTilesPerBlock = 512
 
     /// Whether a conv's weights suit the algorithm (shape-only; pads are checked per input in `accepts(_:)`).
     static func accepts(weight: Tensor, window w: Window2D, groups: Int) -> Bool {
@@ -32,25 +37,39 @@ enum Winograd {
     }
 
     /// `U = G g Gᵀ` of weight `[M, C, 3, 3]` as `[16, M, C]` (row ξ = 4i + j of the 4×4 transform).
+    /// Works on runs of 64 filters: their 16 transform elements go to a small `[16, 64]` buffer,
+    /// whose rows are then copied out whole (a store to each of 16 rows `M·C` apart per filter was
+    /// 12 % of a one-image `attribute --method gradient` run, mostly model load).
     static func filterTransform(_ weight: Tensor) -> [Float] {
-        let m = weight.shape[0], c = weight.shape[1], mc = m * c
+        let m = weight.shape[0], c = weight.shape[1], mc = m * c, run = 64
         return Buffers.make(16 * mc) { u in
             weight.data.withUnsafeBufferPointer { w in
-                for o in 0..<mc {
-                    let g = w.baseAddress! + o * 9
-                    // G g: 4×3 with rows (g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2); lane i of t_j is (G g)[i][j].
-                    @inline(__always) func column(_ j: Int) -> SIMD4<Float> {
-                        let a = g[j], b = g[3 + j], d = g[6 + j]
-                        return SIMD4(a, 0.5 * (a + b + d), 0.5 * (a - b + d), d)
-                    }
-                    let t0 = column(0), t1 = column(1), t2 = column(2)
-                    // (G g) Gᵀ: the same combination over the kernel columns; lane i of r_j is U[i][j].
-                    let r = (t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2)
-                    for i in 0..<4 {
-                        u[(i * 4) * mc + o] = r.0[i]
-                        u[(i * 4 + 1) * mc + o] = r.1[i]
-                        u[(i * 4 + 2) * mc + o] = r.2[i]
-                        u[(i * 4 + 3) * mc + o] = r.3[i]
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * run) { block in
+                    let b = block.baseAddress!
+                    var first = 0
+                    while first < mc {
+                        let count = min(run, mc - first)
+                        for k in 0..<count {
+                            let g = w.baseAddress! + (first + k) * 9
+                            // G g: 4×3 with rows (g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2); lane i of t_j is (G g)[i][j].
+                            @inline(__always) func column(_ j: Int) -> SIMD4<Float> {
+                                let a = g[j], b = g[3 + j], d = g[6 + j]
+                                return SIMD4(a, 0.5 * (a + b + d), 0.5 * (a - b + d), d)
+                            }
+                            let t0 = column(0), t1 = column(1), t2 = column(2)
+                            // (G g) Gᵀ: the same combination over the kernel columns; lane i of r_j is U[i][j].
+                            let r = (t0, 0.5 * (t0 + t1 + t2), 0.5 * (t0 - t1 + t2), t2)
+                            for i in 0..<4 {
+                                b[(i * 4) * run + k] = r.0[i]
+                                b[(i * 4 + 1) * run + k] = r.1[i]
+                                b[(i * 4 + 2) * run + k] = r.2[i]
+                                b[(i * 4 + 3) * run + k] = r.3[i]
+                            }
+                        }
+                        for xi in 0..<16 {
+                            (u.baseAddress! + xi * mc + first).initialize(from: b + xi * run, count: count)
+                        }
+                        first += count
                     }
                 }
             }
@@ -67,31 +86,44 @@ enum Winograd {
         /// Tile rows per block and the row stride (`T` of the block plus 7 spare columns) of the V and product matrices.
         let rowsPerBlock: Int, ld: Int
 
-        init(_ g: Convolution.Geometry, blockBytes: Int) {
+        /// Blocks of about `blockBytes`, but at least `minTiles` tiles, and at most the `rows`
+        /// tile rows one worker has.
+        init(_ g: Convolution.Geometry, blockBytes: Int, minTiles: Int = Winograd.minTilesPerBlock, rows: Int = .max) {
             self.g = g
             th = (g.oh + 1) / 2
             tw = (g.ow + 1) / 2
             lineWidth = 2 * ((tw + 7) / 8 * 8) + 2
-            let tiles = max(tw, blockBytes / (16 * (g.c + g.m) * 4))
-            rowsPerBlock = max(1, tiles / tw)
+            let tiles = max(tw, blockBytes / (16 * (g.c + g.m) * 4), minTiles)
+            rowsPerBlock = max(1, min(tiles / tw, rows))
             ld = rowsPerBlock * tw + 7
         }
 
-        /// Floats of one worker's workspace: V `[16, C, ld]`, product `[16, M, ld]`, four line buffers.
-        var workspace: Int { 16 * (g.c + g.m) * ld + 4 * lineWidth }
+        /// Floats of one worker's V `[16, C, ld]` and product `[16, M, ld]`.
+        var matrices: Int { 16 * (g.c + g.m) * ld }
+        /// Floats of one worker's workspace: the matrices, then four line buffers.
+        var workspace: Int { matrices + 4 * lineWidth }
     }
 
     /// `[N, M, oH, oW]` from `[N, C, H, W]` with the precomputed filter transform `u` (`[16, M, C]`)
     /// and `bias` `[M]` (or none); `fuseRelu` clamps at 0 after the bias. Images are split over `threads` workers (OpenBLAS
     /// single-threaded inside each) and processed in blocks of tile rows of about `blockBytes`.
     static func forward(filter u: [Float], bias: [Float]?, _ x: Tensor, _ g: Convolution.Geometry,
-                        threads: Int, fuseRelu: Bool, blockBytes: Int = Winograd.blockBytes) -> Tensor {
-        let n = x.shape[0], plan = Plan(g, blockBytes: blockBytes)
+                        threads: Int, fuseRelu: Bool, blockBytes: Int = Winograd.blockBytes,
+                        minTiles: Int = Winograd.minTilesPerBlock) -> Tensor {
+        let n = x.shape[0]
         let outCount = n * g.m * g.p
         let workers = max(1, min(threads, n))
+        let plan = Plan(g, blockBytes: blockBytes, minTiles: minTiles, rows: (n + workers - 1) / workers * ((g.oh + 1) / 2))
         let per = plan.workspace
-        // Line buffers rely on their zero border; V/product columns past the block are read but discarded.
-        var workspace = [Float](repeating: 0, count: per * workers)
+        // Line buffers rely on their zero border (zeroed here); V/product columns past the block
+        // are read but discarded, and each block's V is written by its input transform and its
+        // product by beta-0 GEMMs before they are read.
+        var workspace = [Float](unsafeUninitializedCapacity: per * workers) { buf, k in
+            for w in 0..<workers {
+                (buf.baseAddress! + w * per + plan.matrices).initialize(repeating: 0, count: per - plan.matrices)
+            }
+            k = per * workers
+        }
         // Every output element is written by the output transform of its tile.
         var out = [Float](unsafeUninitializedCapacity: outCount) { _, k in k = outCount }
         let bias = bias ?? [Float](repeating: 0, count: g.m)
@@ -222,8 +254,11 @@ enum Winograd {
                 var y00 = s00 + s01 + s02 + b, y01 = s01 - s02 - s03 + b
                 var y10 = s10 + s11 + s12 + b, y11 = s11 - s12 - s13 + b
                 if relu {
-                    y00 = pointwiseMax(y00, .zero); y01 = pointwiseMax(y01, .zero)
-                    y10 = pointwiseMax(y10, .zero); y11 = pointwiseMax(y11, .zero)
+                    // A lane-wise select, as the im2col path's `< 0 → 0` (stdlib's `pointwiseMax`
+                    // was not inlined here: a call per vector).
+                    @inline(__always) func rectified(_ v: SIMD8<Float>) -> SIMD8<Float> { v.replacing(with: 0, where: v .< 0) }
+                    y00 = rectified(y00); y01 = rectified(y01)
+                    y10 = rectified(y10); y11 = rectified(y11)
                 }
                 let x0 = 2 * tx
                 if x0 + 16 <= g.ow {

@@ -16,7 +16,8 @@ import Core
 public struct IntegratedGradients: InputAttributor {
     public let model: Model
     public let quadrature: Quadrature
-    /// Captum's `internal_batch_size`: scaled copies per forward/backward (nil: all at once).
+    /// Captum's `internal_batch_size`: scaled copies per forward/backward (nil: chosen from the
+    /// model's activation size, `AttributionMath.automaticBatch`).
     public let internalBatchSize: Int?
     /// Whether an affine first part of the network is evaluated twice instead of once per step.
     public let affinePrefix: Bool
@@ -37,7 +38,7 @@ public struct IntegratedGradients: InputAttributor {
         var total = [Float](repeating: 0, count: size)
         let weights = quadrature.weights.map(Float.init)
         try AttributionMath.pathGradients(model: model, image: image, baseline: baseline, alphas: quadrature.alphas.map(Float.init),
-                                          target: target, batch: internalBatchSize) { first, g in
+                                          target: target, batch: chunk) { first, g in
             for i in 0..<(g.shape[0]) {
                 g.data.withUnsafeBufferPointer { p in
                     cblas_saxpy(Int32(size), weights[first + i], p.baseAddress! + i * size, 1, &total, 1)
@@ -48,6 +49,9 @@ public struct IntegratedGradients: InputAttributor {
         return Tensor(uncheckedShape: image.shape, data: total)
     }
 
+    /// Copies per forward/backward: `internalBatchSize`, or the automatic choice.
+    var chunk: Int { internalBatchSize ?? AttributionMath.automaticBatch(model: model, count: quadrature.alphas.count) }
+
     /// IG with the affine prefix A: the steps start from A(x') + α_k (A(x) − A(x')), their
     /// gradients are summed with the weights at A's output, and that sum is pulled back to the
     /// input once (Jᵀ, A's transposed linear part).
@@ -55,7 +59,7 @@ public struct IntegratedGradients: InputAttributor {
         let alphas = quadrature.alphas.map(Float.init), weights = quadrature.weights.map(Float.init)
         let (start, end) = try split.ends(image: image, baseline: baseline)
         var summed: Tensor?
-        for range in AttributionMath.batches(alphas.count, size: internalBatchSize) {
+        for range in AttributionMath.batches(alphas.count, size: chunk) {
             let tape = try split.rest.forward(AttributionMath.pathPoints(from: start, to: end.output, alphas: alphas, range: range))
             let block = try split.seed(target: target, rows: 1, output: tape.output)
             let g = try split.rest.backwardSum(tape, block: block, weights: Array(weights[range]))
@@ -142,24 +146,27 @@ public struct GeometricallyGuidedIG: InputAttributor {
             // pulled back through it (the maximum is per point, not a sum).
             let (start, end) = try split.ends(image: image, baseline: baseline)
             let points = alphas
-            for range in AttributionMath.batches(points.count, size: internalBatchSize) {
+            for range in AttributionMath.batches(points.count, size: chunk) {
                 let tape = try split.rest.forward(AttributionMath.pathPoints(from: start, to: end.output, alphas: points, range: range))
                 let seed = try split.seed(target: target, rows: range.count, output: tape.output)
                 keepMaximum(try split.prefix.backward(end, cotangent: try split.rest.backward(tape, cotangent: seed)))
             }
         } else {
             try AttributionMath.pathGradients(model: model, image: image, baseline: baseline, alphas: alphas, target: target,
-                                              batch: internalBatchSize) { _, g in keepMaximum(g) }
+                                              batch: chunk) { _, g in keepMaximum(g) }
         }
         for j in 0..<size { best[j] *= image.data[j] - baseline.data[j] }
         return Tensor(uncheckedShape: image.shape, data: best)
     }
 
-    /// The ascent variant: the m + 1 scaled points (in chunks of `internalBatchSize`) each take T
+    /// Points per forward/backward: `internalBatchSize`, or the automatic choice.
+    var chunk: Int { internalBatchSize ?? AttributionMath.automaticBatch(model: model, count: intervals + 1) }
+
+    /// The ascent variant: the m + 1 scaled points (in chunks of `chunk`) each take T
     /// gradient steps; `keep` sees every gradient.
     private func climb(image: Tensor, baseline: Tensor, target: Int, ascent: GGIGAscent, _ keep: (Tensor) -> Void) throws {
         let points = alphas
-        for range in AttributionMath.batches(points.count, size: internalBatchSize) {
+        for range in AttributionMath.batches(points.count, size: chunk) {
             var z = AttributionMath.pathPoints(from: baseline, to: image, alphas: points, range: range)
             let classes = [Int](repeating: target, count: range.count)
             for _ in 0..<ascent.steps {

@@ -37,6 +37,9 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "Concepts per layer, one per traced layer, comma-separated (e.g. 8,16,32).")
     var kPerLayer: CommaSeparated<Int>?
 
+    @Option(help: "Concepts per layer as a multiple M of its channels: K = M·C for each traced layer (Kim et al. use 8; more K needs more PFVs: raise --samples-per-image).")
+    var kPerChannel: Int?
+
     @Option(help: "Concept bank files (from `gigtrace concepts`), comma-separated, one per traced layer in order, or one trace database whose banks to reuse; skips pass 1.")
     var conceptBank: CommaSeparated<String>?
 
@@ -158,7 +161,10 @@ struct TraceCommand: ParsableCommand {
         var c = TraceConfiguration(modelPath: modelPath, dataset: spec, output: out)
         c.layers = layers?.items ?? []
         c.method = concepts
-        if k != nil && kPerLayer != nil { throw InputError.invalidInput("give either --k or --k-per-layer, not both") }
+        if [k != nil, kPerLayer != nil, kPerChannel != nil].filter({ $0 }).count > 1 {
+            throw InputError.invalidInput("give one of --k, --k-per-layer and --k-per-channel")
+        }
+        c.conceptsPerChannel = kPerChannel
         if let kPerLayer {
             c.conceptsPerLayer = kPerLayer.items
         } else if let k {

@@ -54,6 +54,7 @@ extension Parameter {
         case .coding: return "--coding"
         case .layers: return "--layers"
         case .conceptsPerLayer: return "--k-per-layer"
+        case .conceptsPerChannel: return "--k-per-channel"
         case .conceptBanks: return "--concept-bank"
         case .images: return "--images"
         case .randomOrders: return "--random-orders"

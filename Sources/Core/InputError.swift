@@ -46,7 +46,7 @@ public enum Parameter: String, Sendable, CaseIterable {
     // Engine
     case sigma, threads
     // Tracing and evaluation
-    case steps, shard, conceptImages, lambda, coding, layers, conceptsPerLayer, conceptBanks, images, randomOrders, randomPathways
+    case steps, shard, conceptImages, lambda, coding, layers, conceptsPerLayer, conceptsPerChannel, conceptBanks, images, randomOrders, randomPathways
     case model, data
     // Input attribution
     case perturbedModels, ascentSteps, ascentRate, maxCrossings

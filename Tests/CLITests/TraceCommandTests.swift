@@ -53,7 +53,8 @@ import Testing
             }
             return ""
         }
-        #expect(try message(["--k-per-layer", "4,8"]).contains("either --k or --k-per-layer"))
+        #expect(try message(["--k-per-layer", "4,8"]).contains("one of --k, --k-per-layer and --k-per-channel"))
+        #expect(try message(["--k-per-channel", "2"]).contains("one of --k, --k-per-layer and --k-per-channel"))
         #expect(try message(["--shard", "4/4"]).contains("--shard"))
         #expect(try message(["--quadrature", "simpson"]).contains("'simpson' is invalid"))
         #expect(try message(["--concepts", "lda"]).contains("'lda' is invalid"))
@@ -61,6 +62,23 @@ import Testing
         #expect(try message(["--model", "\(dir)/missing.onnx", "--data", DemoModel.data]).contains("missing.onnx"))
         #expect(try message(["--model", "\(dir)/missing.onnx"]).contains("--data is required"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/bad.sqlite"))
+    }
+
+    /// `--k-per-channel M` gives each traced layer K = M·C: the demo's stage 2 and 3 outputs have
+    /// 32 and 64 channels (`gigtrace inspect`: [N, 32, 14, 14] and [N, 64, 7, 7]), so M = 1 learns 32 and 64 concepts; M = 0
+    /// is refused naming the option.
+    @Test func conceptsPerChannelScaleWithEachLayer() throws {
+        var perLayer = arguments("\(dir)/c.sqlite", images: 24)
+        let k = try #require(perLayer.firstIndex(of: "--k"))
+        perLayer.removeSubrange(k...(k + 1))
+        let run = try TraceRun(try TraceCommand.parse(perLayer + ["--k-per-channel", "1"]).traceConfiguration())
+        #expect(run.configuration.conceptsPerLayer == [32, 64])
+        do {
+            _ = try TraceRun(try TraceCommand.parse(perLayer + ["--k-per-channel", "0"]).traceConfiguration())
+            Issue.record("--k-per-channel 0 was accepted")
+        } catch let error as any UserError {
+            #expect(commandLineMessage(error).hasPrefix("--k-per-channel: "))
+        }
     }
 
     /// Banks written by `gigtrace concepts` are traced with as given (pass 1 skipped); a bank of

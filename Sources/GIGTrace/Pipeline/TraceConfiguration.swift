@@ -31,6 +31,9 @@ public struct TraceConfiguration: Sendable {
     public var method: ConceptMethod = .kmeans
     /// K for every layer (one value) or one K per layer; ignored for `identity` (K = C).
     public var conceptsPerLayer: [Int] = [TraceConfiguration.defaultConcepts]
+    /// K as a multiple M of each traced layer's channel count C (K = M·C; Kim et al. use M = 8);
+    /// when set it replaces `conceptsPerLayer`, and the run stores the resolved K per layer.
+    public var conceptsPerChannel: Int?
     /// Concept bank files, one per traced layer in order; when given, pass 1 is skipped.
     public var conceptBankPaths: [String] = []
     public var steps: Int = TraceConfiguration.defaultSteps

@@ -29,7 +29,7 @@ public struct TraceRun: Sendable {
 
     /// Loads the model and dataset and checks the configuration; nothing is written.
     public init(_ configuration: TraceConfiguration) throws {
-        let c = configuration
+        var c = configuration
         guard c.shardCount >= 1, (0..<c.shardCount).contains(c.shardIndex) else {
             throw InputError.invalidParameter(.shard, "shard must be I/N with 0 ≤ I < N, got \(c.shardIndex)/\(c.shardCount)")
         }
@@ -53,6 +53,12 @@ public struct TraceRun: Sendable {
             throw InputError.invalidParameter(.layers, "'\(repeated)' is listed twice")
         }
         layers = try names.map { try LayerGeometry(model: model, layer: $0) }
+        if let multiple = c.conceptsPerChannel, c.method != .identity {
+            guard multiple >= 1 else {
+                throw InputError.invalidParameter(.conceptsPerChannel, "K per channel must be at least 1, got \(multiple)")
+            }
+            c.conceptsPerLayer = layers.map { $0.channels * multiple }
+        }
         if c.method != .identity {
             guard c.conceptsPerLayer.count == 1 || c.conceptsPerLayer.count == names.count else {
                 throw InputError.invalidParameter(.conceptsPerLayer, "K per layer has \(c.conceptsPerLayer.count) values for \(names.count) traced layers")

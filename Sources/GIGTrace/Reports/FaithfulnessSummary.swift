@@ -63,7 +63,7 @@ public struct FaithfulnessSummary: Sendable, Equatable, Codable {
             : " and the error node carries up to \(TextTable.number(100 * (shares.max() ?? 0), digits: 1)) % of the class relevance"
         return "median reconstruction gap \(TextTable.number(100 * reconstructionGapMedian, digits: 1)) % > 10 %: "
             + "the codes rebuild the traced layers loosely\(carried); "
-            + "a larger K, another concept method or a smaller λ rebuild them better (METHOD §4)"
+            + "a larger K (Kim et al. use K = 8·C per layer, at several times the trace time), another concept method or a smaller λ rebuild them better (METHOD §3–4)"
     }
 
     static func median(_ v: [Double]) -> Double { Statistics.median(v) }

@@ -39,8 +39,10 @@ let package = Package(
         .target(name: "ImageIO", dependencies: ["Core", "CImageCodecs", "CJpegDecoder"]),
         // Dataset formats (image folders, IDX, CIFAR, .npy), torchvision-exact preprocessing, streaming.
         .target(name: "Datasets", dependencies: ["Core", "ImageIO", "CZlib"]),
+        // Winograd tile transforms in C: one build per x86-64 vector width, picked at load time.
+        .target(name: "CWinograd"),
         // The engine: ONNX reading, the graph, forward/VJP/JVP, kernels.
-        .target(name: "CNN", dependencies: ["Core", "COpenBLAS"]),
+        .target(name: "CNN", dependencies: ["Core", "COpenBLAS", "CWinograd"]),
         // Pointwise feature vectors, sampling, receptive fields (SRD iERF).
         .target(name: "PFV", dependencies: ["Core", "ImageIO", "CNN", "COpenBLAS"]),
         // Concept banks: k-means, NMF, PCA, sparse coding.
@@ -71,7 +73,7 @@ let package = Package(
 
         // Helpers shared by the test targets: temporary folders, the repository root, Python checks.
         .target(name: "TestSupport", dependencies: ["Core"], path: "Tests/TestSupport"),
-        .testTarget(name: "CNNTests", dependencies: ["Core", "ImageIO", "Datasets", "CNN", "TestSupport", "CZlib"]),
+        .testTarget(name: "CNNTests", dependencies: ["Core", "ImageIO", "Datasets", "CNN", "TestSupport", "CZlib", "CWinograd"]),
         .testTarget(name: "PFVTests", dependencies: ["Core", "ImageIO", "CNN", "PFV", "TestSupport", "CImageCodecs"]),
         .testTarget(name: "ConceptsTests", dependencies: ["Core", "Concepts", "TestSupport"]),
         .testTarget(name: "GIGTraceTests", dependencies: ["Core", "Datasets", "CNN", "PFV", "Concepts", "GIGTrace", "TestSupport",

@@ -1,3 +1,4 @@
+import CWinograd
 import TestSupport
 import Testing
 @testable import CNN
@@ -109,4 +110,62 @@ import Testing
         let dy = rng.tensor([3, 24, 6, 6])
         #expect(Winograd.accepts(try Convolution.geometry(vjp, inputShape: dy.shape)))
     }
+
+    /// The C tile transforms of every vector width this CPU runs (baseline SSE2, AVX2, AVX-512)
+    /// against the textbook matrices of F(2×2, 3×3), V = Bᵀ d B and Y = Aᵀ m A (+ bias, ReLU),
+    /// on 13 tiles (one group of 8 and a ragged one) and an output row whose last tile is cut.
+    @Test func tileTransformsOfEveryVectorWidthMatchTheMatrices() {
+        let bt: [[Float]] = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+        let at: [[Float]] = [[1, 1, 1, 0], [0, 1, -1, -1]]
+        var rng = SeededRandom(11)
+        let tw = 13, width = 2 * tw + 18 + 8, cs = 24
+        let lines = (0..<4).map { _ in (0..<width).map { _ in rng.uniform(-1, 1) } }
+        let levels = 0...Int(gig_winograd_vector_level())
+        for level in levels {
+            var v = [Float](repeating: 0, count: 16 * cs)
+            gig_winograd_input_channel_at(Int32(level), lines[0], lines[1], lines[2], lines[3], &v, tw, cs)
+            var inputError: Float = 0
+            for tx in 0..<tw {
+                for i in 0..<4 {
+                    for j in 0..<4 {
+                        var expected: Float = 0
+                        for a in 0..<4 { for b in 0..<4 { expected += bt[i][a] * lines[a][2 * tx + b] * bt[j][b] } }
+                        inputError = max(inputError, Self.gap(v[(4 * i + j) * cs + tx], expected))
+                    }
+                }
+            }
+            #expect(inputError <= 1e-6, "input transform, level \(level)")
+            // Output: 3 channels, rows y0 and y0 + 1 of 5, 25 columns (tile 12's second column is cut).
+            let channels = 3, ld = 24, ms = channels * ld, oh = 5, ow = 25, sentinel: Float = 12345
+            let prod = (0..<(16 * ms)).map { _ in rng.uniform(-1, 1) }
+            let bias: [Float] = [0.25, -0.5, 0]
+            for relu in [false, true] {
+                for y0 in [2, 4] {   // y0 = 4: no second row inside the plane
+                    var out = [Float](repeating: sentinel, count: channels * oh * ow), outputError: Float = 0
+                    gig_winograd_output_row_at(Int32(level), prod, ld, ms, channels, tw, bias, relu ? 1 : 0, &out, oh, ow, y0)
+                    for m in 0..<channels {
+                        for y in 0..<oh {
+                            for x in 0..<ow {
+                                var expected = sentinel
+                                if y == y0 || (y == y0 + 1 && y0 + 1 < oh) {
+                                    let (tx, r, c) = (x / 2, y - y0, x % 2)
+                                    var sum: Float = 0
+                                    for i in 0..<4 {
+                                        for j in 0..<4 { sum += at[r][i] * prod[(4 * i + j) * ms + m * ld + tx] * at[c][j] }
+                                    }
+                                    expected = relu ? max(sum + bias[m], 0) : sum + bias[m]
+                                }
+                                outputError = max(outputError, Self.gap(out[(m * oh + y) * ow + x], expected))
+                            }
+                        }
+                    }
+                    #expect(outputError <= 1e-6, "output transform, level \(level), relu \(relu), y0 \(y0)")
+                }
+            }
+        }
+        #expect(levels.count >= 1)
+    }
+
+    /// |a − b|, infinite when either is NaN (so a NaN cannot hide in a running maximum).
+    static func gap(_ a: Float, _ b: Float) -> Float { let d = abs(a - b); return d.isNaN ? .infinity : d }
 }

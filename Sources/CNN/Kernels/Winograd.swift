@@ -1,4 +1,5 @@
 import COpenBLAS
+import CWinograd
 import Core
 
 /// Winograd F(2×2, 3×3) convolution (Lavin & Gray 2016) for 3×3, stride-1, undilated, ungrouped
@@ -8,7 +9,8 @@ import Core
 /// the input tile transform `V = Bᵀ d B` of the 4×4 input tile `d` (tiles 2 apart). The sum over
 /// input channels, for each of the 16 tile elements ξ, is one GEMM `[M, C] × [C, T]` over `T` tiles
 /// (cblas_sgemm): 16·M·C multiplications per tile instead of 36·M·C, i.e. 2.25× fewer.
-/// The transforms work on 8 tiles of one tile row at a time (`SIMD8`).
+/// The transforms work on 8 tiles of one tile row at a time, in C (`CWinograd`: one build per x86-64
+/// vector width, picked from the CPU's features when the library loads).
 enum Winograd {
     /// Convs with fewer input or output channels stay on im2col: their GEMMs are too thin to pay
     /// for the transforms.
@@ -195,36 +197,7 @@ enum Winograd {
                     line.update(repeating: 0, count: g.w)
                 }
             }
-            let l0 = UnsafeRawPointer(lines), l1 = UnsafeRawPointer(lines + lw)
-            let l2 = UnsafeRawPointer(lines + 2 * lw), l3 = UnsafeRawPointer(lines + 3 * lw)
-            var tx = 0
-            while tx < plan.tw {
-                let off = 2 * tx * 4
-                // Input columns 2·tx + 0…3 of the 8 tiles: even/odd lanes of two 16-wide loads.
-                @inline(__always) func cols(_ l: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                    let a = l.loadUnaligned(fromByteOffset: off, as: SIMD16<Float>.self)
-                    let b = l.loadUnaligned(fromByteOffset: off + 8, as: SIMD16<Float>.self)
-                    return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
-                }
-                // Row combination Bᵀ d over the four input rows, per tile column j.
-                let (d00, d01, d02, d03) = cols(l0), (d10, d11, d12, d13) = cols(l1)
-                let (d20, d21, d22, d23) = cols(l2), (d30, d31, d32, d33) = cols(l3)
-                let t0 = (d00 - d20, d01 - d21, d02 - d22, d03 - d23)
-                let t1 = (d10 + d20, d11 + d21, d12 + d22, d13 + d23)
-                let t2 = (d20 - d10, d21 - d11, d22 - d12, d23 - d13)
-                let t3 = (d10 - d30, d11 - d31, d12 - d32, d13 - d33)
-                let dst = UnsafeMutableRawPointer(v + c * ld + tx)
-                // Column combination (·) B, stored at ξ = 4i + j.
-                @inline(__always) func store(_ i: Int, _ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
-                    let base = 4 * i * cs * 4
-                    dst.storeBytes(of: t.0 - t.2, toByteOffset: base, as: SIMD8<Float>.self)
-                    dst.storeBytes(of: t.1 + t.2, toByteOffset: base + cs * 4, as: SIMD8<Float>.self)
-                    dst.storeBytes(of: t.2 - t.1, toByteOffset: base + 2 * cs * 4, as: SIMD8<Float>.self)
-                    dst.storeBytes(of: t.1 - t.3, toByteOffset: base + 3 * cs * 4, as: SIMD8<Float>.self)
-                }
-                store(0, t0); store(1, t1); store(2, t2); store(3, t3)
-                tx += 8
-            }
+            gig_winograd_input_channel(lines, lines + lw, lines + 2 * lw, lines + 3 * lw, v + c * ld, plan.tw, cs)
         }
     }
 
@@ -234,55 +207,7 @@ enum Winograd {
     @inline(__always)
     static func outputTransform(_ prod: UnsafeMutablePointer<Float>, tileRow ty: Int, _ plan: Plan,
                                 _ bias: UnsafePointer<Float>, _ relu: Bool, _ out: UnsafeMutablePointer<Float>) {
-        let g = plan.g, ld = plan.ld, ms = g.m * ld
-        let y0 = 2 * ty, second = y0 + 1 < g.oh
-        for m in 0..<g.m {
-            let src = UnsafeRawPointer(prod + m * ld), b = SIMD8<Float>(repeating: bias[m])
-            let row0 = out + (m * g.oh + y0) * g.ow, row1 = row0 + g.ow
-            var tx = 0
-            while tx < plan.tw {
-                @inline(__always) func load(_ xi: Int) -> SIMD8<Float> {
-                    src.loadUnaligned(fromByteOffset: (xi * ms + tx) * 4, as: SIMD8<Float>.self)
-                }
-                // Aᵀ m over the rows i, per column j: s0_j = m0j + m1j + m2j, s1_j = m1j − m2j − m3j.
-                @inline(__always) func rows(_ j: Int) -> (SIMD8<Float>, SIMD8<Float>) {
-                    let m1 = load(4 + j), m2 = load(8 + j)
-                    return (load(j) + m1 + m2, m1 - m2 - load(12 + j))
-                }
-                let (s00, s10) = rows(0), (s01, s11) = rows(1), (s02, s12) = rows(2), (s03, s13) = rows(3)
-                // (·) A over the columns, then bias and ReLU.
-                var y00 = s00 + s01 + s02 + b, y01 = s01 - s02 - s03 + b
-                var y10 = s10 + s11 + s12 + b, y11 = s11 - s12 - s13 + b
-                if relu {
-                    // A lane-wise select, as the im2col path's `< 0 → 0` (stdlib's `pointwiseMax`
-                    // was not inlined here: a call per vector).
-                    @inline(__always) func rectified(_ v: SIMD8<Float>) -> SIMD8<Float> { v.replacing(with: 0, where: v .< 0) }
-                    y00 = rectified(y00); y01 = rectified(y01)
-                    y10 = rectified(y10); y11 = rectified(y11)
-                }
-                let x0 = 2 * tx
-                if x0 + 16 <= g.ow {
-                    for k in 0..<8 {
-                        row0[x0 + 2 * k] = y00[k]; row0[x0 + 2 * k + 1] = y01[k]
-                    }
-                    if second {
-                        for k in 0..<8 {
-                            row1[x0 + 2 * k] = y10[k]; row1[x0 + 2 * k + 1] = y11[k]
-                        }
-                    }
-                } else {
-                    for k in 0..<8 where x0 + 2 * k < g.ow {
-                        let c = x0 + 2 * k, pair = c + 1 < g.ow
-                        row0[c] = y00[k]
-                        if pair { row0[c + 1] = y01[k] }
-                        if second {
-                            row1[c] = y10[k]
-                            if pair { row1[c + 1] = y11[k] }
-                        }
-                    }
-                }
-                tx += 8
-            }
-        }
+        let g = plan.g, ld = plan.ld
+        gig_winograd_output_row(prod, ld, g.m * ld, g.m, plan.tw, bias, relu ? 1 : 0, out, g.oh, g.ow, 2 * ty)
     }
 }

@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "ImageIO", dependencies: ["Core", "CImageCodecs", "CJpegDecoder"]),
         // Dataset formats (image folders, IDX, CIFAR, .npy), torchvision-exact preprocessing, streaming.
         .target(name: "Datasets", dependencies: ["Core", "ImageIO", "CZlib"]),
-        // Winograd tile transforms in C: one build per x86-64 vector width, picked at load time.
+        // Winograd tile transforms in C: one build per x86-64 vector width, picked per call from the CPU's features.
         .target(name: "CWinograd"),
         // The engine: ONNX reading, the graph, forward/VJP/JVP, kernels.
         .target(name: "CNN", dependencies: ["Core", "COpenBLAS", "CWinograd"]),

@@ -10,7 +10,7 @@ import Core
 /// input channels, for each of the 16 tile elements ξ, is one GEMM `[M, C] × [C, T]` over `T` tiles
 /// (cblas_sgemm): 16·M·C multiplications per tile instead of 36·M·C, i.e. 2.25× fewer.
 /// The transforms work on 8 tiles of one tile row at a time, in C (`CWinograd`: one build per x86-64
-/// vector width, picked from the CPU's features when the library loads).
+/// vector width, picked on each call from the CPU's features).
 enum Winograd {
     /// Convs with fewer input or output channels stay on im2col: their GEMMs are too thin to pay
     /// for the transforms.

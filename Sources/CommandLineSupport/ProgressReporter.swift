@@ -15,7 +15,8 @@ public struct ProgressReporter {
     public var logInterval: Double = 10
 
     public private(set) var done: Int = 0
-    private let start: Date
+    /// When this reporter started timing.
+    let start: Date
     private var lastDraw: Date = .distantPast
     private let isTerminal: Bool
     private let initial: Int
@@ -34,10 +35,18 @@ public struct ProgressReporter {
     }
 
     /// Items per second since this reporter started (work of this run only).
-    public var rate: Double {
-        let elapsed = Date().timeIntervalSince(start)
+    public var rate: Double { rate(at: Date()) }
+
+    /// Items per second from the start to `now`.
+    func rate(at now: Date) -> Double {
+        let elapsed = now.timeIntervalSince(start)
         return elapsed > 0 ? Double(done - initial) / elapsed : 0
     }
+
+    /// Seconds of timing before the status line shows a rate and an ETA: a reporter created at a
+    /// job's first callback may already see a whole batch done, and its rate would read as millions
+    /// per second.
+    static let rateAfter: Double = 0.5
 
     /// Seconds since this reporter started.
     public var elapsed: Double { Date().timeIntervalSince(start) }
@@ -61,11 +70,14 @@ public struct ProgressReporter {
         advance(by: count - done)
     }
 
-    /// The current status as one line (no newline).
-    public func statusLine() -> String {
+    /// The current status as one line (no newline); the rate and ETA once `rateAfter` seconds have passed.
+    public func statusLine(at now: Date = Date()) -> String {
         var text = "\(label): \(done)"
         if let total { text += "/\(total)" }
-        text += " \(unit)  " + String(format: "%.1f", rate) + " \(unit)/s"
+        text += " \(unit)"
+        guard now.timeIntervalSince(start) >= Self.rateAfter else { return text }
+        let rate = rate(at: now)
+        text += "  " + String(format: "%.1f", rate) + " \(unit)/s"
         if let total, rate > 0, done < total {
             text += "  ETA " + ProgressReporter.clock(Double(total - done) / rate)
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import CommandLineSupport
 
@@ -5,10 +6,17 @@ import Testing
     @Test func statusLineShowsCountTotalRateAndETA() {
         var p = ProgressReporter(label: "trace", total: 1000, quiet: true)
         p.advance(by: 10)
-        let line = p.statusLine()
-        #expect(line.hasPrefix("trace: 10/1000 images  "))
-        #expect(line.contains("images/s"))
-        #expect(line.contains("ETA "))
+        // 10 images in 2 s: 5 images/s, and the other 990 at that rate take 198 s.
+        #expect(p.statusLine(at: p.start + 2) == "trace: 10/1000 images  5.0 images/s  ETA 3:18")
+    }
+
+    /// A reporter made at a job's first callback can see a whole batch at once: no rate until
+    /// half a second has been timed (the demo printed "64/1000 images  1864135.1 images/s").
+    @Test func noRateBeforeHalfASecond() {
+        var p = ProgressReporter(label: "trace: sampling PFVs for concepts", total: 1000, quiet: true)
+        p.advance(by: 64)
+        #expect(p.statusLine(at: p.start + 0.001) == "trace: sampling PFVs for concepts: 64/1000 images")
+        #expect(p.statusLine(at: p.start + 0.5) == "trace: sampling PFVs for concepts: 64/1000 images  128.0 images/s  ETA 0:07")
     }
 
     @Test func resumedWorkCountsButDoesNotInflateTheRate() {

@@ -106,6 +106,13 @@ public struct TraceEvaluation: Sendable {
         try source.checkImages(chosen, in: loader)
         let classSubs = try layers.map { try model.subnetwork(from: $0.name, to: output) }
         let pairSubs = try zip(layers, layers.dropFirst()).map { try model.subnetwork(from: $0.name, to: $1.name) }
+        // Gradient × activation runs one sample at a time: on one thread, so that OpenBLAS never
+        // goes multi-threaded between the engine's split batches (its idle threads then spin on the
+        // cores the batches need: 2.7 s of system time in 100 demo images).
+        var serial = model
+        serial.threads = 1
+        let serialClassSubs = try layers.map { try serial.subnetwork(from: $0.name, to: output) }
+        let serialPairSubs = try zip(layers, layers.dropFirst()).map { try serial.subnetwork(from: $0.name, to: $1.name) }
         var accumulators = [String: BlockAccumulator]()
         var ablation = try PathwayAblation(layers: zip(banks, layers).map { .init(bank: $0, geometry: $1) },
                                            networks: pairSubs + [classSubs[classSubs.count - 1]])
@@ -141,14 +148,14 @@ public struct TraceEvaluation: Sendable {
                     // Class target: the predicted class's logit.
                     var w = [Float](repeating: 0, count: classes)
                     w[prediction] = 1
-                    var targets = [ConceptDeletion.Target(tensor: output, weights: w, gradientNetwork: classSubs[l])]
+                    var targets = [ConceptDeletion.Target(tensor: output, weights: w, gradientNetwork: serialClassSubs[l])]
                     var gig = [row.classRelevance.prefix(k).map(Double.init)]
                     var means = [(0..<k).map { reader.graph.classEdge(layer: l, source: $0, classIndex: prediction).mean }]
                     var names = ["\(layers[l].name) → classes"]
                     // Layer target: the image's strongest active concept of the next layer.
                     if options.layerTargets, l + 1 < layers.count,
                        let next = try nextTarget(layer: l, image: i, codes: codes[l + 1], row: row, index: index) {
-                        targets.append(ConceptDeletion.Target(tensor: layers[l + 1].name, weights: next.weights, gradientNetwork: pairSubs[l],
+                        targets.append(ConceptDeletion.Target(tensor: layers[l + 1].name, weights: next.weights, gradientNetwork: serialPairSubs[l],
                                                               normWeights: next.normWeights))
                         gig.append(next.gig)
                         means.append((0..<k).map { reader.graph.layerEdge(layer: l, source: $0, target: next.concept).mean })

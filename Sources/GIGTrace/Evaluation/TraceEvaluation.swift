@@ -106,13 +106,10 @@ public struct TraceEvaluation: Sendable {
         try source.checkImages(chosen, in: loader)
         let classSubs = try layers.map { try model.subnetwork(from: $0.name, to: output) }
         let pairSubs = try zip(layers, layers.dropFirst()).map { try model.subnetwork(from: $0.name, to: $1.name) }
-        // Gradient × activation runs one sample at a time: on one thread, so that OpenBLAS never
-        // goes multi-threaded between the engine's split batches (its idle threads then spin on the
-        // cores the batches need: 2.7 s of system time in 100 demo images).
-        var serial = model
-        serial.threads = 1
-        let serialClassSubs = try layers.map { try serial.subnetwork(from: $0.name, to: output) }
-        let serialPairSubs = try zip(layers, layers.dropFirst()).map { try serial.subnetwork(from: $0.name, to: $1.name) }
+        // Images are measured in parallel on one-thread copies of the sub-networks (with one
+        // thread, on the model's own).
+        let networks = Networks(classes: classSubs, pairs: pairSubs)
+        let serialNetworks = try Networks(model: model, threads: 1, layers: layers, output: output)
         var accumulators = [String: BlockAccumulator]()
         var ablation = try PathwayAblation(layers: zip(banks, layers).map { .init(bank: $0, geometry: $1) },
                                            networks: pairSubs + [classSubs[classSubs.count - 1]])
@@ -124,47 +121,32 @@ public struct TraceEvaluation: Sendable {
         while let batch = try stream.next() {
             let values = try model.forward(batch.images, keep: Set(layers.map(\.name)))
             guard let logits = values[output] else { throw ModelError.unknownTensor(output, available: model.tensorNames) }
-            let classes = logits.count / max(1, batch.indices.count)
             let activations = try layers.map { g in
                 guard let x = values[g.name] else { throw ModelError.unknownTensor(g.name, available: model.tensorNames) }
                 return x
             }
             let codes = try layers.indices.map { try banks[$0].encode(activations: activations[$0], geometry: layers[$0], threads: options.threads) }
-            for (i, index) in batch.indices.enumerated() {
-                guard let record = recordOf[index], let rows = byImage[index] else { continue }
-                let scores = Array(logits.data[(i * classes)..<((i + 1) * classes)])
-                let prediction = scores.indices.max { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 > $1) } ?? 0
-                guard prediction == record.prediction else {
-                    throw TraceError.invalidSettings("image \(index) is now predicted as class \(prediction), the trace says \(record.prediction): "
-                        + "the dataset or its preprocessing changed since \(tracePath) was traced")
-                }
-                for l in layers.indices {
-                    let size = layers[l].channels * layers[l].positions
-                    let x = Array(activations[l].data[(i * size)..<((i + 1) * size)])
-                    let k = banks[l].k, p = layers[l].positions
-                    let u = Array(codes[l].data[(i * p * k)..<((i + 1) * p * k)])
-                    let (contributions, fixed) = split(layer: l, activation: x, codes: u)
-                    let row = rows[l]
-                    // Class target: the predicted class's logit.
-                    var w = [Float](repeating: 0, count: classes)
-                    w[prediction] = 1
-                    var targets = [ConceptDeletion.Target(tensor: output, weights: w, gradientNetwork: serialClassSubs[l])]
-                    var gig = [row.classRelevance.prefix(k).map(Double.init)]
-                    var means = [(0..<k).map { reader.graph.classEdge(layer: l, source: $0, classIndex: prediction).mean }]
-                    var names = ["\(layers[l].name) → classes"]
-                    // Layer target: the image's strongest active concept of the next layer.
-                    if options.layerTargets, l + 1 < layers.count,
-                       let next = try nextTarget(layer: l, image: i, codes: codes[l + 1], row: row, index: index) {
-                        targets.append(ConceptDeletion.Target(tensor: layers[l + 1].name, weights: next.weights, gradientNetwork: serialPairSubs[l],
-                                                              normWeights: next.normWeights))
-                        gig.append(next.gig)
-                        means.append((0..<k).map { reader.graph.layerEdge(layer: l, source: $0, target: next.concept).mean })
-                        names.append("\(layers[l].name) → \(layers[l + 1].name)")
+            // The batch's images in parallel, each on one thread (as the trace does), then their
+            // curves added in image order, as a one-thread run adds them.
+            let images = batch.indices.enumerated().compactMap { i, index -> (Int, Int, ImageRecord, [ImageLayerRecord])? in
+                guard let record = recordOf[index], let rows = byImage[index] else { return nil }
+                return (i, index, record, rows)
+            }
+            let workers = min(options.threads, images.count)
+            if workers > 1 { BLASThreads.use(1) }
+            let outcomes = try Parallel.map(images.count, workers: workers) { j in
+                let (i, index, record, rows) = images[j]
+                return try measure(image: i, index: index, record: record, rows: rows, logits: logits,
+                                   activations: activations, codes: codes, networks: workers > 1 ? serialNetworks : networks)
+            }
+            if workers > 1 { BLASThreads.use(options.threads) }
+            for imageOutcomes in outcomes {
+                for (key, outcome) in imageOutcomes {
+                    switch outcome {
+                    case .skipped(let k): accumulators[key, default: BlockAccumulator(k: k)].skipped += 1
+                    case .curves(let curves, let k, let classIndex):
+                        accumulators[key, default: BlockAccumulator(k: k)].add(curves: curves, randomFrom: 4, classIndex: classIndex)
                     }
-                    let deletion = try ConceptDeletion(subnetwork: classSubs[l], contributions: contributions, fixed: fixed, targets: targets)
-                    try evaluate(deletion, gig: gig, meanEdge: means, codes: u, k: k, signed: banks[l].signedCodes,
-                                 seed: options.seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(l),
-                                 keys: names, classIndex: prediction, into: &accumulators)
                 }
                 done += 1
                 progress(done, chosen.count)
@@ -299,8 +281,76 @@ public struct TraceEvaluation: Sendable {
     /// One image's curves for every target of `deletion` and every order, added to the blocks `keys`
     /// (one per target). The code-magnitude and random orders are shared by the targets; random
     /// orders come in antithetic pairs (an order and its reverse, which share all their points).
+    /// The sub-networks from each traced layer to the logits and to the next traced layer.
+    struct Networks: Sendable {
+        var classes: [Subnetwork]
+        var pairs: [Subnetwork]
+
+        init(classes: [Subnetwork], pairs: [Subnetwork]) {
+            self.classes = classes
+            self.pairs = pairs
+        }
+
+        /// The same sub-networks of a copy of `model` that runs on `threads` threads.
+        init(model: Model, threads: Int, layers: [LayerGeometry], output: String) throws {
+            var copy = model
+            copy.threads = threads
+            classes = try layers.map { try copy.subnetwork(from: $0.name, to: output) }
+            pairs = try zip(layers, layers.dropFirst()).map { try copy.subnetwork(from: $0.name, to: $1.name) }
+        }
+    }
+
+    /// What one image gives one block: its curves (the named orders, then the random ones), or
+    /// skipped when the target is not positive at the full layer.
+    enum Outcome: Sendable {
+        case skipped(k: Int)
+        case curves([ConceptDeletion.Curves], k: Int, classIndex: Int?)
+    }
+
+    /// One image's deletion and insertion curves in every traced layer, keyed by block name.
+    func measure(image i: Int, index: Int, record: ImageRecord, rows: [ImageLayerRecord], logits: Tensor,
+                 activations: [Tensor], codes: [Matrix], networks: Networks) throws -> [(String, Outcome)] {
+        let classes = logits.count / max(1, logits.shape[0])
+        let scores = Array(logits.data[(i * classes)..<((i + 1) * classes)])
+        let prediction = scores.indices.max { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 > $1) } ?? 0
+        guard prediction == record.prediction else {
+            throw TraceError.invalidSettings("image \(index) is now predicted as class \(prediction), the trace says \(record.prediction): "
+                + "the dataset or its preprocessing changed since \(tracePath) was traced")
+        }
+        var outcomes = [(String, Outcome)]()
+        for l in layers.indices {
+            let size = layers[l].channels * layers[l].positions
+            let x = Array(activations[l].data[(i * size)..<((i + 1) * size)])
+            let k = banks[l].k, p = layers[l].positions
+            let u = Array(codes[l].data[(i * p * k)..<((i + 1) * p * k)])
+            let (contributions, fixed) = split(layer: l, activation: x, codes: u)
+            let row = rows[l]
+            // Class target: the predicted class's logit.
+            var w = [Float](repeating: 0, count: classes)
+            w[prediction] = 1
+            var targets = [ConceptDeletion.Target(tensor: output, weights: w, gradientNetwork: networks.classes[l])]
+            var gig = [row.classRelevance.prefix(k).map(Double.init)]
+            var means = [(0..<k).map { reader.graph.classEdge(layer: l, source: $0, classIndex: prediction).mean }]
+            var names = ["\(layers[l].name) → classes"]
+            // Layer target: the image's strongest active concept of the next layer.
+            if options.layerTargets, l + 1 < layers.count,
+               let next = try nextTarget(layer: l, image: i, codes: codes[l + 1], row: row, index: index) {
+                targets.append(ConceptDeletion.Target(tensor: layers[l + 1].name, weights: next.weights, gradientNetwork: networks.pairs[l],
+                                                      normWeights: next.normWeights))
+                gig.append(next.gig)
+                means.append((0..<k).map { reader.graph.layerEdge(layer: l, source: $0, target: next.concept).mean })
+                names.append("\(layers[l].name) → \(layers[l + 1].name)")
+            }
+            let deletion = try ConceptDeletion(subnetwork: networks.classes[l], contributions: contributions, fixed: fixed, targets: targets)
+            outcomes += try evaluate(deletion, gig: gig, meanEdge: means, codes: u, k: k, signed: banks[l].signedCodes,
+                                     seed: options.seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(l),
+                                     keys: names, classIndex: prediction)
+        }
+        return outcomes
+    }
+
     func evaluate(_ deletion: ConceptDeletion, gig: [[Double]], meanEdge: [[Double]], codes u: [Float], k: Int, signed: Bool,
-                  seed: UInt64, keys: [String], classIndex: Int, into accumulators: inout [String: BlockAccumulator]) throws {
+                  seed: UInt64, keys: [String], classIndex: Int) throws -> [(String, Outcome)] {
         var magnitude = [Double](repeating: 0, count: k)
         for (j, value) in u.enumerated() { magnitude[j % k] += signed ? abs(Double(value)) : Double(value) }
         var rng = SplitMix64(seed: seed)
@@ -320,14 +370,13 @@ public struct TraceEvaluation: Sendable {
                        ConceptDeletion.order(byDescending: gradient)]
         }
         let (curves, ends) = try deletion.curves(orders: orders)
-        for t in 0..<targets {
+        return (0..<targets).map { t in
             let mine = named[t].map { curves[t][$0] } + curves[t][1...random.count]
             // A target that is not positive at the full layer has no meaningful normalised curve.
             guard ends[t].full > 0, mine.allSatisfy({ $0.deletionAUC.isFinite && $0.insertionAUC.isFinite }) else {
-                accumulators[keys[t], default: BlockAccumulator(k: k)].skipped += 1
-                continue
+                return (keys[t], .skipped(k: k))
             }
-            accumulators[keys[t], default: BlockAccumulator(k: k)].add(curves: mine, randomFrom: 4, classIndex: t == 0 ? classIndex : nil)
+            return (keys[t], .curves(mine, k: k, classIndex: t == 0 ? classIndex : nil))
         }
     }
 }

@@ -133,13 +133,16 @@ public struct TraceEvaluation: Sendable {
                 return (i, index, record, rows)
             }
             let workers = min(options.threads, images.count)
-            if workers > 1 { BLASThreads.use(1) }
-            let outcomes = try Parallel.map(images.count, workers: workers) { j in
-                let (i, index, record, rows) = images[j]
-                return try measure(image: i, index: index, record: record, rows: rows, logits: logits,
-                                   activations: activations, codes: codes, networks: workers > 1 ? serialNetworks : networks)
+            let outcomes: [[(String, Outcome)]]
+            do {
+                if workers > 1 { BLASThreads.use(1) }
+                defer { if workers > 1 { BLASThreads.use(options.threads) } }
+                outcomes = try Parallel.map(images.count, workers: workers) { j in
+                    let (i, index, record, rows) = images[j]
+                    return try measure(image: i, index: index, record: record, rows: rows, logits: logits,
+                                       activations: activations, codes: codes, networks: workers > 1 ? serialNetworks : networks)
+                }
             }
-            if workers > 1 { BLASThreads.use(options.threads) }
             for imageOutcomes in outcomes {
                 for (key, outcome) in imageOutcomes {
                     switch outcome {

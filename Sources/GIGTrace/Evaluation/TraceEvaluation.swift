@@ -104,15 +104,13 @@ public struct TraceEvaluation: Sendable {
         let chosen = Array(records.prefix(options.images))
         let recordOf = Dictionary(uniqueKeysWithValues: chosen.map { ($0.index, $0) })
         try source.checkImages(chosen, in: loader)
-        let classSubs = try layers.map { try model.subnetwork(from: $0.name, to: output) }
-        let pairSubs = try zip(layers, layers.dropFirst()).map { try model.subnetwork(from: $0.name, to: $1.name) }
-        // Images are measured in parallel on one-thread copies of the sub-networks (with one
-        // thread, on the model's own).
-        let networks = Networks(classes: classSubs, pairs: pairSubs)
+        // Images are measured in parallel on one-thread copies of the sub-networks (when the
+        // evaluation has one thread, on the model's own).
+        let networks = try Networks(model: model, threads: model.threads, layers: layers, output: output)
         let serialNetworks = try Networks(model: model, threads: 1, layers: layers, output: output)
         var accumulators = [String: BlockAccumulator]()
         var ablation = try PathwayAblation(layers: zip(banks, layers).map { .init(bank: $0, geometry: $1) },
-                                           networks: pairSubs + [classSubs[classSubs.count - 1]])
+                                           networks: networks.pairs + [networks.classes[networks.classes.count - 1]])
         ablation.threads = options.threads
         let pathways = options.pathwayAblation ? topPathways(classes: Set(chosen.map(\.prediction))) : [:]
         var pathwayResults = PathwayAccumulator()
@@ -281,20 +279,12 @@ public struct TraceEvaluation: Sendable {
         return (r, weights, normWeights, (0..<banks[l].k).map { Double(row.nextEdges[$0 * kb + r]) })
     }
 
-    /// One image's curves for every target of `deletion` and every order, added to the blocks `keys`
-    /// (one per target). The code-magnitude and random orders are shared by the targets; random
-    /// orders come in antithetic pairs (an order and its reverse, which share all their points).
     /// The sub-networks from each traced layer to the logits and to the next traced layer.
     struct Networks: Sendable {
         var classes: [Subnetwork]
         var pairs: [Subnetwork]
 
-        init(classes: [Subnetwork], pairs: [Subnetwork]) {
-            self.classes = classes
-            self.pairs = pairs
-        }
-
-        /// The same sub-networks of a copy of `model` that runs on `threads` threads.
+        /// The sub-networks of a copy of `model` that runs on `threads` threads.
         init(model: Model, threads: Int, layers: [LayerGeometry], output: String) throws {
             var copy = model
             copy.threads = threads
@@ -352,6 +342,9 @@ public struct TraceEvaluation: Sendable {
         return outcomes
     }
 
+    /// One image's curves for every target of `deletion` and every order, one outcome per target
+    /// for the blocks `keys`. The code-magnitude and random orders are shared by the targets; random
+    /// orders come in antithetic pairs (an order and its reverse, which share all their points).
     func evaluate(_ deletion: ConceptDeletion, gig: [[Double]], meanEdge: [[Double]], codes u: [Float], k: Int, signed: Bool,
                   seed: UInt64, keys: [String], classIndex: Int) throws -> [(String, Outcome)] {
         var magnitude = [Double](repeating: 0, count: k)
